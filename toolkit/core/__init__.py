@@ -1,0 +1,1 @@
+"""The host: plugin manager, database, jobs, settings, schedules. No web code here."""
