@@ -1,0 +1,41 @@
+"""Host configuration, read from the environment once per app or command."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from toolkit.core import db
+
+
+def _names(value: str | None) -> frozenset[str]:
+    return frozenset(n.strip() for n in (value or "").split(",") if n.strip())
+
+
+@dataclass(frozen=True)
+class ToolkitConfig:
+    """``TOOLKIT_DATA_DIR`` (default ``./data``), ``TOOLKIT_DATABASE_URL``,
+    ``TOOLKIT_PLUGINS_BLOCK`` / ``TOOLKIT_PLUGINS_ALLOW`` (comma-separated plugin names),
+    ``TOOLKIT_MAX_JOBS`` (jobs running at once, default 2), ``TOOLKIT_BASE_URL`` (public
+    address used in notifications)."""
+
+    data_dir: Path
+    database_url: str
+    plugins_block: frozenset[str] = frozenset()
+    plugins_allow: frozenset[str] = frozenset()
+    max_jobs: int = 2
+    base_url: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides) -> "ToolkitConfig":
+        values = dict(
+            data_dir=db.data_dir(),
+            database_url=db.database_url(),
+            plugins_block=_names(os.environ.get("TOOLKIT_PLUGINS_BLOCK")),
+            plugins_allow=_names(os.environ.get("TOOLKIT_PLUGINS_ALLOW")),
+            max_jobs=int(os.environ.get("TOOLKIT_MAX_JOBS", "2")),
+            base_url=os.environ.get("TOOLKIT_BASE_URL", ""),
+        )
+        values.update(overrides)
+        return cls(**values)

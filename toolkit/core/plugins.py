@@ -1,0 +1,211 @@
+"""Build the plugin manager: built-ins, then entry points, then check and collect.
+
+Never built at import time (tests and apps each build their own). A plugin that fails to import
+or register is logged and listed with its error; the host still starts. Everything plugins
+declare is collected into a :class:`Registry` up front, and duplicates are a startup error.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from typing import Any, Iterable
+
+import pluggy
+
+from toolkit import PROJECT, __version__
+from toolkit.core import hookspecs
+from toolkit.core.config import ToolkitConfig
+from toolkit.core.hookspecs import MenuLink, Models, Schedule, SettingsSchema, Task
+
+log = logging.getLogger(__name__)
+
+BUILTIN_PLUGINS: tuple[str, ...] = ("toolkit.plugins.symlink.plugin",)
+ENTRY_POINT_GROUP = PROJECT
+
+
+class PluginConflict(RuntimeError):
+    """Two plugins declared the same name (route, task, table, settings namespace...)."""
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    version: str = ""
+    source: str = "builtin"  # builtin | entry_point | test
+    status: str = "loaded"  # loaded | failed | blocked
+    error: str | None = None
+    hooks: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "source": self.source,
+            "status": self.status,
+            "hooks": self.hooks,
+            "error": self.error,
+        }
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def flatten(results: Iterable[Any]) -> list:
+    """Hook results are one item, a list or None per plugin: make one list."""
+    return [item for result in results for item in _as_list(result)]
+
+
+def _plugin_name(obj: Any, default: str) -> str:
+    return getattr(obj, "PLUGIN_NAME", None) or default
+
+
+class PluginHost:
+    """The plugin manager plus what the host knows about each plugin."""
+
+    def __init__(self, config: ToolkitConfig | None = None):
+        self.config = config or ToolkitConfig.from_env()
+        self.pm = pluggy.PluginManager(PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+
+    @property
+    def hook(self):
+        return self.pm.hook
+
+    def _allowed(self, name: str) -> bool:
+        if name in self.config.plugins_block:
+            return False
+        return not self.config.plugins_allow or name in self.config.plugins_allow
+
+    def register(self, obj: Any, name: str, *, source: str, version: str = "") -> PluginInfo:
+        """Register a plugin object (module or instance); failures are recorded, not raised."""
+        info = PluginInfo(name=name, source=source, version=version or __version__)
+        self.infos[name] = info
+        if not self._allowed(name):
+            info.status = "blocked"
+            log.info("plugin %s is blocked by configuration", name)
+            return info
+        try:
+            self.pm.register(obj, name=name)
+            info.hooks = sorted(h.name for h in self.pm.get_hookcallers(obj) or [])
+        except Exception as exc:  # a broken plugin must not stop the host
+            info.status, info.error = "failed", f"{type(exc).__name__}: {exc}"
+            log.exception("plugin %s failed to register", name)
+        return info
+
+    def load_builtins(self, modules: Iterable[str] = BUILTIN_PLUGINS) -> None:
+        for module_name in modules:
+            default = module_name.split(".")[-2] if module_name.endswith(".plugin") else module_name
+            try:
+                module = importlib.import_module(module_name)
+            except Exception as exc:
+                self.infos[default] = PluginInfo(
+                    default, __version__, "builtin", "failed", f"{type(exc).__name__}: {exc}"
+                )
+                log.exception("built-in plugin %s failed to import", module_name)
+                continue
+            self.register(module, _plugin_name(module, default), source="builtin")
+
+    def load_entry_points(self) -> None:
+        for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
+            version = ep.dist.version if ep.dist else ""
+            if not self._allowed(ep.name):
+                self.infos[ep.name] = PluginInfo(ep.name, version, "entry_point", "blocked")
+                continue
+            try:
+                obj = ep.load()
+            except Exception as exc:
+                self.infos[ep.name] = PluginInfo(
+                    ep.name, version, "entry_point", "failed", f"{type(exc).__name__}: {exc}"
+                )
+                log.exception("plugin entry point %s failed to load", ep.name)
+                continue
+            self.register(obj, ep.name, source="entry_point", version=version)
+
+    def unregister(self, name: str) -> None:
+        self.pm.unregister(name=name)
+        self.infos.pop(name, None)
+
+    def check(self) -> None:
+        """Every hook a plugin implements must be a known hook (typos are errors)."""
+        self.pm.check_pending()
+
+    def collect(self) -> "Registry":
+        return Registry.collect(self)
+
+
+def build_plugin_host(
+    config: ToolkitConfig | None = None,
+    *,
+    builtins: Iterable[str] = BUILTIN_PLUGINS,
+    entry_points: bool = True,
+    extra: Iterable[tuple[str, Any]] = (),
+) -> PluginHost:
+    """The factory: built-ins from a tuple of modules, then entry points, then ``extra``
+    ``(name, plugin)`` pairs (tests), then the pending-hook check."""
+    host = PluginHost(config)
+    host.load_builtins(builtins)
+    if entry_points:
+        host.load_entry_points()
+    for name, obj in extra:
+        host.register(obj, name, source="test")
+    host.check()
+    return host
+
+
+def _by_name(items: Iterable[Any], key, kind: str) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for item in items:
+        name = key(item)
+        if name in seen:
+            raise PluginConflict(f"duplicate {kind} {name!r} declared by two plugins")
+        seen[name] = item
+    return seen
+
+
+@dataclass
+class Registry:
+    """Everything the plugins declared, validated once before startup."""
+
+    models: list[Models]
+    tasks: dict[str, Task]
+    settings: dict[str, SettingsSchema]
+    schedules: dict[str, Schedule]
+    menu: list[MenuLink]
+
+    @classmethod
+    def collect(cls, host: PluginHost) -> "Registry":
+        hook = host.hook
+        models = flatten(hook.toolkit_register_models())
+        _by_name(
+            (table for m in models for table in m.metadata.tables),
+            key=lambda t: t,
+            kind="table",
+        )
+        tasks = _by_name(flatten(hook.toolkit_register_tasks()), lambda t: t.name, "task")
+        settings = _by_name(
+            flatten(hook.toolkit_settings_schema()), lambda s: s.namespace, "settings namespace"
+        )
+        schedules = _by_name(
+            flatten(hook.toolkit_register_schedules()), lambda s: s.name, "schedule"
+        )
+        for schedule in schedules.values():
+            if schedule.task not in tasks:
+                raise PluginConflict(
+                    f"schedule {schedule.name!r} names unknown task {schedule.task!r}"
+                )
+        menu = sorted(flatten(hook.toolkit_menu_links()), key=lambda m: (m.order, m.label))
+        return cls(models, tasks, settings, schedules, menu)
+
+
+async def await_me_maybe(value: Any) -> Any:
+    """Hooks are synchronous but may return an awaitable: resolve it."""
+    if inspect.isawaitable(value):
+        value = await value
+    return value

@@ -1,0 +1,81 @@
+"""The toolkit's running parts, shared by the web app and the CLI.
+
+:class:`Toolkit` owns the database engine, the shared ``httpx.AsyncClient``, the job runner,
+the scheduler and the settings store. ``start()`` upgrades the database (in a thread), then
+starts the runner and the scheduler; ``stop()`` undoes it in reverse order.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+
+from toolkit.core import db, migrate
+from toolkit.core.config import ToolkitConfig
+from toolkit.core.jobs import InProcessJobRunner, JobView
+from toolkit.core.plugins import PluginHost, Registry, await_me_maybe, build_plugin_host
+from toolkit.core.schedule import Scheduler
+from toolkit.core.settings import SettingsStore
+
+log = logging.getLogger(__name__)
+
+
+class Toolkit:
+    def __init__(self, config: ToolkitConfig | None = None, host: PluginHost | None = None):
+        self.config = config or ToolkitConfig.from_env()
+        self.host = host or build_plugin_host(self.config)
+        self.registry: Registry = self.host.collect()  # duplicates fail here, before startup
+        self.engine = db.create_engine_async(self.config.database_url)
+        self.sessions = db.session_factory(self.engine)
+        self.settings = SettingsStore(self.sessions, self.registry.settings)
+        self.http: httpx.AsyncClient | None = None
+        self.services: dict[str, Any] = {"toolkit": self}
+        self.app: Any = None  # the web app, when there is one
+        self.runner = InProcessJobRunner(
+            self.sessions, self.registry.tasks, max_concurrent=self.config.max_jobs,
+            services=self.services, on_finished=self._job_finished,
+        )
+        self.scheduler = Scheduler(
+            self.sessions, self.runner, tasks=set(self.registry.tasks),
+            defaults=self.registry.schedules,
+        )
+        self.started = False
+
+    async def upgrade_database(self) -> None:
+        await asyncio.to_thread(
+            migrate.upgrade_heads, self.config.database_url, self.registry.models
+        )
+
+    async def start(self, *, background: bool = True) -> None:
+        """``background=False`` (CLI commands) upgrades the database but runs no jobs."""
+        await self.upgrade_database()
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+        self.services["http"] = self.http
+        if background:
+            await self.runner.start()
+            await self.scheduler.start()
+        self.started = background
+        for result in self.host.hook.toolkit_startup(app=self.app):
+            await await_me_maybe(result)
+
+    async def stop(self) -> None:
+        for result in self.host.hook.toolkit_shutdown(app=self.app):
+            try:
+                await await_me_maybe(result)
+            except Exception:
+                log.exception("a plugin's shutdown hook failed")
+        if self.started:
+            await self.scheduler.stop()
+            await self.runner.stop()
+        if self.http is not None:
+            await self.http.aclose()
+        await self.engine.dispose()
+
+    async def _job_finished(self, job: JobView) -> None:
+        for result in self.host.hook.toolkit_job_finished(app=self.app, job=job):
+            try:
+                await await_me_maybe(result)
+            except Exception:
+                log.exception("a plugin's job-finished hook failed for %s", job.id)

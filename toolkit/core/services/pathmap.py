@@ -1,0 +1,98 @@
+"""Path mappings between what the toolkit sees and what an *arr sees.
+
+The toolkit may run on the host (``/srv/media/tv/...``) while Sonarr runs in a container
+(``/tv/...``), or even on Windows (``D:\\TV\\...``). A mapping swaps one prefix for the
+other. Prefixes match whole path components only: ``/tv/Show`` covers ``/tv/Show/x.mkv``
+but never ``/tv/Show 2/x.mkv``.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def _separator(path: str) -> str:
+    """Windows paths (``C:\\...`` or ``\\\\server\\share``) use backslashes."""
+    return "\\" if "\\" in path and "/" not in path else "/"
+
+
+def _strip_trailing(path: str) -> str:
+    sep = _separator(path)
+    stripped = path.rstrip(sep)
+    return stripped if stripped else sep  # keep "/" itself
+
+
+def is_under(path: str, folder: str) -> bool:
+    """True when ``path`` equals ``folder`` or lies below it (component-wise).
+
+    Windows-style folders compare case-insensitively, as their file systems do.
+    """
+    folder = _strip_trailing(folder)
+    sep = _separator(folder)
+    if sep == "\\":
+        path, folder = path.lower(), folder.lower()
+    if folder == sep:
+        return path.startswith(sep)
+    return path == folder or path.startswith(folder + sep)
+
+
+def _replace_prefix(path: str, old: str, new: str) -> str:
+    """Swap prefix ``old`` of ``path`` (already known to match) for ``new``, converting
+    the separators of the remainder to the style of ``new``."""
+    old, new = _strip_trailing(old), _strip_trailing(new)
+    parts = [p for p in path[len(old):].split(_separator(old)) if p]
+    sep = _separator(new)
+    if not parts:
+        return new
+    return new.rstrip(sep) + sep + sep.join(parts)
+
+
+class PathMapping(BaseModel):
+    """One prefix pair: ``toolkit_prefix`` (as the toolkit sees it) ↔ ``arr_prefix``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    toolkit_prefix: str = Field(..., min_length=1, description="e.g. /data/media/tv")
+    arr_prefix: str = Field(..., min_length=1, description="e.g. /tv")
+
+    @field_validator("toolkit_prefix")
+    @classmethod
+    def _absolute_toolkit(cls, value: str) -> str:
+        value = value.strip()
+        if not value.startswith("/"):
+            raise ValueError("the toolkit path must be absolute (start with /)")
+        return _strip_trailing(value)
+
+    @field_validator("arr_prefix")
+    @classmethod
+    def _absolute_arr(cls, value: str) -> str:
+        value = value.strip()
+        windows = len(value) >= 2 and value[1] == ":" or value.startswith("\\\\")
+        if not (value.startswith("/") or windows):
+            raise ValueError("the *arr path must be absolute (/tv, D:\\TV or \\\\server\\share)")
+        return _strip_trailing(value)
+
+
+class PathMapper:
+    """Translate paths with the longest matching prefix; unmatched paths pass unchanged."""
+
+    def __init__(self, mappings: Iterable[PathMapping | dict] = ()):
+        parsed = [m if isinstance(m, PathMapping) else PathMapping.model_validate(m) for m in mappings]
+        self.mappings: Sequence[PathMapping] = tuple(parsed)
+
+    def _best(self, path: str, side: str) -> PathMapping | None:
+        candidates = [m for m in self.mappings if is_under(path, getattr(m, side))]
+        return max(candidates, key=lambda m: len(getattr(m, side)), default=None)
+
+    def to_arr(self, toolkit_path: str) -> str:
+        mapping = self._best(toolkit_path, "toolkit_prefix")
+        if mapping is None:
+            return toolkit_path
+        return _replace_prefix(toolkit_path, mapping.toolkit_prefix, mapping.arr_prefix)
+
+    def to_toolkit(self, arr_path: str) -> str:
+        mapping = self._best(arr_path, "arr_prefix")
+        if mapping is None:
+            return arr_path
+        return _replace_prefix(arr_path, mapping.arr_prefix, mapping.toolkit_prefix)

@@ -1,0 +1,129 @@
+"""Per-plugin settings: a pydantic model, stored as JSON in ``toolkit_settings``.
+
+Reads apply defaults, then stored values, then environment overrides
+``TOOLKIT_<NAMESPACE>__<FIELD>`` (documented; they win over the database and are reported as
+such). Writes validate the merged values; :class:`SettingsError` carries field messages (the
+web turns it into HTTP 422). ``SecretStr`` fields are masked on every read meant for humans or
+APIs; sending the mask back keeps the stored secret.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import BaseModel, SecretStr, ValidationError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from toolkit.core.hookspecs import SettingsSchema
+from toolkit.core.models import SettingsRow, utcnow
+
+MASK = "••••••••"
+
+
+class SettingsError(ValueError):
+    """Invalid settings: ``fields`` maps a dotted field name to its message."""
+
+    def __init__(self, fields: dict[str, str]):
+        self.fields = fields
+        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    return {
+        ".".join(str(p) for p in err["loc"]) or "__root__": err["msg"]
+        for err in exc.errors()
+    }
+
+
+def env_overrides(namespace: str, model: type[BaseModel]) -> dict[str, str]:
+    prefix = f"TOOLKIT_{namespace.upper()}__"
+    names = {name.upper(): name for name in model.model_fields}
+    return {
+        names[key[len(prefix):]]: value
+        for key, value in os.environ.items()
+        if key.startswith(prefix) and key[len(prefix):] in names
+    }
+
+
+def _secret_fields(model: type[BaseModel]) -> set[str]:
+    return {n for n, f in model.model_fields.items() if f.annotation is SecretStr
+            or f.annotation == (SecretStr | None)}
+
+
+def _plain(settings: BaseModel) -> dict:
+    """Values as stored: secrets in clear (the database is the one place that keeps them)."""
+    data = settings.model_dump(mode="json")
+    for name in _secret_fields(type(settings)):
+        value = getattr(settings, name)
+        data[name] = value.get_secret_value() if value is not None else None
+    return data
+
+
+def public(settings: BaseModel) -> dict:
+    """Values safe to show: secrets masked (empty stays empty so the UI can say "not set")."""
+    data = settings.model_dump(mode="json")
+    for name in _secret_fields(type(settings)):
+        value = getattr(settings, name)
+        data[name] = MASK if value is not None and value.get_secret_value() else ""
+    return data
+
+
+class SettingsStore:
+    def __init__(self, sessions: async_sessionmaker, schemas: dict[str, SettingsSchema]):
+        self.sessions = sessions
+        self.schemas = schemas
+
+    def schema(self, namespace: str) -> SettingsSchema:
+        try:
+            return self.schemas[namespace]
+        except KeyError:
+            raise KeyError(f"no settings namespace {namespace!r}") from None
+
+    async def _stored(self, namespace: str) -> dict:
+        async with self.sessions() as session:
+            row = await session.get(SettingsRow, namespace)
+            return dict(row.values) if row else {}
+
+    async def get(self, namespace: str) -> BaseModel:
+        model = self.schema(namespace).model
+        stored = await self._stored(namespace)
+        try:
+            return model(**{**stored, **env_overrides(namespace, model)})
+        except ValidationError:
+            # A bad environment override or an old stored value must not lock the user out:
+            # fall back to what validates, most trusted first.
+            try:
+                return model(**stored)
+            except ValidationError:
+                return model()
+
+    def overridden(self, namespace: str) -> list[str]:
+        return sorted(env_overrides(namespace, self.schema(namespace).model))
+
+    async def update(self, namespace: str, changes: dict[str, Any]) -> BaseModel:
+        """Validate ``changes`` merged over the stored values and save them; nothing is
+        written when any field is invalid."""
+        model = self.schema(namespace).model
+        if not isinstance(changes, dict):
+            raise SettingsError({"__root__": "expected a JSON object"})
+        unknown = sorted(set(changes) - set(model.model_fields))
+        if unknown:
+            raise SettingsError({name: "unknown setting" for name in unknown})
+        stored = await self._stored(namespace)
+        merged = {**stored, **changes}
+        for name in _secret_fields(model):
+            if changes.get(name) == MASK:
+                merged[name] = stored.get(name)
+        try:
+            settings = model(**merged)
+        except ValidationError as exc:
+            raise SettingsError(field_errors(exc)) from None
+        async with self.sessions() as session:
+            row = await session.get(SettingsRow, namespace)
+            if row is None:
+                session.add(SettingsRow(namespace=namespace, values=_plain(settings),
+                                        updated_at=utcnow()))
+            else:
+                row.values, row.updated_at = _plain(settings), utcnow()
+            await session.commit()
+        return await self.get(namespace)

@@ -1,0 +1,1 @@
+"""The symlink checker: finds broken, unreadable, truncated and corrupted media links."""

@@ -1,0 +1,216 @@
+"""Mount health: is the filesystem a link points into able to answer at all?
+
+A dead rclone mount answers every ``stat`` with ENOTCONN (or hangs), and an unmounted
+mount point is an empty directory: either way every link would look BROKEN. This module
+finds the mount a target lives on (``/proc/self/mountinfo``), checks it with a timed
+``stat`` + listing of its root, and remembers the answer for ``interval`` seconds.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+# errno values meaning "the filesystem cannot answer", not "the file is bad".
+UNKNOWN_ERRNOS = frozenset(
+    {errno.ENOTCONN, errno.ESTALE, errno.EHOSTDOWN, errno.EHOSTUNREACH, errno.ETIMEDOUT, errno.ECONNABORTED,
+     errno.ECONNREFUSED, errno.ECONNRESET, errno.ENODEV, errno.EINTR}
+)
+
+T = TypeVar("T")
+
+
+class CallTimeout(TimeoutError):
+    pass
+
+
+def call_with_deadline(fn: Callable[..., T], *args: Any, timeout: float) -> T:
+    """Run ``fn(*args)`` in a daemon thread; raise :class:`CallTimeout` past ``timeout``.
+
+    The thread is abandoned if it hangs (a blocked syscall cannot be interrupted).
+    """
+    outcome: list[Any] = []
+
+    def target() -> None:
+        try:
+            outcome.append((True, fn(*args)))
+        except BaseException as exc:  # handed to the caller
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=target, daemon=True, name="symlink-deadline-call")
+    thread.start()
+    thread.join(timeout)
+    if not outcome:
+        raise CallTimeout(f"no answer within {timeout:g}s")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
+@dataclass(frozen=True)
+class MountPoint:
+    path: str
+    fstype: str
+    source: str
+
+
+_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
+
+
+def _unescape(field_text: str) -> str:
+    # mountinfo escapes space, tab, newline and backslash as octal (\040 ...).
+    return _OCTAL_ESCAPE.sub(lambda match: chr(int(match.group(1), 8)), field_text)
+
+
+def read_mount_table(mountinfo: str = "/proc/self/mountinfo") -> list[MountPoint]:
+    mounts = []
+    with open(mountinfo, encoding="utf-8", errors="surrogateescape") as handle:
+        for line in handle:
+            left, _, right = line.partition(" - ")
+            left_fields, right_fields = left.split(), right.split()
+            if len(left_fields) < 5 or len(right_fields) < 2:
+                continue
+            mounts.append(MountPoint(_unescape(left_fields[4]), right_fields[0], _unescape(right_fields[1])))
+    return mounts
+
+
+def lexical_target(link_path: str, target: str) -> str:
+    """The absolute path a link's first hop names, without touching the filesystem."""
+    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(link_path)), target))
+
+
+def is_under(path: str, root: str) -> bool:
+    return root == "/" or path == root or path.startswith(root.rstrip("/") + "/")
+
+
+@dataclass
+class MountHealth:
+    mount_point: str
+    fstype: str
+    healthy: bool
+    reason: str | None = None
+    checked_at: float = field(default_factory=time.time)
+    was_down: bool = False  # down at any check during this scan
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mount_point": self.mount_point,
+            "fstype": self.fstype,
+            "healthy": self.healthy,
+            "reason": self.reason,
+            "was_down": self.was_down,
+        }
+
+
+def probe_mount_root(path: str) -> None:
+    """stat the root and read one directory entry; raises OSError when the mount cannot answer."""
+    os.stat(path)
+    with os.scandir(path) as entries:
+        next(entries, None)
+
+
+def check_mount(mount: MountPoint, *, timeout: float, expected: bool = False) -> MountHealth:
+    try:
+        call_with_deadline(probe_mount_root, mount.path, timeout=timeout)
+    except CallTimeout:
+        return MountHealth(mount.path, mount.fstype, False, f"mount root did not answer within {timeout:g}s (hung)")
+    except OSError as exc:
+        return MountHealth(mount.path, mount.fstype, False, f"{exc.strerror or exc} (errno {exc.errno})")
+    return MountHealth(mount.path, mount.fstype, True)
+
+
+class MountMonitor:
+    """Thread-safe, cached mount health for the targets of a scan.
+
+    ``expected_mounts`` are paths that must be mount points (for example ``/mnt/zurg``);
+    when one is not mounted, every target under it is "cannot tell".
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 5.0,
+        interval: float = 30.0,
+        expected_mounts: Iterable[str] = (),
+        mountinfo: str = "/proc/self/mountinfo",
+    ) -> None:
+        self.timeout = timeout
+        self.interval = interval
+        self.mountinfo = mountinfo
+        self.expected_mounts = tuple(os.path.normpath(os.path.abspath(p)) for p in expected_mounts)
+        self._lock = threading.Lock()
+        self._check_locks: dict[str, threading.Lock] = {}
+        self._health: dict[str, MountHealth] = {}
+        self._table_read_at = 0.0
+        self._mounts: list[MountPoint] = []
+        self._refresh_table()
+
+    def _refresh_table(self) -> None:
+        mounts = read_mount_table(self.mountinfo)
+        mounted = {m.path for m in mounts}
+        for expected in self.expected_mounts:
+            if expected not in mounted:
+                mounts.append(MountPoint(expected, "expected", "not mounted"))
+        # longest path first so the first prefix match is the innermost mount
+        self._mounts = sorted(mounts, key=lambda m: len(m.path), reverse=True)
+        self._table_read_at = time.monotonic()
+
+    def mount_of(self, absolute_path: str) -> MountPoint:
+        if time.monotonic() - self._table_read_at > self.interval:
+            with self._lock:
+                self._refresh_table()
+        for mount in self._mounts:
+            if is_under(absolute_path, mount.path):
+                return mount
+        return MountPoint("/", "unknown", "")
+
+    def is_mount_point(self, path: str) -> bool:
+        return any(m.path == path and m.fstype != "expected" for m in self._mounts)
+
+    def health(self, mount: MountPoint, *, force: bool = False) -> MountHealth:
+        known = self._health.get(mount.path)
+        if known is not None and not force and time.time() - known.checked_at < self.interval:
+            return known
+        with self._lock:
+            check_lock = self._check_locks.setdefault(mount.path, threading.Lock())
+        with check_lock:
+            known = self._health.get(mount.path)
+            if known is not None and not force and time.time() - known.checked_at < self.interval:
+                return known  # another thread checked it while we waited
+            if mount.fstype == "expected":
+                fresh = MountHealth(mount.path, mount.fstype, False, "expected mount point is not mounted")
+            else:
+                fresh = check_mount(mount, timeout=self.timeout)
+            fresh.was_down = (not fresh.healthy) or (known is not None and known.was_down)
+            self._health[mount.path] = fresh
+            return fresh
+
+    def health_of(self, absolute_path: str, *, force: bool = False) -> MountHealth:
+        return self.health(self.mount_of(absolute_path), force=force)
+
+    def report_failure(self, absolute_path: str) -> MountHealth:
+        """A call under this path failed as if the mount were gone: check now."""
+        return self.health_of(absolute_path, force=True)
+
+    def check_all(self, paths: Iterable[str]) -> list[MountHealth]:
+        seen: dict[str, MountHealth] = {}
+        for path in paths:
+            mount = self.mount_of(os.path.abspath(path))
+            if mount.path not in seen:
+                seen[mount.path] = self.health(mount, force=True)
+        for expected in self.expected_mounts:
+            if expected not in seen:
+                seen[expected] = self.health(self.mount_of(expected), force=True)
+        return list(seen.values())
+
+    def findings(self) -> list[MountHealth]:
+        return sorted(self._health.values(), key=lambda h: h.mount_point)
+
+    def any_down(self) -> bool:
+        return any(h.was_down for h in self._health.values())

@@ -1,0 +1,208 @@
+"""Phase 2: ffprobe / ffmpeg tiers, run so that a timed-out probe is killed for sure.
+
+Tiers (measured on damaged files, see docs/symlink-engine.md):
+- ``full``: the original script's header query
+  ``ffprobe -v error -show_entries stream=codec_type -of csv=p=0 PATH``: CORRUPTED when
+  the output names neither ``video`` nor ``audio``. Exit code ignored, as in the original.
+- ``deep``: the same query plus the container's duration, then short decodes at samples
+  spread over the file (``ffmpeg -ss T -i PATH -t S -f framecrc -``). CORRUPTED when a
+  sample decodes no frame, or ffmpeg reports truncation/decoding errors. This catches
+  files cut short and damaged in the middle that the header query passes.
+
+Each process runs in its own session; on timeout the whole process group gets SIGKILL
+(``subprocess.run(timeout=)`` only kills the child and then waits for pipes that a
+grandchild may hold open).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass
+
+ORIGINAL_QUERY = ["-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0"]
+MEDIA_EXTENSIONS = frozenset(
+    {".mp4", ".mkv", ".avi", ".mov", ".wmv", ".flv", ".m4v", ".webm", ".mp3", ".flac", ".wav", ".aac"}
+)
+PROBE_TIMEOUT_SECONDS = 15.0
+FILES_PER_MINUTE_ESTIMATE = 30  # the original's planning figure for phase 2
+_STDERR_LIMIT = 64 * 1024
+# ffmpeg messages that mean the data is damaged, not that the decoder is picky.
+_DAMAGE_MARKERS = (
+    "partial file",
+    "file ended prematurely",
+    "truncat",
+    "invalid data found",
+    "error while decoding",
+    "decode_frame()",
+    "invalid residual",
+    "exceeds containing master element",
+    "moov atom not found",
+)
+# the file system, not the file: never call these corrupted
+_UNREACHABLE_MARKERS = ("transport endpoint is not connected", "stale file handle", "host is down")
+
+OK = "OK"
+CORRUPTED = "CORRUPTED"
+UNKNOWN = "UNKNOWN"
+
+
+class ProbeTimeout(TimeoutError):
+    pass
+
+
+class ToolMissing(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ProbeVerdict:
+    verdict: str  # OK, CORRUPTED or UNKNOWN
+    reason: str | None = None
+
+
+def tool_path(name: str) -> str:
+    found = shutil.which(name)
+    if not found:
+        raise ToolMissing(f"{name} not found: depth 'full' and 'deep' need ffmpeg (apt-get install ffmpeg)")
+    return found
+
+
+def ffprobe_available(timeout: float = 5.0) -> bool:
+    """The original's availability check: ``ffprobe -version`` answers within 5 s."""
+    try:
+        returncode, _, _ = run_killable([tool_path("ffprobe"), "-version"], timeout=timeout)
+    except (ToolMissing, ProbeTimeout, OSError):
+        return False
+    return returncode == 0
+
+
+def run_killable(command: list[str], *, timeout: float) -> tuple[int, str, str]:
+    """Run ``command``; on timeout SIGKILL its process group and raise :class:`ProbeTimeout`."""
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            # a process stuck in an uninterruptible read dies when the read returns;
+            # do not wait for it forever
+            process.communicate(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
+        raise ProbeTimeout(f"{os.path.basename(command[0])} timed out after {timeout:g}s and was killed") from None
+    return process.returncode, stdout.decode("utf-8", "replace"), stderr[:_STDERR_LIMIT].decode("utf-8", "replace")
+
+
+def _unreachable(stderr: str) -> str | None:
+    lowered = stderr.lower()
+    for marker in _UNREACHABLE_MARKERS:
+        if marker in lowered:
+            return marker
+    return None
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:300] if text.strip() else ""
+
+
+def probe_full(path: str, *, timeout: float = PROBE_TIMEOUT_SECONDS) -> ProbeVerdict:
+    """The original's verdict, except a timeout or an unreachable mount is UNKNOWN."""
+    try:
+        _, stdout, stderr = run_killable([tool_path("ffprobe"), *ORIGINAL_QUERY, path], timeout=timeout)
+    except ProbeTimeout as exc:
+        return ProbeVerdict(UNKNOWN, str(exc))
+    return _header_verdict(stdout, stderr)
+
+
+def _header_verdict(codec_types: str, stderr: str) -> ProbeVerdict:
+    if (marker := _unreachable(stderr)) is not None:
+        return ProbeVerdict(UNKNOWN, f"ffprobe could not read the file: {marker}")
+    if "video" in codec_types or "audio" in codec_types:
+        return ProbeVerdict(OK)
+    detail = _first_line(stderr) or "no video or audio stream"
+    return ProbeVerdict(CORRUPTED, f"ffprobe: {detail}")
+
+
+def sample_positions(duration: float, samples: int) -> list[float]:
+    """Start times spread over the file, the last one close to its end."""
+    if samples <= 1 or duration <= 0:
+        return [0.0]
+    span = max(0.0, duration - 1.0)
+    return [round(span * (0.02 + 0.96 * index / (samples - 1)), 3) for index in range(samples)]
+
+
+def probe_deep(
+    path: str,
+    *,
+    timeout: float = PROBE_TIMEOUT_SECONDS,
+    samples: int = 4,
+    sample_seconds: float = 0.5,
+) -> ProbeVerdict:
+    """Header query + container duration, then decode ``samples`` short windows."""
+    ffprobe, ffmpeg = tool_path("ffprobe"), tool_path("ffmpeg")
+    try:
+        _, stdout, stderr = run_killable(
+            [ffprobe, "-v", "error", "-show_entries", "stream=codec_type:format=duration", "-of", "json", path],
+            timeout=timeout,
+        )
+    except ProbeTimeout as exc:
+        return ProbeVerdict(UNKNOWN, str(exc))
+    try:
+        document = json.loads(stdout or "{}")
+    except json.JSONDecodeError:
+        document = {}
+    codec_types = " ".join(str(s.get("codec_type", "")) for s in document.get("streams", []))
+    header = _header_verdict(codec_types, stderr)
+    if header.verdict != OK:
+        return header
+    try:
+        duration = float(document.get("format", {}).get("duration", "nan"))
+    except (TypeError, ValueError):
+        duration = float("nan")
+    if not duration > 0:
+        return ProbeVerdict(CORRUPTED, "ffprobe: the container states no duration")
+    for start in sample_positions(duration, samples):
+        try:
+            returncode, frames, errors = run_killable(
+                [ffmpeg, "-nostdin", "-v", "error", "-ss", f"{start:.3f}", "-i", path,
+                 "-t", f"{sample_seconds:g}", "-f", "framecrc", "-"],
+                timeout=timeout,
+            )
+        except ProbeTimeout as exc:
+            return ProbeVerdict(UNKNOWN, f"decoding at {start:.1f}s: {exc}")
+        if (marker := _unreachable(errors)) is not None:
+            return ProbeVerdict(UNKNOWN, f"ffmpeg could not read the file: {marker}")
+        decoded = sum(1 for line in frames.splitlines() if line and not line.startswith("#"))
+        lowered = errors.lower()
+        if decoded == 0:
+            detail = _first_line(errors) or "no frame"
+            return ProbeVerdict(CORRUPTED, f"nothing decodes at {start:.1f}s of {duration:.1f}s: {detail}")
+        if returncode != 0 or any(marker in lowered for marker in _DAMAGE_MARKERS):
+            return ProbeVerdict(CORRUPTED, f"damaged data at {start:.1f}s: {_first_line(errors) or f'exit {returncode}'}")
+    return ProbeVerdict(OK)
+
+
+def probe(path: str, depth: str, *, timeout: float = PROBE_TIMEOUT_SECONDS, samples: int = 4) -> ProbeVerdict:
+    if depth == "deep":
+        return probe_deep(path, timeout=timeout, samples=samples)
+    return probe_full(path, timeout=timeout)
+
+
+def original_estimate(media_count: int) -> str:
+    """The original's pre-phase-2 estimate: 30 files a minute, at least one minute."""
+    minutes = max(1, media_count // FILES_PER_MINUTE_ESTIMATE)
+    if minutes < 60:
+        return f"~{minutes} min"
+    return f"~{minutes // 60}h{minutes % 60}m"

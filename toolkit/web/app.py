@@ -1,0 +1,99 @@
+"""Quart app factory.
+
+The host owns the lifespan (``before_serving``/``after_serving``): database upgrade, shared
+HTTP client, job runner and scheduler start and stop with the server. Plugins' blueprints,
+menu links, templates and static files are registered here, after every declaration was
+collected and checked for duplicates.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from quart import Quart, current_app, request
+
+from toolkit import __version__
+from toolkit.core.config import ToolkitConfig
+from toolkit.core.plugins import PluginConflict, PluginHost, flatten
+from toolkit.core.runtime import Toolkit
+from toolkit.web.errors import ApiError, register_error_handlers
+
+log = logging.getLogger(__name__)
+WEB_DIR = Path(__file__).parent
+HTMX = "vendor/htmx-2.0.11.min.js"
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def current_toolkit() -> Toolkit:
+    return current_app.extensions["toolkit"]
+
+
+def _register_blueprints(app: Quart, toolkit: Toolkit) -> None:
+    owners: dict[tuple[str, str], str] = {}
+    for blueprint in flatten(toolkit.host.hook.toolkit_register_routes(app=app)):
+        if blueprint.name in app.blueprints:
+            raise PluginConflict(f"duplicate blueprint name {blueprint.name!r}")
+        before = set(app.url_map.iter_rules())
+        app.register_blueprint(blueprint)
+        for rule in set(app.url_map.iter_rules()) - before:
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                key = (rule.rule, method)
+                if key in owners:
+                    raise PluginConflict(
+                        f"duplicate route {method} {rule.rule}: declared by blueprints "
+                        f"{owners[key]!r} and {blueprint.name!r}")
+                owners[key] = blueprint.name
+
+
+def _same_origin_guard(app: Quart) -> None:
+    """Cross-site request protection for every state-changing request: browsers send
+    ``Sec-Fetch-Site`` and ``Origin``; a request from another site is refused. Non-browser
+    clients (CLI, curl) send neither and are allowed."""
+
+    @app.before_request
+    async def _check_origin():
+        if request.method not in UNSAFE_METHODS:
+            return None
+        if request.headers.get("Sec-Fetch-Site") == "cross-site":
+            raise ApiError(403, "cross-site request refused", code="csrf")
+        origin = request.headers.get("Origin")
+        if origin and origin != "null" and urlsplit(origin).netloc != request.host:
+            raise ApiError(403, f"cross-origin request from {origin} refused", code="csrf")
+        return None
+
+
+def create_app(config: ToolkitConfig | None = None, host: PluginHost | None = None) -> Quart:
+    toolkit = Toolkit(config, host)
+    app = Quart(__name__, static_folder=str(WEB_DIR / "static"),
+                static_url_path="/toolkit/static", template_folder=str(WEB_DIR / "templates"))
+    app.config["JSON_SORT_KEYS"] = False
+    app.extensions["toolkit"] = toolkit
+    toolkit.app = app
+    register_error_handlers(app)
+    _same_origin_guard(app)
+
+    from toolkit.web.api import api, pages
+
+    app.register_blueprint(api)
+    app.register_blueprint(pages)
+    _register_blueprints(app, toolkit)
+
+    @app.context_processor
+    async def _layout_context():
+        return {
+            "toolkit_menu": toolkit.registry.menu,
+            "toolkit_version": __version__,
+            "htmx_src": f"/toolkit/static/{HTMX}",
+            "redriva": app.config.get("REDRIVA_MOUNTED", False),
+        }
+
+    @app.before_serving
+    async def _startup():
+        await toolkit.start()
+
+    @app.after_serving
+    async def _shutdown():
+        await toolkit.stop()
+
+    return app

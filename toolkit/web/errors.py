@@ -1,0 +1,66 @@
+"""One JSON error shape for every ``/api/`` answer:
+``{"error": {"status": 422, "code": "invalid", "message": "...", "fields": {...}}}``."""
+from __future__ import annotations
+
+from quart import Quart, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from toolkit.core.jobs import JobError
+from toolkit.core.schedule import ScheduleError
+from toolkit.core.settings import SettingsError
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, *, code: str | None = None,
+                 fields: dict | None = None, **extra):
+        super().__init__(message)
+        self.status, self.message, self.fields, self.extra = status, message, fields, extra
+        self.code = code or {400: "bad_request", 403: "forbidden", 404: "not_found",
+                             409: "conflict", 422: "invalid"}.get(status, "error")
+
+
+def error_response(status: int, message: str, code: str, fields: dict | None = None, **extra):
+    body = {"status": status, "code": code, "message": message, **extra}
+    if fields:
+        body["fields"] = fields
+    response = jsonify({"error": body})
+    response.status_code = status
+    return response
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def register_error_handlers(app: Quart) -> None:
+    @app.errorhandler(ApiError)
+    async def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.message, exc.code, exc.fields, **exc.extra)
+
+    @app.errorhandler(SettingsError)
+    async def _settings_error(exc: SettingsError):
+        return error_response(422, "invalid settings", "invalid", exc.fields)
+
+    @app.errorhandler(ScheduleError)
+    async def _schedule_error(exc: ScheduleError):
+        return error_response(422, "invalid schedule", "invalid", exc.fields)
+
+    @app.errorhandler(JobError)
+    async def _job_error(exc: JobError):
+        extra = {"job_id": exc.job_id} if hasattr(exc, "job_id") else {}
+        code = {404: "not_found", 409: "already_running"}.get(exc.status, "bad_request")
+        return error_response(exc.status, str(exc), code, **extra)
+
+    @app.errorhandler(HTTPException)
+    async def _http_error(exc: HTTPException):
+        if not wants_json():
+            return exc
+        return error_response(exc.code or 500, exc.description or exc.name,
+                              exc.name.lower().replace(" ", "_"))
+
+    @app.errorhandler(Exception)
+    async def _unexpected(exc: Exception):
+        app.logger.exception("unhandled error on %s", request.path)
+        if not wants_json():
+            return "Internal error", 500
+        return error_response(500, "internal error", "internal")
