@@ -135,12 +135,14 @@ def _header_verdict(codec_types: str, stderr: str) -> ProbeVerdict:
     return ProbeVerdict(CORRUPTED, f"ffprobe: {detail}")
 
 
-def sample_positions(duration: float, samples: int) -> list[float]:
-    """Start times spread over the file, the last one close to its end."""
-    if samples <= 1 or duration <= 0:
-        return [0.0]
-    span = max(0.0, duration - 1.0)
-    return [round(span * (0.02 + 0.96 * index / (samples - 1)), 3) for index in range(samples)]
+def sample_positions(duration: float, samples: int, sample_seconds: float) -> list[float]:
+    """Start times spread from 2 % of the file to just before its stated end (where cuts show)."""
+    last = max(0.0, duration - sample_seconds - 0.25)
+    if samples <= 1:
+        return [round(last, 3)]
+    first = min(last, duration * 0.02)
+    step = (last - first) / (samples - 1)
+    return [round(first + step * index, 3) for index in range(samples)]
 
 
 def probe_deep(
@@ -173,7 +175,7 @@ def probe_deep(
         duration = float("nan")
     if not duration > 0:
         return ProbeVerdict(CORRUPTED, "ffprobe: the container states no duration")
-    for start in sample_positions(duration, samples):
+    for start in sample_positions(duration, samples, sample_seconds):
         try:
             returncode, frames, errors = run_killable(
                 [ffmpeg, "-nostdin", "-v", "error", "-ss", f"{start:.3f}", "-i", path,

@@ -68,13 +68,11 @@ class DeadlinePool:
         workers: int,
         deadline: float,
         max_abandoned: int = 64,
-        on_timeout: Callable[[Any], None] | None = None,
     ) -> None:
         self.fn = fn
         self.workers_count = max(1, workers)
         self.deadline = deadline
         self.max_abandoned = max_abandoned
-        self.on_timeout = on_timeout
         self.tasks: queue.Queue[Any] = queue.Queue(maxsize=self.workers_count * 64)
         self.results: queue.Queue[tuple[Any, Any]] = queue.Queue()
         self.stop = threading.Event()

@@ -1,0 +1,535 @@
+"""The symlink scan engine: pure Python, blocking, meant to run in a worker thread.
+
+Driven like this (the CLI and the job runner do exactly this)::
+
+    options = ScanOptions(paths=["/media/tv"], depth="full", workers=6)
+    result = run_scan(
+        options,
+        on_problem=lambda problem: ...,      # streamed, one call per problem found
+        on_progress=lambda progress: ...,    # throttled Progress events
+        should_abort=lambda: False,          # polled several times a second
+        verdict_store=SqlVerdictStore(engine),  # optional phase-2 verdict cache
+    )
+    result.statistics["phase1_broken"], result.mounts, result.cancelled, ...
+
+Phase 1 classifies every link in the original script's order (first match wins):
+BROKEN (target missing), INACCESSIBLE (not readable), SMALL_FILE (< 1024 bytes),
+IO_ERROR (reading the first 1024 bytes fails), ERROR (anything else), OK -- plus
+UNKNOWN ("cannot tell") when the target's mount is down or unmounted, an errno says the
+filesystem cannot answer (ENOTCONN, ESTALE, EHOSTDOWN...), or a call passes its
+deadline. Phase 2 (depth ``full``/``deep``) probes OK media links with ffprobe/ffmpeg,
+with bounded concurrency and a verdict cache. Problems are streamed; OK links leave only
+counters behind (phase-2 candidates are spooled to a temporary file).
+
+All callbacks are called from the thread that called :func:`run_scan`.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from .mounts import UNKNOWN_ERRNOS, MountMonitor, is_under, lexical_target
+from .probe import MEDIA_EXTENSIONS, PROBE_TIMEOUT_SECONDS, ProbeVerdict, original_estimate, probe, tool_path
+from .workers import TIMED_OUT, DeadlinePool, TooManyHungCalls
+
+OK = "OK"
+BROKEN = "BROKEN"
+INACCESSIBLE = "INACCESSIBLE"
+SMALL_FILE = "SMALL_FILE"
+IO_ERROR = "IO_ERROR"
+ERROR = "ERROR"
+UNKNOWN = "UNKNOWN"
+CORRUPTED = "CORRUPTED"
+# statuses a deletion may act on (after a re-check); UNKNOWN and ERROR never are
+DELETABLE_STATUSES = frozenset({BROKEN, INACCESSIBLE, SMALL_FILE, IO_ERROR, CORRUPTED})
+DEPTHS = ("basic", "full", "deep")
+
+SMALL_FILE_BYTES = 1024
+READ_BYTES = 1024
+# Small sidecar files are legitimate: the SMALL_FILE rule skips them unless
+# small_files="all" (the original's behaviour).
+SIDECAR_EXTENSIONS = frozenset(
+    {".nfo", ".srt", ".sub", ".idx", ".ass", ".ssa", ".vtt", ".smi", ".txt", ".xml", ".json",
+     ".jpg", ".jpeg", ".png", ".gif", ".webp", ".tbn", ".sfv", ".md5", ".url", ".lrc", ".cue", ".m3u"}
+)
+_BROKEN_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG})
+_PROGRESS_INTERVAL = 0.5
+
+
+@dataclass
+class ScanOptions:
+    paths: list[str]
+    depth: str = "basic"
+    workers: int = 6
+    probe_workers: int | None = None  # phase-2 concurrency; default = workers
+    fs_timeout: float = 10.0  # deadline for one link's phase-1 checks
+    mount_timeout: float = 5.0  # deadline for a mount-root health check
+    mount_check_interval: float = 30.0  # re-check each mount this often during a scan
+    probe_timeout: float = PROBE_TIMEOUT_SECONDS  # per ffprobe/ffmpeg process
+    deep_samples: int = 4
+    recheck_age_seconds: float = 30 * 24 * 3600  # re-probe cached verdicts older than this
+    small_files: str = "media"  # "media": skip sidecars (.nfo, .srt...); "all": original
+    expected_mounts: list[str] = field(default_factory=list)
+    max_hung_calls: int = 64
+    scan_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.depth not in DEPTHS:
+            raise ValueError(f"depth must be one of {', '.join(DEPTHS)}, not {self.depth!r}")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+        if self.small_files not in ("media", "all"):
+            raise ValueError("small_files must be 'media' or 'all'")
+        if not self.paths:
+            raise ValueError("at least one path to scan is needed")
+        self.paths = [os.path.abspath(p) for p in self.paths]
+        self.scan_id = self.scan_id or uuid.uuid4().hex[:12]
+
+
+@dataclass
+class Problem:
+    path: str
+    target: str
+    status: str
+    phase: int
+    size: int
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Healthy:
+    """Phase-1 OK: kept only long enough to count it (and spool media links)."""
+
+    size: int
+    is_media: bool
+
+
+@dataclass
+class Progress:
+    phase: str  # "mounts", "phase1", "phase2", "done"
+    done: int
+    total: int | None
+    counts: dict[str, int]
+    rate: float  # items per second in this phase
+    eta_seconds: float | None
+    message: str = ""
+
+
+@dataclass
+class ScanResult:
+    scan_id: str
+    statistics: dict[str, int]
+    mounts: list[dict[str, Any]]
+    duration_seconds: float
+    cancelled: bool
+    mount_down: bool
+    phase2_estimate: str | None = None
+    stopped_reason: str | None = None
+    walk_errors: list[str] = field(default_factory=list)
+
+
+class VerdictStore(Protocol):
+    def get(self, target: str, size: int, mtime_ns: int, depth: str, max_age_seconds: float) -> ProbeVerdict | None: ...
+
+    def put(self, target: str, size: int, mtime_ns: int, depth: str, verdict: ProbeVerdict) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+def new_statistics() -> dict[str, int]:
+    """The original's keys first (same names as the seed's symlink_scans columns)."""
+    return {
+        "total_analyzed": 0,
+        "phase1_ok": 0,
+        "phase1_broken": 0,
+        "phase1_inaccessible": 0,
+        "phase1_small": 0,
+        "phase1_io_error": 0,
+        "phase2_analyzed": 0,
+        "phase2_corrupted": 0,
+        "files_deleted": 0,
+        "phase1_error": 0,
+        "phase1_unknown": 0,
+        "phase2_unknown": 0,
+        "phase2_probed": 0,
+        "skipped_cached": 0,
+        "media_links": 0,
+    }
+
+
+_PHASE1_KEYS = {
+    OK: "phase1_ok",
+    BROKEN: "phase1_broken",
+    INACCESSIBLE: "phase1_inaccessible",
+    SMALL_FILE: "phase1_small",
+    IO_ERROR: "phase1_io_error",
+    ERROR: "phase1_error",
+    UNKNOWN: "phase1_unknown",
+}
+
+
+# ----------------------------------------------------------------------------- walk
+
+
+def walk_links(paths: Iterable[str], errors: list[str] | None = None) -> Iterator[str]:
+    """Every symlink under ``paths`` (streaming ``os.scandir``; directory links are yielded,
+    never followed). A path that is itself a link is yielded as is."""
+    for root in paths:
+        if os.path.islink(root):
+            yield root
+            continue
+        stack = [root]
+        while stack:
+            directory = stack.pop()
+            try:
+                with os.scandir(directory) as entries:
+                    for entry in entries:
+                        try:
+                            if entry.is_symlink():
+                                yield entry.path
+                            elif entry.is_dir(follow_symlinks=False):
+                                stack.append(entry.path)
+                        except OSError as exc:
+                            _note(errors, f"{entry.path}: {exc}")
+            except OSError as exc:
+                _note(errors, f"{directory}: {exc.strerror or exc}")
+
+
+def _note(errors: list[str] | None, message: str, limit: int = 100) -> None:
+    if errors is not None and len(errors) < limit:
+        errors.append(message)
+
+
+# ----------------------------------------------------------------------------- phase 1
+
+
+def _is_media(path: str) -> bool:
+    return os.path.splitext(path)[1].lower() in MEDIA_EXTENSIONS
+
+
+def _small_rule_applies(path: str, small_files: str) -> bool:
+    return small_files == "all" or os.path.splitext(path)[1].lower() not in SIDECAR_EXTENSIONS
+
+
+def _describe(exc: OSError) -> str:
+    return f"{exc.strerror or exc} (errno {exc.errno})" if exc.errno else str(exc)
+
+
+class LinkClassifier:
+    """Phase-1 classification of one link; safe to call from many threads."""
+
+    def __init__(self, options: ScanOptions, monitor: MountMonitor) -> None:
+        self.options = options
+        self.monitor = monitor
+        self._unmounted_roots: dict[str, str | None] = {}
+
+    def classify(self, path: str) -> Problem | _Healthy | None:
+        try:
+            return self._classify(path)
+        except Exception as exc:  # the original's ERROR: anything not an OSError of the checks
+            return Problem(path, _safe_readlink(path), ERROR, 1, 0, f"{type(exc).__name__}: {exc}")
+
+    def _classify(self, path: str) -> Problem | _Healthy | None:
+        try:
+            if not stat.S_ISLNK(os.lstat(path).st_mode):
+                return None  # not a symlink (any more): skipped, as in the original
+            target = os.readlink(path)
+        except FileNotFoundError:
+            return None
+        absolute_target = lexical_target(path, target)
+
+        def problem(status: str, reason: str | None, size: int = 0) -> Problem:
+            return Problem(path, target, status, 1, size, reason)
+
+        health = self.monitor.health_of(absolute_target)
+        if not health.healthy:
+            return problem(UNKNOWN, f"mount {health.mount_point} is down: {health.reason}")
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            if exc.errno in _BROKEN_ERRNOS:
+                doubt = self._doubt_missing_target(absolute_target)
+                if doubt:
+                    return problem(UNKNOWN, doubt)
+                return problem(BROKEN, "symlink loop" if exc.errno == errno.ELOOP else f"target missing: {_describe(exc)}")
+            if exc.errno == errno.EACCES:
+                return problem(INACCESSIBLE, f"cannot reach the target: {_describe(exc)}")
+            return self._unreadable(problem, absolute_target, exc, 0)
+        if stat.S_ISDIR(info.st_mode):
+            # A link to a directory: the original never examined these (os.walk lists
+            # them as directories); only reachability applies to a directory.
+            if not os.access(path, os.R_OK | os.X_OK):
+                return problem(INACCESSIBLE, "directory not readable")
+            return _Healthy(0, False)
+        if not os.access(path, os.R_OK):
+            return problem(INACCESSIBLE, "not readable", info.st_size)
+        if info.st_size < SMALL_FILE_BYTES and _small_rule_applies(path, self.options.small_files):
+            return problem(SMALL_FILE, f"{info.st_size} bytes (< {SMALL_FILE_BYTES})", info.st_size)
+        try:
+            with open(path, "rb") as handle:
+                handle.read(READ_BYTES)
+        except OSError as exc:
+            return self._unreadable(problem, absolute_target, exc, info.st_size)
+        return _Healthy(info.st_size, _is_media(path))
+
+    def _unreadable(self, problem: Callable[..., Problem], absolute_target: str, exc: OSError, size: int) -> Problem:
+        if exc.errno in UNKNOWN_ERRNOS:
+            health = self.monitor.report_failure(absolute_target)
+            state = "is down" if not health.healthy else "answered"
+            return problem(UNKNOWN, f"{_describe(exc)}; mount {health.mount_point} {state}", size)
+        return problem(IO_ERROR, _describe(exc), size)
+
+    def _doubt_missing_target(self, absolute_target: str) -> str | None:
+        """Why a missing target may be a missing *mount* rather than a missing file.
+
+        Looks for the nearest existing ancestor of the target: an empty directory that is
+        not a mount point is what an unmounted mount point looks like.
+        """
+        health = self.monitor.report_failure(absolute_target) if self.monitor.expected_mounts else None
+        if health is not None and not health.healthy:
+            return f"mount {health.mount_point} is down: {health.reason}"
+        directory = os.path.dirname(absolute_target)
+        if directory in self._unmounted_roots:
+            return self._unmounted_roots[directory]
+        verdict = None
+        ancestor = directory
+        while ancestor != "/":
+            try:
+                with os.scandir(ancestor) as entries:
+                    empty = next(entries, None) is None
+            except FileNotFoundError:
+                ancestor = os.path.dirname(ancestor)
+                continue
+            except OSError as exc:
+                if exc.errno in UNKNOWN_ERRNOS:
+                    verdict = f"{ancestor}: {_describe(exc)}"
+                break
+            if empty and not self.monitor.is_mount_point(ancestor):
+                verdict = f"target root {ancestor} is empty and not a mount point: looks unmounted"
+            break
+        if len(self._unmounted_roots) > 10_000:
+            self._unmounted_roots.clear()
+        self._unmounted_roots[directory] = verdict
+        return verdict
+
+
+def _safe_readlink(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""
+
+
+# ----------------------------------------------------------------------------- scan
+
+
+class _Spool:
+    """Phase-2 candidates on disk, not in memory (NUL separated: names may hold newlines)."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile()
+        self.count = 0
+
+    def add(self, path: str) -> None:
+        self.file.write(os.fsencode(path) + b"\0")
+        self.count += 1
+
+    def __iter__(self) -> Iterator[str]:
+        self.file.flush()
+        self.file.seek(0)
+        remainder = b""
+        while chunk := self.file.read(1 << 16):
+            parts = (remainder + chunk).split(b"\0")
+            remainder = parts.pop()
+            for part in parts:
+                yield os.fsdecode(part)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class _ProgressReporter:
+    def __init__(self, on_progress: Callable[[Progress], None] | None, counts: dict[str, int]) -> None:
+        self.on_progress = on_progress
+        self.counts = counts
+        self.phase = ""
+        self.started = time.monotonic()
+        self.last_sent = 0.0
+
+    def start_phase(self, phase: str, message: str = "", total: int | None = None) -> None:
+        self.phase = phase
+        self.started = time.monotonic()
+        self.send(0, total, message, force=True)
+
+    def send(self, done: int, total: int | None, message: str = "", *, force: bool = False) -> None:
+        if self.on_progress is None:
+            return
+        now = time.monotonic()
+        if not force and now - self.last_sent < _PROGRESS_INTERVAL:
+            return
+        self.last_sent = now
+        elapsed = max(now - self.started, 1e-6)
+        rate = done / elapsed
+        eta = (total - done) / rate if total is not None and rate > 0 else None
+        self.on_progress(Progress(self.phase, done, total, dict(self.counts), rate, eta, message))
+
+
+def run_scan(
+    options: ScanOptions,
+    *,
+    on_problem: Callable[[Problem], None] = lambda problem: None,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_abort: Callable[[], bool] = lambda: False,
+    verdict_store: VerdictStore | None = None,
+    monitor: MountMonitor | None = None,
+) -> ScanResult:
+    """Scan ``options.paths``; see the module docstring. Never deletes anything."""
+    if options.depth != "basic":
+        tool_path("ffprobe")
+        if options.depth == "deep":
+            tool_path("ffmpeg")
+    started = time.monotonic()
+    statistics = new_statistics()
+    counts: dict[str, int] = {}
+    reporter = _ProgressReporter(on_progress, counts)
+    monitor = monitor or MountMonitor(
+        timeout=options.mount_timeout, interval=options.mount_check_interval, expected_mounts=options.expected_mounts
+    )
+    result = ScanResult(options.scan_id or "", statistics, [], 0.0, False, False)
+
+    reporter.start_phase("mounts", "checking mounts")
+    for health in monitor.check_all(options.paths):
+        if not health.healthy and any(is_under(p, health.mount_point) for p in options.paths):
+            result.stopped_reason = f"the scanned path's mount {health.mount_point} is down: {health.reason}"
+
+    def count(status: str, phase_key: str | None) -> None:
+        counts[status] = counts.get(status, 0) + 1
+        if phase_key:
+            statistics[phase_key] += 1
+
+    spool = _Spool() if options.depth != "basic" else None
+    try:
+        if result.stopped_reason is None:
+            result.cancelled = _phase1(options, monitor, spool, statistics, count, on_problem, reporter, should_abort, result)
+        if spool is not None and spool.count and not result.cancelled and result.stopped_reason is None:
+            result.phase2_estimate = original_estimate(spool.count)
+            result.cancelled = _phase2(
+                options, monitor, spool, statistics, count, on_problem, reporter, should_abort, verdict_store, result
+            )
+    finally:
+        if spool is not None:
+            spool.close()
+        if verdict_store is not None:
+            verdict_store.flush()
+    result.mounts = [h.as_dict() for h in monitor.findings()]
+    result.mount_down = monitor.any_down()
+    result.duration_seconds = round(time.monotonic() - started, 3)
+    reporter.phase = "done"
+    reporter.send(statistics["total_analyzed"], None, "cancelled" if result.cancelled else "finished", force=True)
+    return result
+
+
+def _phase1(options, monitor, spool, statistics, count, on_problem, reporter, should_abort, result) -> bool:
+    classifier = LinkClassifier(options, monitor)
+    reporter.start_phase("phase1", "phase 1: checking links")
+    pool = DeadlinePool(
+        classifier.classify, workers=options.workers, deadline=options.fs_timeout, max_abandoned=options.max_hung_calls
+    )
+    links = walk_links(options.paths, result.walk_errors)
+    done = 0
+    try:
+        for path, outcome in pool.run(links, should_abort):
+            if outcome is None:
+                continue  # vanished or not a link any more
+            done += 1
+            statistics["total_analyzed"] += 1
+            if outcome is TIMED_OUT:
+                target = _safe_readlink(path)
+                health = monitor.report_failure(lexical_target(path, target))
+                outcome = Problem(path, target, UNKNOWN, 1, 0,
+                                  f"no answer within {options.fs_timeout:g}s (mount {health.mount_point} "
+                                  f"{'down' if not health.healthy else 'answers'})")
+            elif isinstance(outcome, BaseException):
+                outcome = Problem(path, _safe_readlink(path), ERROR, 1, 0, f"{type(outcome).__name__}: {outcome}")
+            if isinstance(outcome, _Healthy):
+                count(OK, "phase1_ok")
+                if outcome.is_media:
+                    statistics["media_links"] += 1
+                    if spool is not None:
+                        spool.add(path)
+            else:
+                count(outcome.status, _PHASE1_KEYS[outcome.status])
+                on_problem(outcome)
+            reporter.send(done, None, f"phase 1: {done} links")
+    except TooManyHungCalls as exc:
+        result.stopped_reason = f"{exc}: the filesystem is not answering"
+    return should_abort()
+
+
+def _phase2(options, monitor, spool, statistics, count, on_problem, reporter, should_abort, store, result) -> bool:
+    depth = options.depth
+    total = spool.count
+    reporter.start_phase("phase2", f"phase 2 ({depth}): {total} media files, original estimate {result.phase2_estimate}", total)
+
+    def verify(path: str) -> tuple[ProbeVerdict, bool, tuple[str, int, int] | None]:
+        target = lexical_target(path, _safe_readlink(path))
+        health = monitor.health_of(target)
+        if not health.healthy:
+            return ProbeVerdict(UNKNOWN, f"mount {health.mount_point} is down: {health.reason}"), False, None
+        try:
+            info = os.stat(path)
+            identity = (os.path.realpath(path), info.st_size, info.st_mtime_ns)
+        except OSError as exc:
+            return ProbeVerdict(UNKNOWN, f"stat before probing failed: {_describe(exc)}"), False, None
+        if store is not None:
+            cached = store.get(*identity, depth, options.recheck_age_seconds)
+            if cached is not None:
+                return cached, True, identity
+        verdict = probe(path, depth, timeout=options.probe_timeout, samples=options.deep_samples)
+        if verdict.verdict == UNKNOWN:
+            monitor.report_failure(target)
+        return verdict, False, identity
+
+    samples = options.deep_samples if depth == "deep" else 0
+    deadline = options.probe_timeout * (2 + samples) + options.fs_timeout
+    pool = DeadlinePool(verify, workers=options.probe_workers or options.workers, deadline=deadline,
+                        max_abandoned=options.max_hung_calls)
+    done = 0
+    try:
+        for path, outcome in pool.run(iter(spool), should_abort):
+            done += 1
+            if outcome is TIMED_OUT or isinstance(outcome, BaseException):
+                why = "probe hung past its deadline" if outcome is TIMED_OUT else f"{type(outcome).__name__}: {outcome}"
+                outcome = (ProbeVerdict(UNKNOWN, why), False, None)
+            verdict, cached, identity = outcome
+            statistics["phase2_analyzed"] += 1
+            statistics["skipped_cached" if cached else "phase2_probed"] += 1
+            if store is not None and identity is not None and not cached and verdict.verdict != UNKNOWN:
+                store.put(*identity, depth, verdict)
+            if verdict.verdict == CORRUPTED:
+                count(CORRUPTED, "phase2_corrupted")
+            elif verdict.verdict == UNKNOWN:
+                count(UNKNOWN, "phase2_unknown")
+            if verdict.verdict != OK:
+                on_problem(Problem(path, _safe_readlink(path), verdict.verdict, 2, _safe_size(path), verdict.reason))
+            reporter.send(done, total, f"phase 2 ({depth}): {done}/{total}")
+    except TooManyHungCalls as exc:
+        result.stopped_reason = f"{exc}: the filesystem is not answering"
+    return should_abort()
+
+
+def _safe_size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
