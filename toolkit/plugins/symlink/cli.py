@@ -1,0 +1,284 @@
+"""``redriva-toolkit symlink scan|restore|journal``.
+
+Exit codes of ``scan``: 0 no problem, 2 problems found and not deleted, 3 problems
+deleted, 4 stopped by a safety guard (a mount down, the mass-deletion threshold, hung
+filesystem), 1 error (bad input, missing ffprobe...).
+"""
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from collections import Counter
+from datetime import datetime, timezone
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, SpinnerColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .checker import DELETABLE_STATUSES, DEPTHS, Progress, ScanOptions, run_scan
+from .deletion import DEFAULT_MAX_COUNT, DEFAULT_MAX_SHARE, delete_problems, deletion_guard, restore
+from .probe import ToolMissing, tool_path
+from .report import ProblemSpool, write_report
+
+EXIT_OK, EXIT_ERROR, EXIT_PROBLEMS, EXIT_DELETED, EXIT_GUARD = 0, 1, 2, 3, 4
+
+
+def _console() -> Console:
+    return Console(stderr=True)
+
+
+@click.group("symlink", help="Find and clean up broken or damaged media symlinks.")
+def symlink_cli() -> None:
+    pass
+
+
+class _AbortFlag:
+    """Ctrl-C asks the scan to stop (keeping what it found); a second Ctrl-C quits."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __call__(self) -> bool:
+        return self.event.is_set()
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handler(signum, frame):  # noqa: ARG001
+            if self.event.is_set():
+                raise KeyboardInterrupt
+            self.event.set()
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+
+@symlink_cli.command("scan")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=True, dir_okay=True))
+@click.option("--mode", type=click.Choice(["dry-run", "real"]), default="dry-run", show_default=True)
+@click.option("--depth", type=click.Choice(list(DEPTHS)), default="basic", show_default=True,
+              help="basic: links only; full: + ffprobe header query; deep: + sampled decoding.")
+@click.option("--workers", "-j", type=click.IntRange(1, 64), default=6, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the report (the original's keys) to this file.")
+@click.option("--yes", "-y", is_flag=True, help="Delete without asking (real mode).")
+@click.option("--force", is_flag=True, help="Override the mass-deletion guard.")
+@click.option("--max-delete", type=click.IntRange(0), default=DEFAULT_MAX_COUNT, show_default=True,
+              help="Mass-deletion guard: most links deleted without --force.")
+@click.option("--max-delete-share", type=click.FloatRange(0, 1), default=DEFAULT_MAX_SHARE, show_default=True,
+              help="Mass-deletion guard: largest share of scanned links deleted without --force.")
+@click.option("--expected-mount", "expected_mounts", multiple=True, type=click.Path(),
+              help="A path that must be a mount point (e.g. /mnt/zurg); repeatable.")
+@click.option("--small-files", type=click.Choice(["media", "all"]), default="media", show_default=True,
+              help="'all' applies the < 1024 bytes rule to .nfo/.srt too, like the original.")
+@click.option("--recheck-days", type=click.FloatRange(0), default=30.0, show_default=True,
+              help="Re-probe files whose cached phase-2 verdict is older than this.")
+@click.option("--no-cache", is_flag=True, help="Ignore and do not store phase-2 verdicts.")
+@click.option("--fs-timeout", type=click.FloatRange(0.1), default=10.0, show_default=True,
+              help="Seconds one link's filesystem checks may take before it counts as UNKNOWN.")
+@click.option("--probe-timeout", type=click.FloatRange(0.1), default=15.0, show_default=True)
+def scan_command(paths, mode, depth, workers, json_path, yes, force, max_delete, max_delete_share,
+                 expected_mounts, small_files, recheck_days, no_cache, fs_timeout, probe_timeout) -> None:
+    """Scan PATH... for problem symlinks (and, in real mode, delete them reversibly)."""
+    console = _console()
+    try:
+        if depth != "basic":
+            tool_path("ffprobe")
+            if depth == "deep":
+                tool_path("ffmpeg")
+    except ToolMissing as exc:
+        raise click.ClickException(str(exc)) from None
+    options = ScanOptions(
+        paths=list(paths), depth=depth, workers=workers, expected_mounts=list(expected_mounts),
+        small_files=small_files, recheck_age_seconds=recheck_days * 86400, fs_timeout=fs_timeout,
+        probe_timeout=probe_timeout,
+    )
+    engine = None
+    if mode == "real" or (depth != "basic" and not no_cache):
+        from .store import open_database
+
+        engine = open_database()
+    verdict_store = None
+    if engine is not None and depth != "basic" and not no_cache:
+        from .store import SqlVerdictStore
+
+        verdict_store = SqlVerdictStore(engine)
+
+    abort = _AbortFlag()
+    abort.install()
+    spool = ProblemSpool()
+    scan_date = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+    try:
+        result = _scan_with_progress(console, options, spool, abort, verdict_store)
+        statistics = result.statistics
+        deletable = sum(n for status, n in spool.by_status.items() if status in DELETABLE_STATUSES)
+        stopped_by: str | None = None
+        if result.mount_down:
+            down = [m for m in result.mounts if m["was_down"]]
+            stopped_by = "mount down: " + "; ".join(f"{m['mount_point']} ({m['reason']})" for m in down)
+        elif result.stopped_reason:
+            stopped_by = result.stopped_reason
+        guard = deletion_guard(deletable, statistics["total_analyzed"], max_count=max_delete,
+                               max_share=max_delete_share, override=force)
+        outcomes = []
+        if mode == "real" and deletable:
+            if stopped_by:
+                console.print(f"[bold red]Nothing deleted:[/] {stopped_by}")
+            elif result.cancelled:
+                console.print("[yellow]Scan cancelled: nothing deleted.[/]")
+            elif not guard.allowed:
+                stopped_by = f"mass-deletion guard: {guard.reason} (use --force to override)"
+                console.print(f"[bold red]Nothing deleted:[/] {stopped_by}")
+            elif yes or _confirm(console, spool.by_status):
+                if guard.reason:
+                    console.print(f"[yellow]{guard.reason}[/]")
+                outcomes = _delete_with_progress(console, spool, engine, options, abort)
+            else:
+                console.print("Declined: this run stays a dry run.")
+        elif mode == "dry-run" and not guard.allowed:
+            console.print(f"[yellow]Note:[/] a real run would stop here: {guard.reason}")
+        deleted = [o.as_dict() for o in outcomes if o.outcome == "deleted"]
+        statistics["files_deleted"] = len(deleted)
+        _print_summary(result, spool, outcomes, stopped_by)
+        if json_path:
+            write_report(
+                json_path, scan_date=scan_date, mode=mode, statistics=statistics, problems=spool,
+                deleted_files=deleted,
+                extra={
+                    "scan_id": result.scan_id, "depth": depth, "paths": options.paths, "mounts": result.mounts,
+                    "duration_seconds": result.duration_seconds, "cancelled": result.cancelled,
+                    "stopped_by": stopped_by, "phase2_estimate": result.phase2_estimate,
+                    "walk_errors": result.walk_errors,
+                    "deletions": [o.as_dict() for o in outcomes],
+                },
+            )
+    finally:
+        spool.close()
+    if deleted:
+        sys.exit(EXIT_DELETED)
+    if stopped_by:
+        sys.exit(EXIT_GUARD)
+    sys.exit(EXIT_PROBLEMS if spool.count else EXIT_OK)
+
+
+def _scan_with_progress(console: Console, options: ScanOptions, spool: ProblemSpool, abort, verdict_store):
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]}"), TimeRemainingColumn()]
+    with RichProgress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("checking mounts", total=None, rate="")
+        current_phase = [""]
+
+        def on_progress(progress: Progress) -> None:
+            if progress.phase != current_phase[0]:
+                current_phase[0] = progress.phase
+                if progress.phase == "phase2":
+                    console.print(f"Phase 2: {progress.message}")
+                bar.reset(task, total=progress.total)
+            counts = " ".join(f"{k}:{v}" for k, v in sorted(progress.counts.items()) if k != "OK")
+            bar.update(task, completed=progress.done, total=progress.total,
+                       description=f"{progress.phase} {counts}".strip(), rate=f"{progress.rate:,.0f}/s")
+
+        return run_scan(options, on_problem=spool.add, on_progress=on_progress, should_abort=abort,
+                        verdict_store=verdict_store)
+
+
+def _confirm(console: Console, by_status: Counter[str]) -> bool:
+    lines = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()) if status in DELETABLE_STATUSES)
+    console.print(f"About to delete (links only, journaled, restorable): {lines}")
+    return click.confirm("Delete these links?", default=False, err=True)
+
+
+def _delete_with_progress(console, spool, engine, options, abort):
+    from .store import DeletionJournal
+
+    journal = DeletionJournal(engine)
+    candidates = (p for p in spool if p.status in DELETABLE_STATUSES)
+    with RichProgress(SpinnerColumn(), TextColumn("deleting"), MofNCompleteColumn(), console=console,
+                      transient=True) as bar:
+        task = bar.add_task("deleting", total=None)
+        return delete_problems(candidates, journal=journal, scan_id=options.scan_id, should_abort=abort,
+                               options=options, on_outcome=lambda o: bar.advance(task))
+
+
+def _print_summary(result, spool: ProblemSpool, outcomes, stopped_by: str | None) -> None:
+    out = Console()
+    stats = result.statistics
+    table = Table(title=f"Symlink scan {result.scan_id} ({result.duration_seconds:.1f}s)")
+    table.add_column("Status")
+    table.add_column("Links", justify="right")
+    for label, value in [
+        ("analyzed", stats["total_analyzed"]), ("OK", stats["phase1_ok"]), ("BROKEN", stats["phase1_broken"]),
+        ("INACCESSIBLE", stats["phase1_inaccessible"]), ("SMALL_FILE (empty files)", stats["phase1_small"]),
+        ("IO_ERROR", stats["phase1_io_error"]), ("ERROR", stats["phase1_error"]),
+        ("UNKNOWN (cannot tell)", stats["phase1_unknown"] + stats["phase2_unknown"]),
+        ("phase 2 analyzed", stats["phase2_analyzed"]), ("  of which from cache", stats["skipped_cached"]),
+        ("CORRUPTED", stats["phase2_corrupted"]), ("deleted", sum(o.outcome == "deleted" for o in outcomes)),
+    ]:
+        table.add_row(label, str(value))
+    out.print(table)
+    for mount in result.mounts:
+        if mount["was_down"]:
+            out.print(f"[bold red]Mount {mount['mount_point']} was down:[/] {mount['reason']}")
+    skipped = Counter(o.outcome for o in outcomes)
+    if outcomes:
+        out.print("Deletion: " + ", ".join(f"{n} {k}" for k, n in sorted(skipped.items())))
+    if result.cancelled:
+        out.print("[yellow]Cancelled: the counts cover what was checked before the stop.[/]")
+    if stopped_by:
+        out.print(f"[bold red]Stopped by a safety guard:[/] {stopped_by}")
+
+
+@symlink_cli.command("journal")
+@click.option("--scan", "scan_id", default=None, help="Only this scan's entries.")
+@click.option("--state", type=click.Choice(["pending", "deleted", "failed", "restored"]), default=None)
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+def journal_command(scan_id, state, limit, as_json) -> None:
+    """List the deletion journal (newest last)."""
+    from .store import DeletionJournal, open_database
+
+    entries = DeletionJournal(open_database()).entries(scan_id=scan_id, states=(state,) if state else None, limit=limit)
+    if as_json:
+        for entry in entries:
+            click.echo(json.dumps({
+                "id": entry.id, "scan_id": entry.scan_id, "path": entry.path, "target": entry.target,
+                "status": entry.status, "reason": entry.reason, "size": entry.size, "state": entry.state,
+                "journaled_at": entry.journaled_at.isoformat(),
+                "deleted_at": entry.deleted_at.isoformat() if entry.deleted_at else None,
+                "restored_at": entry.restored_at.isoformat() if entry.restored_at else None,
+            }, ensure_ascii=False))
+        return
+    table = Table(title="Deletion journal")
+    for column in ("id", "scan", "state", "status", "path", "target", "when"):
+        table.add_column(column)
+    for entry in entries:
+        when = entry.restored_at or entry.deleted_at or entry.journaled_at
+        table.add_row(str(entry.id), entry.scan_id or "", entry.state, entry.status, entry.path, entry.target,
+                      when.isoformat(timespec="seconds"))
+    Console().print(table)
+
+
+@symlink_cli.command("restore")
+@click.option("--id", "ids", type=int, multiple=True, help="Journal id to restore; repeatable.")
+@click.option("--scan", "scan_id", default=None, help="Restore every link deleted by this scan.")
+@click.option("--path", "path_prefix", default=None, help="Restore deleted links under this folder.")
+@click.option("--dry-run", is_flag=True, help="Only say what would be restored.")
+def restore_command(ids, scan_id, path_prefix, dry_run) -> None:
+    """Re-create deleted links from the journal. Exit 1 if any restore failed."""
+    from .store import DeletionJournal, open_database
+
+    if not (ids or scan_id or path_prefix):
+        raise click.UsageError("choose what to restore: --id, --scan or --path")
+    outcomes = restore(DeletionJournal(open_database()), ids=list(ids) or None, scan_id=scan_id,
+                       path_prefix=path_prefix, dry_run=dry_run)
+    for outcome in outcomes:
+        click.echo(f"{outcome.outcome:13} {outcome.path} -> {outcome.target}"
+                   + (f"  ({outcome.reason})" if outcome.reason else ""))
+    click.echo(f"{sum(o.outcome == 'restored' for o in outcomes)} restored, "
+               f"{sum(o.outcome == 'skipped' for o in outcomes)} skipped, "
+               f"{sum(o.outcome == 'failed' for o in outcomes)} failed")
+    sys.exit(EXIT_ERROR if any(o.outcome == "failed" for o in outcomes) else EXIT_OK)

@@ -1,0 +1,212 @@
+"""Deleting problem links reversibly, and putting them back.
+
+- :func:`deletion_guard` refuses a mass deletion (too many, or too large a share of the
+  scanned links) unless explicitly overridden.
+- :func:`delete_problems` re-checks each item just before acting (still a link, same
+  target, still bad, its mount answering), writes the journal row *before* the unlink,
+  and removes only the link (``islink`` then ``unlink``; BROKEN links included).
+- :func:`restore` re-creates links from the journal.
+
+None of this depends on the CLI; the web page and the job runner call the same functions.
+"""
+from __future__ import annotations
+
+import os
+import stat
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from .checker import (
+    CORRUPTED,
+    DELETABLE_STATUSES,
+    IO_ERROR,
+    LinkClassifier,
+    Problem,
+    ScanOptions,
+    _Healthy,
+)
+from .mounts import CallTimeout, MountMonitor, call_with_deadline, lexical_target
+from .probe import probe
+from .store import DeletionJournal
+
+DEFAULT_MAX_COUNT = 500
+DEFAULT_MAX_SHARE = 0.20
+DEFAULT_SHARE_MIN_COUNT = 20  # below this many, the share rule does not apply
+IO_ERROR_RECHECK_DELAY = 2.0
+
+
+@dataclass(frozen=True)
+class GuardDecision:
+    allowed: bool
+    count: int
+    scanned: int
+    reason: str | None = None
+
+
+def deletion_guard(
+    count: int,
+    scanned: int,
+    *,
+    max_count: int = DEFAULT_MAX_COUNT,
+    max_share: float = DEFAULT_MAX_SHARE,
+    share_min_count: int = DEFAULT_SHARE_MIN_COUNT,
+    override: bool = False,
+) -> GuardDecision:
+    """May ``count`` deletions out of ``scanned`` links go ahead without an override?"""
+    share = count / scanned if scanned else 1.0
+    reason = None
+    if count > max_count:
+        reason = f"{count} deletions exceed the limit of {max_count}"
+    elif count >= share_min_count and share > max_share:
+        reason = f"{count} deletions are {share:.0%} of {scanned} scanned links (limit {max_share:.0%})"
+    if reason and override:
+        return GuardDecision(True, count, scanned, f"override: {reason}")
+    return GuardDecision(reason is None, count, scanned, reason)
+
+
+@dataclass(frozen=True)
+class DeletionOutcome:
+    path: str
+    target: str
+    status: str
+    outcome: str  # deleted, skipped, failed
+    reason: str | None = None
+    journal_id: int | None = None
+    size: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {"path": self.path, "target": self.target, "status": self.status, "size": self.size,
+                "outcome": self.outcome, "reason": self.reason, "journal_id": self.journal_id}
+
+
+def recheck(problem: Problem, classifier: LinkClassifier, *, depth: str, probe_timeout: float,
+            io_error_delay: float = IO_ERROR_RECHECK_DELAY) -> str | None:
+    """``None`` when the item is still bad, else why it must be kept."""
+    try:
+        info = os.lstat(problem.path)
+    except FileNotFoundError:
+        return "gone already"
+    if not stat.S_ISLNK(info.st_mode):
+        return "no longer a symlink"
+    if os.readlink(problem.path) != problem.target:
+        return "the link now points elsewhere"
+    health = classifier.monitor.health_of(lexical_target(problem.path, problem.target), force=True)
+    if not health.healthy:
+        return f"mount {health.mount_point} is down: {health.reason}"
+    if problem.status == IO_ERROR and io_error_delay > 0:
+        time.sleep(io_error_delay)  # a read error may be a passing server hiccup
+    now = classifier.classify(problem.path)
+    if problem.status == CORRUPTED:
+        if not isinstance(now, _Healthy):
+            return f"phase 1 now says {now.status if now else 'not a link'}: re-scan before deleting"
+        verdict = probe(problem.path, depth if depth in ("full", "deep") else "full", timeout=probe_timeout)
+        return None if verdict.verdict == CORRUPTED else f"the probe now says {verdict.verdict}"
+    if now is None or isinstance(now, _Healthy):
+        return "the link is fine now"
+    if now.status != problem.status:
+        return f"status changed to {now.status}" + (f" ({now.reason})" if now.reason else "")
+    return None
+
+
+def delete_problems(
+    problems: Iterable[Problem],
+    *,
+    journal: DeletionJournal,
+    scan_id: str | None,
+    should_abort: Callable[[], bool] = lambda: False,
+    options: ScanOptions | None = None,
+    monitor: MountMonitor | None = None,
+    on_outcome: Callable[[DeletionOutcome], None] = lambda outcome: None,
+    io_error_delay: float = IO_ERROR_RECHECK_DELAY,
+) -> list[DeletionOutcome]:
+    """Delete each deletable problem link after a re-check; journal first. Never raises
+    for one item: its outcome says ``failed`` with the error."""
+    options = options or ScanOptions(paths=["/"])
+    monitor = monitor or MountMonitor(timeout=options.mount_timeout, interval=options.mount_check_interval,
+                                      expected_mounts=options.expected_mounts)
+    classifier = LinkClassifier(options, monitor)
+    outcomes: list[DeletionOutcome] = []
+
+    def finish(outcome: DeletionOutcome) -> None:
+        outcomes.append(outcome)
+        on_outcome(outcome)
+
+    for problem in problems:
+        if should_abort():
+            break
+        if problem.status not in DELETABLE_STATUSES:
+            finish(DeletionOutcome(problem.path, problem.target, problem.status, "skipped",
+                                   f"{problem.status} is never deleted"))
+            continue
+        try:
+            why_keep = call_with_deadline(
+                lambda: recheck(problem, classifier, depth=options.depth, probe_timeout=options.probe_timeout,
+                                io_error_delay=io_error_delay),
+                timeout=options.fs_timeout + options.probe_timeout * (2 + options.deep_samples) + io_error_delay,
+            )
+        except CallTimeout:
+            why_keep = "re-check did not finish in time"
+        except OSError as exc:
+            why_keep = f"re-check failed: {exc}"
+        if why_keep is not None:
+            finish(DeletionOutcome(problem.path, problem.target, problem.status, "skipped", why_keep))
+            continue
+        entry_id = journal.record_pending(path=problem.path, target=problem.target, status=problem.status,
+                                          reason=problem.reason, size=problem.size, scan_id=scan_id)
+        try:
+            if not os.path.islink(problem.path):
+                raise FileNotFoundError("not a symlink at the moment of deletion")
+            os.unlink(problem.path)
+        except OSError as exc:
+            journal.mark(entry_id, "failed", error=str(exc))
+            finish(DeletionOutcome(problem.path, problem.target, problem.status, "failed", str(exc), entry_id,
+                                   problem.size))
+            continue
+        journal.mark(entry_id, "deleted")
+        finish(DeletionOutcome(problem.path, problem.target, problem.status, "deleted", problem.reason, entry_id,
+                               problem.size))
+    return outcomes
+
+
+@dataclass(frozen=True)
+class RestoreOutcome:
+    journal_id: int
+    path: str
+    target: str
+    outcome: str  # restored, skipped, failed, would-restore
+    reason: str | None = None
+
+
+def restore(
+    journal: DeletionJournal,
+    *,
+    ids: list[int] | None = None,
+    scan_id: str | None = None,
+    path_prefix: str | None = None,
+    dry_run: bool = False,
+) -> list[RestoreOutcome]:
+    """Re-create deleted links (journal state ``deleted``) matching the filters.
+
+    A path that is occupied (by anything, even a dangling link) is left alone.
+    """
+    if not (ids or scan_id or path_prefix):
+        raise ValueError("choose what to restore: journal ids, a scan id or a path prefix")
+    outcomes = []
+    for entry in journal.entries(scan_id=scan_id, ids=ids, path_prefix=path_prefix, states=("deleted",)):
+        if os.path.lexists(entry.path):
+            outcomes.append(RestoreOutcome(entry.id, entry.path, entry.target, "skipped", "the path is occupied"))
+            continue
+        if dry_run:
+            outcomes.append(RestoreOutcome(entry.id, entry.path, entry.target, "would-restore"))
+            continue
+        try:
+            os.makedirs(os.path.dirname(entry.path), exist_ok=True)
+            os.symlink(entry.target, entry.path)
+        except OSError as exc:
+            journal.mark(entry.id, "deleted", error=f"restore failed: {exc}")
+            outcomes.append(RestoreOutcome(entry.id, entry.path, entry.target, "failed", str(exc)))
+            continue
+        journal.mark(entry.id, "restored")
+        outcomes.append(RestoreOutcome(entry.id, entry.path, entry.target, "restored"))
+    return outcomes

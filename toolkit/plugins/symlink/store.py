@@ -1,0 +1,135 @@
+"""Blocking database access for the engine: the deletion journal and the verdict cache.
+
+Both use a synchronous SQLAlchemy engine on the toolkit's database (the engine runs in a
+worker thread). :func:`open_database` upgrades the schema with the plugin's alembic
+branch first, so what runs is the migration, not ``create_all``.
+"""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from toolkit.core.db import create_engine_sync, database_url
+from toolkit.core.hookspecs import Models
+
+from .models import SymlinkDeletion, SymlinkVerdict, metadata
+from .probe import ProbeVerdict
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "versions"
+
+
+def symlink_models() -> Models:
+    return Models(metadata=metadata, migrations=MIGRATIONS)
+
+
+def open_database(url: str | None = None) -> Engine:
+    """Upgrade the core and the symlink branch to their heads; return a blocking engine."""
+    from toolkit.core.migrate import upgrade_heads
+
+    url = url or database_url()
+    upgrade_heads(url, [symlink_models()])
+    return create_engine_sync(url)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class DeletionJournal:
+    """Rows of ``symlink_deletions``; every write is committed before it returns."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record_pending(self, *, path: str, target: str, status: str, reason: str | None, size: int | None,
+                       scan_id: str | None) -> int:
+        with self.engine.begin() as connection:
+            return connection.execute(
+                insert(SymlinkDeletion).values(
+                    path=path, target=target, status=status, reason=reason, size=size, scan_id=scan_id,
+                    state="pending", journaled_at=utcnow(),
+                )
+            ).inserted_primary_key[0]
+
+    def mark(self, entry_id: int, state: str, *, error: str | None = None) -> None:
+        values: dict[str, object] = {"state": state, "error": error}
+        if state == "deleted":
+            values["deleted_at"] = utcnow()
+        if state == "restored":
+            values["restored_at"] = utcnow()
+        with self.engine.begin() as connection:
+            connection.execute(update(SymlinkDeletion).where(SymlinkDeletion.id == entry_id).values(**values))
+
+    def entries(self, *, scan_id: str | None = None, states: tuple[str, ...] | None = None,
+                ids: list[int] | None = None, path_prefix: str | None = None, limit: int | None = None
+                ) -> list[SymlinkDeletion]:
+        query = select(SymlinkDeletion).order_by(SymlinkDeletion.id)
+        if scan_id:
+            query = query.where(SymlinkDeletion.scan_id == scan_id)
+        if states:
+            query = query.where(SymlinkDeletion.state.in_(states))
+        if ids:
+            query = query.where(SymlinkDeletion.id.in_(ids))
+        if path_prefix:
+            query = query.where(SymlinkDeletion.path.startswith(path_prefix.rstrip("/") + "/", autoescape=True))
+        if limit:
+            query = query.limit(limit)
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.scalars(query))
+
+
+class SqlVerdictStore:
+    """Phase-2 verdicts by target identity; writes are batched and flushed by the scan."""
+
+    def __init__(self, engine: Engine, *, batch_size: int = 500) -> None:
+        self.engine = engine
+        self.batch_size = batch_size
+        self._pending: list[dict[str, object]] = []
+        self._lock = threading.Lock()
+
+    def get(self, target: str, size: int, mtime_ns: int, depth: str, max_age_seconds: float) -> ProbeVerdict | None:
+        # a deep verdict also answers a full scan
+        depths = ("full", "deep") if depth == "full" else ("deep",)
+        newest_allowed = utcnow() - timedelta(seconds=max_age_seconds)
+        query = (
+            select(SymlinkVerdict.verdict, SymlinkVerdict.reason)
+            .where(and_(SymlinkVerdict.target == target, SymlinkVerdict.size == size,
+                        SymlinkVerdict.mtime_ns == mtime_ns, SymlinkVerdict.depth.in_(depths),
+                        SymlinkVerdict.checked_at >= newest_allowed))
+            .order_by(SymlinkVerdict.checked_at.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return ProbeVerdict(row.verdict, row.reason) if row else None
+
+    def put(self, target: str, size: int, mtime_ns: int, depth: str, verdict: ProbeVerdict) -> None:
+        with self._lock:
+            self._pending.append({"target": target, "size": size, "mtime_ns": mtime_ns, "depth": depth,
+                                  "verdict": verdict.verdict, "reason": verdict.reason, "checked_at": utcnow()})
+            if len(self._pending) >= self.batch_size:
+                self._flush_locked()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        if not self._pending:
+            return
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(SymlinkVerdict)
+        statement = statement.on_conflict_do_update(
+            index_elements=["target", "size", "mtime_ns", "depth"],
+            set_={"verdict": statement.excluded.verdict, "reason": statement.excluded.reason,
+                  "checked_at": statement.excluded.checked_at},
+        )
+        with self.engine.begin() as connection:
+            connection.execute(statement, self._pending)
+        self._pending = []
