@@ -55,11 +55,15 @@ class Task:
 class SettingsSchema:
     """A plugin's settings: a pydantic model with defaults for every field. ``namespace`` is
     where they are stored and the prefix of their environment overrides
-    (``TOOLKIT_<NAMESPACE>__<FIELD>``). ``pydantic.SecretStr`` fields are never shown in clear."""
+    (``TOOLKIT_<NAMESPACE>__<FIELD>``). ``pydantic.SecretStr`` fields are never shown in clear.
+    ``table`` (optional) names one of the plugin's own tables to keep the values in: one row
+    ``id=1`` with a column per model field plus ``created_at``/``updated_at``; without it the
+    values are kept as JSON in the host's ``toolkit_settings`` table."""
 
     namespace: str
     model: type
     title: str = ""
+    table: str | None = None
 
 
 @dataclass(frozen=True)

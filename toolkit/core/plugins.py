@@ -132,8 +132,34 @@ class PluginHost:
         self.pm.unregister(name=name)
         self.infos.pop(name, None)
 
+    async def call_each(self, hook_name: str, **kwargs: Any) -> None:
+        """Call one hook on every plugin, one at a time, awaiting awaitable results; a plugin
+        that raises is logged and recorded in its info, and the others still run."""
+        for impl in reversed(getattr(self.hook, hook_name).get_hookimpls()):
+            try:
+                await await_me_maybe(impl.function(**{a: kwargs[a] for a in impl.argnames}))
+            except Exception as exc:
+                log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
+                info = self.infos.get(impl.plugin_name)
+                if info is not None:
+                    info.error = f"{hook_name}: {type(exc).__name__}: {exc}"
+
     def check(self) -> None:
-        """Every hook a plugin implements must be a known hook (typos are errors)."""
+        """A plugin implementing an unknown hook (a typo, or a newer host's hook) is
+        unregistered and listed with the error instead of stopping the host."""
+        known = {name for name in dir(hookspecs) if name.startswith("toolkit_")}
+        for name, plugin in list(self.pm.list_name_plugin()):
+            unknown = sorted(
+                attr for attr in dir(plugin)
+                if attr.startswith("toolkit_") and attr not in known
+                and self.pm.parse_hookimpl_opts(plugin, attr) is not None
+            )
+            if unknown:
+                self.pm.unregister(plugin)
+                info = self.infos[name]
+                info.status, info.hooks = "failed", []
+                info.error = f"implements unknown hook(s): {', '.join(unknown)}"
+                log.error("plugin %s: %s", name, info.error)
         self.pm.check_pending()
 
     def collect(self) -> "Registry":

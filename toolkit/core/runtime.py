@@ -15,7 +15,7 @@ import httpx
 from toolkit.core import db, migrate
 from toolkit.core.config import ToolkitConfig
 from toolkit.core.jobs import InProcessJobRunner, JobView
-from toolkit.core.plugins import PluginHost, Registry, await_me_maybe, build_plugin_host
+from toolkit.core.plugins import PluginHost, Registry, build_plugin_host
 from toolkit.core.schedule import Scheduler
 from toolkit.core.settings import SettingsStore
 
@@ -29,7 +29,9 @@ class Toolkit:
         self.registry: Registry = self.host.collect()  # duplicates fail here, before startup
         self.engine = db.create_engine_async(self.config.database_url)
         self.sessions = db.session_factory(self.engine)
-        self.settings = SettingsStore(self.sessions, self.registry.settings)
+        self.settings = SettingsStore(self.sessions, self.registry.settings, {
+            name: table for m in self.registry.models for name, table in m.metadata.tables.items()
+        })
         self.http: httpx.AsyncClient | None = None
         self.services: dict[str, Any] = {"toolkit": self}
         self.app: Any = None  # the web app, when there is one
@@ -57,15 +59,10 @@ class Toolkit:
             await self.runner.start()
             await self.scheduler.start()
         self.started = background
-        for result in self.host.hook.toolkit_startup(app=self.app):
-            await await_me_maybe(result)
+        await self.host.call_each("toolkit_startup", app=self.app)
 
     async def stop(self) -> None:
-        for result in self.host.hook.toolkit_shutdown(app=self.app):
-            try:
-                await await_me_maybe(result)
-            except Exception:
-                log.exception("a plugin's shutdown hook failed")
+        await self.host.call_each("toolkit_shutdown", app=self.app)
         if self.started:
             await self.scheduler.stop()
             await self.runner.stop()
@@ -74,8 +71,4 @@ class Toolkit:
         await self.engine.dispose()
 
     async def _job_finished(self, job: JobView) -> None:
-        for result in self.host.hook.toolkit_job_finished(app=self.app, job=job):
-            try:
-                await await_me_maybe(result)
-            except Exception:
-                log.exception("a plugin's job-finished hook failed for %s", job.id)
+        await self.host.call_each("toolkit_job_finished", app=self.app, job=job)

@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from toolkit.core.hookspecs import SettingsSchema
@@ -69,9 +70,20 @@ def public(settings: BaseModel) -> dict:
 
 
 class SettingsStore:
-    def __init__(self, sessions: async_sessionmaker, schemas: dict[str, SettingsSchema]):
+    """Reads and writes every plugin's settings; ``tables`` are the plugins' tables by name,
+    for schemas that keep their values in a table of their own."""
+
+    ROW_ID = 1
+
+    def __init__(self, sessions: async_sessionmaker, schemas: dict[str, SettingsSchema],
+                 tables: dict[str, Table] | None = None):
         self.sessions = sessions
         self.schemas = schemas
+        self.tables = tables or {}
+        for schema in schemas.values():
+            if schema.table and schema.table not in self.tables:
+                raise ValueError(f"settings {schema.namespace!r} name unknown table "
+                                 f"{schema.table!r}")
 
     def schema(self, namespace: str) -> SettingsSchema:
         try:
@@ -80,9 +92,48 @@ class SettingsStore:
             raise KeyError(f"no settings namespace {namespace!r}") from None
 
     async def _stored(self, namespace: str) -> dict:
+        table = self._table(namespace)
         async with self.sessions() as session:
-            row = await session.get(SettingsRow, namespace)
-            return dict(row.values) if row else {}
+            if table is None:
+                row = await session.get(SettingsRow, namespace)
+                return dict(row.values) if row else {}
+            row = (await session.execute(
+                select(table).where(table.c.id == self.ROW_ID))).mappings().first()
+            if row is None:
+                return {}
+            fields = self.schema(namespace).model.model_fields
+            return {k: v for k, v in row.items() if k in fields and v is not None}
+
+    def _table(self, namespace: str) -> Table | None:
+        name = self.schema(namespace).table
+        return self.tables[name] if name else None
+
+    async def _save(self, namespace: str, values: dict) -> None:
+        table = self._table(namespace)
+        async with self.sessions() as session:
+            if table is None:
+                row = await session.get(SettingsRow, namespace)
+                if row is None:
+                    session.add(SettingsRow(namespace=namespace, values=values,
+                                            updated_at=utcnow()))
+                else:
+                    row.values, row.updated_at = values, utcnow()
+            else:
+                exists = (await session.execute(
+                    select(table.c.id).where(table.c.id == self.ROW_ID))).first()
+                if exists:
+                    await session.execute(update(table).where(table.c.id == self.ROW_ID)
+                                          .values(**values, updated_at=utcnow()))
+                else:
+                    await session.execute(insert(table).values(
+                        id=self.ROW_ID, **values, created_at=utcnow(), updated_at=utcnow()))
+            await session.commit()
+
+    async def ensure_defaults(self, namespace: str) -> BaseModel:
+        """Store the defaults when nothing is stored yet (the seed's "creates defaults")."""
+        if not await self._stored(namespace):
+            await self._save(namespace, _plain(self.schema(namespace).model()))
+        return await self.get(namespace)
 
     async def get(self, namespace: str) -> BaseModel:
         model = self.schema(namespace).model
@@ -118,12 +169,5 @@ class SettingsStore:
             settings = model(**merged)
         except ValidationError as exc:
             raise SettingsError(field_errors(exc)) from None
-        async with self.sessions() as session:
-            row = await session.get(SettingsRow, namespace)
-            if row is None:
-                session.add(SettingsRow(namespace=namespace, values=_plain(settings),
-                                        updated_at=utcnow()))
-            else:
-                row.values, row.updated_at = _plain(settings), utcnow()
-            await session.commit()
+        await self._save(namespace, _plain(settings))
         return await self.get(namespace)

@@ -121,3 +121,30 @@ async def home():
     return await render_template(
         "toolkit/home.html", plugins=list(tk.host.infos.values()),
         jobs=await tk.runner.list(limit=10))
+
+
+def _settings_namespace(namespace: str):
+    tk = _toolkit()
+    if namespace not in tk.registry.settings:
+        raise ApiError(404, f"no settings namespace {namespace!r}")
+    return tk.settings
+
+
+@api.get("/settings/<namespace>")
+async def get_settings(namespace: str):
+    """A plugin's settings with defaults applied and secrets masked."""
+    from toolkit.core.settings import public
+
+    store = _settings_namespace(namespace)
+    return {"values": public(await store.get(namespace)),
+            "overridden_by_env": store.overridden(namespace)}
+
+
+@api.post("/settings/<namespace>")
+async def save_settings(namespace: str):
+    """Validate and save some of a plugin's settings; 422 with field messages when invalid."""
+    from toolkit.core.settings import public
+
+    store = _settings_namespace(namespace)
+    settings = await store.update(namespace, await json_body())
+    return {"values": public(settings), "overridden_by_env": store.overridden(namespace)}

@@ -30,20 +30,17 @@ def current_toolkit() -> Toolkit:
 
 
 def _register_blueprints(app: Quart, toolkit: Toolkit) -> None:
-    owners: dict[tuple[str, str], str] = {}
     for blueprint in flatten(toolkit.host.hook.toolkit_register_routes(app=app)):
         if blueprint.name in app.blueprints:
             raise PluginConflict(f"duplicate blueprint name {blueprint.name!r}")
-        before = set(app.url_map.iter_rules())
         app.register_blueprint(blueprint)
-        for rule in set(app.url_map.iter_rules()) - before:
-            for method in rule.methods - {"HEAD", "OPTIONS"}:
-                key = (rule.rule, method)
-                if key in owners:
-                    raise PluginConflict(
-                        f"duplicate route {method} {rule.rule}: declared by blueprints "
-                        f"{owners[key]!r} and {blueprint.name!r}")
-                owners[key] = blueprint.name
+    owners: dict[tuple[str, str], str] = {}
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            owner = owners.setdefault((rule.rule, method), rule.endpoint)
+            if owner != rule.endpoint:
+                raise PluginConflict(f"duplicate route {method} {rule.rule}: "
+                                     f"{owner!r} and {rule.endpoint!r}")
 
 
 def _same_origin_guard(app: Quart) -> None:

@@ -1,0 +1,171 @@
+"""Plugin discovery, failure isolation, block/allow lists, duplicate detection."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from quart import Blueprint
+from sqlalchemy import Column, Integer, Table
+
+from toolkit.core import hookspecs
+from toolkit.core.db import new_metadata
+from toolkit.core.hookspecs import Models, SettingsSchema, Task
+from toolkit.core.plugins import PluginConflict, build_plugin_host
+from toolkit.testing import make_app, make_config
+
+from .plugin_kit import make_plugin
+
+TESTS = Path(__file__).resolve().parents[1]
+HELLO = TESTS / "plugins" / "hello"
+
+
+async def noop(ctx):
+    return None
+
+
+def test_builtin_symlink_plugin_is_loaded(toolkit_config):
+    host = build_plugin_host(toolkit_config, entry_points=False)
+    info = host.infos["symlink"]
+    assert (info.source, info.status, info.error) == ("builtin", "loaded", None)
+    assert "toolkit_menu_links" in info.hooks
+
+
+def test_broken_builtin_module_is_listed_and_host_still_builds(toolkit_config):
+    host = build_plugin_host(toolkit_config, builtins=("toolkit.plugins.does_not_exist.plugin",
+                                                       "toolkit.plugins.symlink.plugin"),
+                             entry_points=False)
+    assert host.infos["does_not_exist"].status == "failed"
+    assert "ModuleNotFoundError" in host.infos["does_not_exist"].error
+    assert host.infos["symlink"].status == "loaded"
+
+
+def test_plugin_with_unknown_hook_is_failed_not_fatal(toolkit_config):
+    bad = make_plugin("typo", toolkit_menu_linkz=lambda: None)
+    host = build_plugin_host(toolkit_config, entry_points=False, extra=[("typo", bad)])
+    assert host.infos["typo"].status == "failed"
+    assert "toolkit_menu_linkz" in host.infos["typo"].error
+    assert host.pm.get_plugin("typo") is None
+
+
+def test_plugin_that_fails_to_register_is_listed(toolkit_config):
+    # A hookimpl with an argument the hookspec does not have is refused by pluggy.
+    bad = make_plugin("badargs", toolkit_menu_links=lambda surprise: None)
+    host = build_plugin_host(toolkit_config, entry_points=False, extra=[("badargs", bad)])
+    assert host.infos["badargs"].status == "failed"
+    assert "surprise" in host.infos["badargs"].error
+
+
+async def test_app_starts_with_a_failed_plugin(toolkit_config):
+    bad = make_plugin("typo", toolkit_menu_linkz=lambda: None)
+    app = make_app(toolkit_config, [("typo", bad)], entry_points=False)
+    async with app.test_app():
+        plugins = await (await app.test_client().get("/api/toolkit/plugins")).get_json()
+    by_name = {p["name"]: p for p in plugins}
+    assert by_name["typo"]["status"] == "failed"
+    assert by_name["symlink"]["status"] == "loaded"
+
+
+def test_block_and_allow_lists(tmp_path):
+    blocked = build_plugin_host(make_config(tmp_path, plugins_block=frozenset({"symlink"})),
+                                entry_points=False)
+    assert blocked.infos["symlink"].status == "blocked"
+    assert blocked.pm.get_plugin("symlink") is None
+    allowed = build_plugin_host(make_config(tmp_path, plugins_allow=frozenset({"other"})),
+                                entry_points=False, extra=[("other", make_plugin("other"))])
+    assert allowed.infos["symlink"].status == "blocked"
+    assert allowed.infos["other"].status == "loaded"
+
+
+def test_block_list_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOOLKIT_PLUGINS_BLOCK", "symlink, other")
+    host = build_plugin_host(make_config(tmp_path), entry_points=False)
+    assert host.infos["symlink"].status == "blocked"
+
+
+def _two(hook: str, make_value) -> list:
+    return [(n, make_plugin(n, **{hook: make_value})) for n in ("one", "two")]
+
+
+@pytest.mark.parametrize("hook,value,message", [
+    ("toolkit_register_tasks", lambda: Task("x:run", noop), "duplicate task 'x:run'"),
+    ("toolkit_settings_schema", lambda: SettingsSchema("x", dict), "duplicate settings namespace"),
+])
+def test_duplicate_declarations_are_startup_errors(toolkit_config, hook, value, message):
+    host = build_plugin_host(toolkit_config, entry_points=False, extra=_two(hook, value))
+    with pytest.raises(PluginConflict, match=message):
+        host.collect()
+
+
+def test_duplicate_tables_are_startup_errors(toolkit_config):
+    def models():
+        md = new_metadata()
+        Table("x_items", md, Column("id", Integer, primary_key=True))
+        return Models(md)
+
+    host = build_plugin_host(toolkit_config, entry_points=False,
+                             extra=_two("toolkit_register_models", models))
+    with pytest.raises(PluginConflict, match="duplicate table 'x_items'"):
+        host.collect()
+
+
+def test_duplicate_routes_are_startup_errors(toolkit_config):
+    def routes(app):
+        bp = Blueprint(f"bp{id(object())}", __name__)
+        bp.add_url_rule("/api/same", "same", lambda: "x")
+        return bp
+
+    with pytest.raises(PluginConflict, match="duplicate route GET /api/same"):
+        make_app(toolkit_config, _two("toolkit_register_routes", routes), entry_points=False)
+
+
+def test_every_hook_has_a_test():
+    """Each hook in hookspecs.py needs a ``test_hook_<name>`` test somewhere in tests/."""
+    hooks = sorted(n for n in dir(hookspecs) if n.startswith("toolkit_"))
+    source = "\n".join(p.read_text() for p in TESTS.rglob("test_*.py"))
+    tested = set(re.findall(r"def (test_hook_toolkit_\w+)", source))
+    missing = [h for h in hooks if not any(t.startswith(f"test_hook_{h}") for t in tested)]
+    assert len(hooks) >= 10
+    assert missing == [], f"hooks without a test: {missing}"
+
+
+@pytest.fixture(scope="module")
+def hello_installed():
+    """Install the real third-party distribution under tests/plugins/hello into this venv."""
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", str(HELLO)],
+                   check=True, capture_output=True)
+    try:
+        yield
+    finally:
+        subprocess.run([*pip, "uninstall", "-y", "redriva-toolkit-hello"], check=True,
+                       capture_output=True)
+
+
+async def test_third_party_plugin_is_discovered_through_its_entry_point(hello_installed,
+                                                                        toolkit_config):
+    app = make_app(toolkit_config)  # entry points on, nothing registered by hand
+    async with app.test_app():
+        client = app.test_client()
+        plugins = {p["name"]: p for p in await (await client.get("/api/toolkit/plugins")).get_json()}
+        assert plugins["hello"]["source"] == "entry_point"
+        assert plugins["hello"]["version"] == "1.2.3"
+        assert await (await client.get("/api/hello/ping")).get_json() == {"pong": True}
+        page = await (await client.get("/hello")).get_data(as_text=True)
+        assert "Hello from a third-party plugin." in page
+        assert '<a href="/hello"' in page  # its menu link, in the shared layout
+        job = await (await client.post("/api/toolkit/jobs", json={})).get_json()
+        assert job["error"]["status"] in (404, 405)
+
+
+def test_third_party_plugin_in_cli(hello_installed, tmp_path):
+    env = {"TOOLKIT_DATA_DIR": str(tmp_path), "PATH": str(Path(sys.executable).parent)}
+    exe = str(Path(sys.executable).parent / "redriva-toolkit")
+    listing = subprocess.run([exe, "plugins"], env=env, capture_output=True, text=True,
+                             check=True).stdout
+    assert re.search(r"^hello\s+1\.2\.3\s+entry_point\s+loaded", listing, re.M)
+    assert re.search(r"^symlink\s+\S+\s+builtin\s+loaded", listing, re.M)
+    said = subprocess.run([exe, "hello"], env=env, capture_output=True, text=True, check=True)
+    assert said.stdout.strip() == "hello from a plugin"

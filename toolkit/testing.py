@@ -1,0 +1,187 @@
+"""Pytest fixtures for the toolkit and its plugins (a ``pytest11`` plugin: installed with the
+toolkit, available in every test session, ours and third-party plugin authors').
+
+- ``toolkit_config``: a configuration on a temporary data dir with a real SQLite file.
+- ``toolkit_app``: the Quart app with its lifespan running (database upgraded, job runner
+  and scheduler started). Plugins for one test: ``@pytest.mark.toolkit_plugin(obj, name="x")``.
+- ``toolkit_app_factory``: ``async with toolkit_app_factory(plugins=[("x", obj)]) as app``.
+- ``toolkit_client``: the app's test client.
+- ``toolkit_server``: the app served by a real hypercorn on 127.0.0.1; yields the base URL.
+- ``browser_page``: a Playwright page in headless Chromium (Debian's ``/usr/bin/chromium``
+  unless ``TOOLKIT_CHROMIUM`` says otherwise); skipped with a reason when there is none.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import threading
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterable
+
+import pytest
+import pytest_asyncio
+
+from toolkit.core.config import ToolkitConfig
+from toolkit.core.plugins import build_plugin_host
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "toolkit_plugin(obj, name=None): register a plugin for this test's app")
+
+
+def make_config(data_dir: Path, **overrides: Any) -> ToolkitConfig:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    values = dict(data_dir=data_dir,
+                  database_url=f"sqlite+aiosqlite:///{data_dir / 'toolkit.db'}")
+    values.update(overrides)
+    return ToolkitConfig.from_env(**values)
+
+
+def make_app(config: ToolkitConfig, plugins: Iterable[tuple[str, Any]] = (),
+             entry_points: bool = True):
+    from toolkit.web import create_app
+
+    host = build_plugin_host(config, entry_points=entry_points, extra=plugins)
+    return create_app(config, host)
+
+
+@pytest.fixture
+def toolkit_config(tmp_path: Path) -> ToolkitConfig:
+    return make_config(tmp_path / "data")
+
+
+def _marked_plugins(request) -> list[tuple[str, Any]]:
+    plugins = []
+    for marker in request.node.iter_markers("toolkit_plugin"):
+        for obj in marker.args:
+            name = marker.kwargs.get("name") or getattr(obj, "PLUGIN_NAME", None) \
+                or getattr(obj, "__name__", type(obj).__name__)
+            plugins.append((name, obj))
+    return plugins
+
+
+@pytest.fixture
+def toolkit_app_factory(toolkit_config):
+    @contextlib.asynccontextmanager
+    async def factory(plugins: Iterable[tuple[str, Any]] = (), config: ToolkitConfig | None = None,
+                      entry_points: bool = True) -> AsyncIterator[Any]:
+        app = make_app(config or toolkit_config, plugins, entry_points)
+        async with app.test_app():
+            yield app
+
+    return factory
+
+
+@pytest_asyncio.fixture
+async def toolkit_app(request, toolkit_app_factory):
+    async with toolkit_app_factory(_marked_plugins(request)) as app:
+        yield app
+
+
+@pytest.fixture
+def toolkit_client(toolkit_app):
+    return toolkit_app.test_client()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServedApp:
+    """An ASGI app served by hypercorn in a thread with its own event loop."""
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int | None = None):
+        self.app, self.host, self.port = app, host, port or free_port()
+        self.url = f"http://{host}:{self.port}"
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True, name="toolkit-server")
+        self._ready = threading.Event()
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        from hypercorn.asyncio import serve
+        from hypercorn.config import Config
+
+        config = Config()
+        config.bind = [f"{self.host}:{self.port}"]
+        config.accesslog = None
+        config.graceful_timeout = 2
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        try:
+            self._loop.run_until_complete(
+                serve(self.app, config, shutdown_trigger=self._wait_stop))
+        except BaseException as exc:  # reported to the test
+            self.error = exc
+            self._ready.set()
+        finally:
+            self._loop.close()
+
+    async def _wait_stop(self) -> None:
+        self._ready.set()
+        await self._stop.wait()
+
+    def start(self, timeout: float = 30.0) -> "ServedApp":
+        import httpx
+
+        self._thread.start()
+        self._ready.wait(timeout)
+        if self.error:
+            raise RuntimeError(f"server failed to start: {self.error!r}")
+        for _ in range(int(timeout * 20)):
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(self.url + "/api/toolkit/health", timeout=1)
+                return self
+            threading.Event().wait(0.05)
+        raise RuntimeError("server did not answer in time")
+
+    def stop(self) -> None:
+        if self._loop and self._stop and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(15)
+
+
+@pytest.fixture
+def toolkit_server(request, toolkit_config):
+    served = ServedApp(make_app(toolkit_config, _marked_plugins(request))).start()
+    try:
+        yield served.url
+    finally:
+        served.stop()
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("TOOLKIT_CHROMIUM") or shutil.which("chromium") \
+        or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def _browser(tmp_path_factory):
+    path = chromium_path()
+    if not path:
+        pytest.skip("Chromium not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(_browser):
+    context = _browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
