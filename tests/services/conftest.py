@@ -1,0 +1,79 @@
+"""Fixtures for the service clients: fake Sonarr/Radarr/Lidarr servers on 127.0.0.1."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+# The fakes live in tests/fakes; make ``import fakes...`` work however pytest was started.
+_TESTS_DIR = str(Path(__file__).resolve().parents[1])
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
+
+from fakes.arr_server import CONTRACTS_DIR, FakeArr, contracts_available  # noqa: E402
+
+from toolkit.core.services.settings import CONNECTION_MODELS, ServiceKind  # noqa: E402
+
+
+def _start_fake(kind: str, **options):
+    if not contracts_available():
+        pytest.skip(f"official OpenAPI documents not found in {CONTRACTS_DIR} "
+                    "(set TOOLKIT_CONTRACTS_DIR)")
+    fake = FakeArr(kind, **options).start()
+    return fake
+
+
+@pytest.fixture
+def make_fake_arr():
+    """Start fake servers; on teardown, fail the test if any request broke the contract."""
+    started: list[FakeArr] = []
+
+    def make(kind: str, **options) -> FakeArr:
+        fake = _start_fake(kind, **options)
+        started.append(fake)
+        return fake
+
+    yield make
+    for fake in started:
+        fake.stop()
+    violations = [v for fake in started for v in fake.violations]
+    assert not violations, "requests off the official API documents:\n" + "\n".join(violations)
+
+
+@pytest.fixture
+def fake_sonarr(make_fake_arr) -> FakeArr:
+    return make_fake_arr("sonarr")
+
+
+@pytest.fixture
+def fake_radarr(make_fake_arr) -> FakeArr:
+    return make_fake_arr("radarr")
+
+
+@pytest.fixture
+def fake_lidarr(make_fake_arr) -> FakeArr:
+    return make_fake_arr("lidarr")
+
+
+def connection_to(fake: FakeArr, **overrides):
+    """A connection model of the fake's kind pointing at it."""
+    model = CONNECTION_MODELS[ServiceKind(fake.kind)]
+    values = dict(enabled=True, host="127.0.0.1", port=fake.port, api_key=fake.api_key,
+                  url_base=fake.url_base, timeout=5.0)
+    values.update(overrides)
+    return model(**values)
+
+
+@pytest.fixture
+async def http():
+    """The shared pooled client, as the host owns it."""
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+@pytest.fixture
+def connect_to():
+    """``connect_to(fake, **overrides)`` -> connection settings pointing at the fake."""
+    return connection_to
