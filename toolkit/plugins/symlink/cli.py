@@ -40,21 +40,25 @@ class _AbortFlag:
 
     def __init__(self) -> None:
         self.event = threading.Event()
+        self._previous: dict[int, object] = {}
 
     def __call__(self) -> bool:
         return self.event.is_set()
 
-    def install(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
+    def __enter__(self) -> _AbortFlag:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
 
-        def handler(signum, frame):  # noqa: ARG001
-            if self.event.is_set():
-                raise KeyboardInterrupt
-            self.event.set()
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
 
-        signal.signal(signal.SIGINT, handler)
-        signal.signal(signal.SIGTERM, handler)
+    def _handle(self, signum, frame) -> None:  # noqa: ARG002
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        self.event.set()
 
 
 @symlink_cli.command("scan")
@@ -108,11 +112,9 @@ def scan_command(paths, mode, depth, workers, json_path, yes, force, max_delete,
 
         verdict_store = SqlVerdictStore(engine)
 
-    abort = _AbortFlag()
-    abort.install()
     spool = ProblemSpool()
     scan_date = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
-    try:
+    with _AbortFlag() as abort:
         result = _scan_with_progress(console, options, spool, abort, verdict_store)
         statistics = result.statistics
         deletable = sum(n for status, n in spool.by_status.items() if status in DELETABLE_STATUSES)
@@ -156,8 +158,7 @@ def scan_command(paths, mode, depth, workers, json_path, yes, force, max_delete,
                     "deletions": [o.as_dict() for o in outcomes],
                 },
             )
-    finally:
-        spool.close()
+    spool.close()
     if deleted:
         sys.exit(EXIT_DELETED)
     if stopped_by:

@@ -1,0 +1,192 @@
+"""Fixtures for the symlink engine: local link trees, ffmpeg-made media (damaged in known
+ways), the toolkit database, and a real rclone FUSE mount of a local WebDAV server."""
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+_TESTS_DIR = str(Path(__file__).resolve().parents[1])
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
+
+from fakes.webdav import WebDAVServer  # noqa: E402
+
+
+class Tree:
+    """A media folder (``targets``) and a library of links into it (``library``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.targets = root / "store"
+        self.library = root / "library"
+        self.targets.mkdir(parents=True, exist_ok=True)
+        self.library.mkdir(parents=True, exist_ok=True)
+        # an empty target folder looks like an unmounted mount point (UNKNOWN): keep one file
+        (self.targets / ".keep").write_bytes(b"")
+
+    def file(self, name: str, size: int = 4096, content: bytes | None = None) -> Path:
+        path = self.targets / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if content is not None else b"\x1a" * size)
+        return path
+
+    def link(self, name: str, target: str | Path) -> Path:
+        path = self.library / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(str(target), path)
+        return path
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Tree:
+    return Tree(tmp_path)
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("TOOLKIT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("TOOLKIT_DATABASE_URL", raising=False)
+    from toolkit.core.db import database_url as url
+
+    return url()
+
+
+@pytest.fixture
+def engine(database_url: str):
+    from toolkit.plugins.symlink.store import open_database
+
+    engine = open_database(database_url)
+    yield engine
+    engine.dispose()
+
+
+# ----------------------------------------------------------------------------- media
+
+needs_ffmpeg = pytest.mark.skipif(
+    not (shutil.which("ffmpeg") and shutil.which("ffprobe")), reason="ffmpeg/ffprobe not installed (apt-get install ffmpeg)"
+)
+
+
+def _ffmpeg(*arguments: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *arguments], check=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny 3-second files, healthy and damaged copies: ``{name: path}``.
+
+    Damage: ``trunc50``/``trunc90`` (cut at that share of the bytes), ``zerohead`` (first
+    4 KiB zeroed), ``midrand`` (the middle fifth replaced by random bytes).
+    """
+    if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
+        pytest.skip("ffmpeg/ffprobe not installed (apt-get install ffmpeg)")
+    folder = tmp_path_factory.mktemp("media")
+    video = ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-f", "lavfi", "-i", "sine", "-t", "3"]
+    audio = ["-f", "lavfi", "-i", "sine", "-t", "3"]
+    _ffmpeg(*video, "-c:v", "mpeg4", "-c:a", "mp2", str(folder / "ok.mkv"))
+    _ffmpeg(*video, "-c:v", "mpeg4", "-c:a", "aac", "-movflags", "+faststart", str(folder / "ok.mp4"))
+    _ffmpeg(*audio, "-c:a", "libmp3lame", str(folder / "ok.mp3"))
+    _ffmpeg(*audio, "-c:a", "flac", str(folder / "ok.flac"))
+    rng = random.Random(1)
+    files = {}
+    for healthy in sorted(folder.iterdir()):
+        data = healthy.read_bytes()
+        stem, ext = healthy.stem, healthy.suffix
+        files[f"ok{ext}"] = healthy
+        damaged = {
+            "trunc50": data[: len(data) // 2],
+            "trunc90": data[: len(data) * 9 // 10],
+            "zerohead": b"\0" * 4096 + data[4096:],
+        }
+        middle = bytearray(data)
+        start, end = len(data) * 2 // 5, len(data) * 3 // 5
+        middle[start:end] = rng.randbytes(end - start)
+        damaged["midrand"] = bytes(middle)
+        for kind, content in damaged.items():
+            path = folder / f"{kind}{ext}"
+            path.write_bytes(content)
+            files[f"{kind}{ext}"] = path
+    random_path = folder / "random.mkv"
+    random_path.write_bytes(rng.randbytes(50_000))
+    files["random.mkv"] = random_path
+    return files
+
+
+# ----------------------------------------------------------------------------- rclone mount
+
+
+def fuse_missing_reason() -> str | None:
+    if not shutil.which("rclone"):
+        return "rclone not installed (apt-get install rclone)"
+    if not shutil.which("fusermount3"):
+        return "fusermount3 not installed (apt-get install fuse3)"
+    if not os.path.exists("/dev/fuse"):
+        return "/dev/fuse missing: FUSE is not available here"
+    return None
+
+
+needs_fuse = pytest.mark.skipif(fuse_missing_reason() is not None, reason=fuse_missing_reason() or "")
+
+
+@dataclass
+class RcloneMount:
+    server: WebDAVServer
+    remote_root: Path  # what the WebDAV server serves
+    mount_point: Path
+    process: subprocess.Popen
+
+    def kill(self) -> None:
+        """Kill our rclone by pid: the mount stays in the table and answers ENOTCONN."""
+        self.process.kill()
+        self.process.wait(10)
+
+    def unmount(self) -> None:
+        subprocess.run(["fusermount3", "-uz", str(self.mount_point)], capture_output=True, timeout=20)
+
+
+def start_rclone_mount(server: WebDAVServer, mount_point: Path, *extra: str, log: Path | None = None) -> subprocess.Popen:
+    mount_point.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        ["rclone", "mount", ":webdav:", str(mount_point), "--webdav-url", server.url, "--read-only",
+         "--dir-cache-time", "1s", "--attr-timeout", "0s", "--low-level-retries", "1", *extra],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=open(log, "wb") if log else subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while not os.path.ismount(mount_point):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"rclone mount did not come up (exit {process.poll()})")
+        time.sleep(0.05)
+    return process
+
+
+@pytest.fixture
+def rclone_mount(tmp_path: Path):
+    """``store`` served over WebDAV and mounted at ``mnt`` by a real rclone."""
+    reason = fuse_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    remote_root = tmp_path / "remote"
+    remote_root.mkdir()
+    server = WebDAVServer(remote_root).start()
+    mount_point = tmp_path / "mnt"
+    process = start_rclone_mount(server, mount_point, log=tmp_path / "rclone.log")
+    mount = RcloneMount(server, remote_root, mount_point, process)
+    yield mount
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    mount.unmount()
+    server.stop()
