@@ -117,6 +117,7 @@ class OpenApiDocument:
         raw = json.loads(path.read_text())
         self.paths: dict[str, dict] = raw["paths"]
         self.components = _json_schema(raw["components"])
+        self._validators: dict[int, jsonschema.Draft202012Validator] = {}
         self._routes = []
         for template in self.paths:
             literal = "{" not in template
@@ -131,8 +132,10 @@ class OpenApiDocument:
         return None
 
     def validate(self, schema: dict, value: Any) -> list[str]:
-        root = {**_json_schema(schema), "components": self.components}
-        validator = jsonschema.Draft202012Validator(root)
+        validator = self._validators.get(id(schema))
+        if validator is None:  # schemas are parts of the parsed document: stable ids
+            root = {**_json_schema(schema), "components": self.components}
+            validator = self._validators[id(schema)] = jsonschema.Draft202012Validator(root)
         return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
                 for e in validator.iter_errors(value)]
 
@@ -175,6 +178,7 @@ class RecordedCommand:
     result: str = "unknown"
     message: str = ""
     queued: str = field(default_factory=_now)
+    unfinished_at_post: int = 0  # commands still queued/started when this one arrived
 
 
 @dataclass
@@ -625,7 +629,8 @@ class FakeArr:
     def _queue_command(self, payload: dict) -> dict:
         table = COMMAND_TABLE[self.kind]
         name = next(known for known in table if known.lower() == payload["name"].lower())
-        command = RecordedCommand(id=next(self._command_ids), name=name, body=dict(payload, name=name))
+        command = RecordedCommand(id=next(self._command_ids), name=name, body=dict(payload, name=name),
+                                  unfinished_at_post=sum(c.status in ("queued", "started") for c in self.commands))
         self.commands.append(command)
         return self._command_resource(command)
 
@@ -703,6 +708,8 @@ class FakeArr:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeArr
     protocol_version = "HTTP/1.1"
+    wbufsize = 1 << 16  # headers and body leave in one segment (no delayed-ACK stalls)
+    disable_nagle_algorithm = True
     server_version = "Kestrel"
     sys_version = ""
 
