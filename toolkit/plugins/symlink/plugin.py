@@ -1,12 +1,64 @@
 """Hook implementations of the built-in symlink plugin (registered like any third party)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from toolkit import hookimpl
-from toolkit.core.hookspecs import MenuLink
+from toolkit.core.hookspecs import MenuLink, Models, SettingsSchema
 
 PLUGIN_NAME = "symlink"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "versions"
 
 
 @hookimpl
 def toolkit_menu_links():
     return MenuLink(label="Symlink", href="/symlink", icon="🔗", order=10)
+
+
+@hookimpl
+def toolkit_register_models():
+    from . import history  # noqa: F401  (declares the web tables on the plugin's metadata)
+    from .models import metadata
+
+    return Models(metadata=metadata, migrations=MIGRATIONS)
+
+
+@hookimpl
+def toolkit_settings_schema():
+    from .settings import SymlinkSettings
+
+    return SettingsSchema(namespace="symlink", model=SymlinkSettings, title="Symlink manager",
+                          table="symlink_config")
+
+
+@hookimpl
+def toolkit_register_tasks():
+    from .tasks import TASKS
+
+    return TASKS
+
+
+@hookimpl
+def toolkit_register_routes(app):
+    from .pages import pages
+    from .routes import api
+
+    return [api, pages]
+
+
+@hookimpl
+def toolkit_shutdown(app):
+    counter = app.extensions.get("symlink_counter") if app is not None else None
+    if counter is not None:
+        counter.cancel()
+
+
+@hookimpl
+def toolkit_register_commands(cli):
+    try:
+        from .cli import symlink_cli
+    except ModuleNotFoundError as exc:  # the engine's CLI is not there yet
+        if exc.name != f"{__package__}.cli":
+            raise
+        return
+    cli.add_command(symlink_cli)

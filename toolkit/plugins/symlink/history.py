@@ -1,0 +1,150 @@
+"""The web side's tables, on the engine's ``Base`` (so they share the plugin's alembic branch).
+
+- ``symlink_config``: the settings row (one column per :class:`SymlinkSettings` field).
+- ``symlink_scans``: one row per scan with the seed's statistics columns; only the last
+  :data:`KEEP_SCANS` finished scans are kept (the seed's rotation).
+- ``symlink_problems``: the problems a scan found, one row each (paginated and filtered by
+  the page), and what a confirmed deletion did with each.
+- ``symlink_ignores``: paths the user chose to ignore; they persist across scans.
+
+The deletion journal (``symlink_deletions``) belongs to the engine and is never rotated.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, JSON,
+                        String, Text)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .models import Base
+
+KEEP_SCANS = 3
+ACTIVE_SCAN_STATES = ("queued", "running", "cancelling")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class SymlinkConfig(Base):
+    __tablename__ = "symlink_config"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_path: Mapped[str | None] = mapped_column(Text)
+    max_workers: Mapped[int | None] = mapped_column(Integer)
+    small_files: Mapped[str | None] = mapped_column(String(8))
+    max_deletions: Mapped[int | None] = mapped_column(Integer)
+    max_deletion_share: Mapped[float | None] = mapped_column(Float)
+    sonarr_enabled: Mapped[bool | None] = mapped_column(Boolean)
+    sonarr_host: Mapped[str | None] = mapped_column(Text)
+    sonarr_port: Mapped[int | None] = mapped_column(Integer)
+    sonarr_api_key: Mapped[str | None] = mapped_column(Text)
+    radarr_enabled: Mapped[bool | None] = mapped_column(Boolean)
+    radarr_host: Mapped[str | None] = mapped_column(Text)
+    radarr_port: Mapped[int | None] = mapped_column(Integer)
+    radarr_api_key: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+STATISTICS_COLUMNS = (
+    "total_analyzed", "phase1_ok", "phase1_broken", "phase1_inaccessible", "phase1_small",
+    "phase1_io_error", "phase2_analyzed", "phase2_corrupted", "files_deleted",
+    "phase1_error", "phase1_unknown", "phase2_unknown",
+)
+
+
+class SymlinkScan(Base):
+    __tablename__ = "symlink_scans"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    job_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    scan_date: Mapped[datetime] = mapped_column(DateTime, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    mode: Mapped[str] = mapped_column(String(8))  # dry-run | real
+    selected_paths: Mapped[list] = mapped_column(JSON)
+    verification_depth: Mapped[str] = mapped_column(String(8))  # basic | full | deep
+    total_analyzed: Mapped[int] = mapped_column(Integer, default=0)
+    phase1_ok: Mapped[int] = mapped_column(Integer, default=0)
+    phase1_broken: Mapped[int] = mapped_column(Integer, default=0)
+    phase1_inaccessible: Mapped[int] = mapped_column(Integer, default=0)
+    phase1_small: Mapped[int] = mapped_column(Integer, default=0)
+    phase1_io_error: Mapped[int] = mapped_column(Integer, default=0)
+    phase2_analyzed: Mapped[int] = mapped_column(Integer, default=0)
+    phase2_corrupted: Mapped[int] = mapped_column(Integer, default=0)
+    files_deleted: Mapped[int] = mapped_column(Integer, default=0)
+    phase1_error: Mapped[int] = mapped_column(Integer, default=0)
+    phase1_unknown: Mapped[int] = mapped_column(Integer, default=0)
+    phase2_unknown: Mapped[int] = mapped_column(Integer, default=0)
+    problems_found: Mapped[int] = mapped_column(Integer, default=0)
+    duration: Mapped[float | None] = mapped_column(Float)
+    # queued, running, cancelling, completed, cancelled, error, interrupted
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    # the engine's findings besides counters: mounts, stopped_reason, walk errors...
+    results_json: Mapped[dict | None] = mapped_column(JSON)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    deletion_job_id: Mapped[str | None] = mapped_column(String(32))
+
+    def statistics(self) -> dict[str, int]:
+        return {name: getattr(self, name) or 0 for name in STATISTICS_COLUMNS}
+
+    def as_dict(self) -> dict:
+        results = self.results_json or {}
+        return {
+            "scan_id": self.id, "job_id": self.job_id, "status": self.status, "mode": self.mode,
+            "verification_depth": self.verification_depth,
+            "selected_paths": list(self.selected_paths or []),
+            "scan_date": _iso(self.scan_date), "finished_at": _iso(self.finished_at),
+            "duration": self.duration, "statistics": self.statistics(),
+            "problems_found": self.problems_found or 0,
+            "stopped_reason": results.get("stopped_reason"),
+            "mount_down": bool(results.get("mount_down")),
+            "mounts": results.get("mounts", []),
+            "walk_errors": results.get("walk_errors", []),
+            "error": self.error_message, "deletion_job_id": self.deletion_job_id,
+        }
+
+
+class SymlinkProblem(Base):
+    __tablename__ = "symlink_problems"
+    __table_args__ = (Index("ix_symlink_problems_scan_status", "scan_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scan_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("symlink_scans.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(Text)
+    target: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    phase: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    reason: Mapped[str | None] = mapped_column(Text)
+    ignored: Mapped[bool] = mapped_column(Boolean, default=False)
+    # what a confirmed deletion did: deleted, skipped, failed, restored (None: untouched)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
+    journal_id: Mapped[int | None] = mapped_column(Integer)
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "scan_id": self.scan_id, "path": self.path, "target": self.target,
+                "status": self.status, "phase": self.phase, "size": self.size,
+                "reason": self.reason, "ignored": self.ignored, "outcome": self.outcome,
+                "outcome_reason": self.outcome_reason, "journal_id": self.journal_id}
+
+
+class SymlinkIgnore(Base):
+    __tablename__ = "symlink_ignores"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    status: Mapped[str | None] = mapped_column(String(16))  # what it was when ignored
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "path": self.path, "status": self.status, "note": self.note,
+                "created_at": _iso(self.created_at)}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() + "Z" if value else None

@@ -1,0 +1,2 @@
+from quart import Blueprint
+pages = Blueprint("symlink_pages", __name__)

@@ -1,0 +1,291 @@
+"""HTTP side of the symlink plugin: the JSON API (``/api/symlink/...``, the seed's URLs plus
+what its flow needs) and the page ``/symlink`` with its htmx fragments (see :mod:`.pages`).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from quart import Blueprint, current_app, jsonify, request
+
+from toolkit.core.settings import SettingsError, public
+from toolkit.web.api import json_body
+from toolkit.web.errors import ApiError
+
+from . import scans
+from .directories import LinkCounter, list_subdirs, node
+from .settings import check_media_path
+
+HERE = Path(__file__).resolve().parent
+api = Blueprint("symlink_api", __name__, url_prefix="/api/symlink")
+
+
+def toolkit():
+    from toolkit.web.app import current_toolkit
+
+    return current_toolkit()
+
+
+def link_counter() -> LinkCounter:
+    counter = current_app.extensions.get("symlink_counter")
+    if counter is None:
+        counter = current_app.extensions["symlink_counter"] = LinkCounter()
+    return counter
+
+
+# ------------------------------------------------------------------------ config
+
+async def save_config(changes: dict):
+    """Validate and save; ``media_path`` must exist, be a folder and be readable when it
+    changes. Raises ``SettingsError`` (422) and saves nothing when any field is wrong."""
+    tk = toolkit()
+    if not isinstance(changes, dict):
+        raise SettingsError({"__root__": "expected a JSON object"})
+    current = await scans.settings_of(tk)
+    media_error = None
+    if "media_path" in changes and isinstance(changes["media_path"], str):
+        try:
+            candidate = type(current).model_validate(
+                {"media_path": changes["media_path"]}).media_path
+        except Exception:
+            candidate = None  # the model's own message comes from update() below
+        if candidate and candidate != current.media_path:
+            media_error = await scans.off_loop(check_media_path, candidate)
+    try:
+        settings = await tk.settings.update(scans.NAMESPACE, changes)
+    except SettingsError as exc:
+        if media_error:
+            exc.fields.setdefault("media_path", media_error)
+        raise
+    if media_error:
+        # update() validated the form only; the filesystem said no: put the old value back
+        await tk.settings.update(scans.NAMESPACE, {"media_path": current.media_path})
+        raise SettingsError({"media_path": media_error})
+    if settings.media_path != current.media_path:
+        link_counter().invalidate()
+    return settings
+
+
+async def config_body(settings=None) -> dict:
+    tk = toolkit()
+    settings = settings or await tk.settings.ensure_defaults(scans.NAMESPACE)
+    return {**public(settings), "overridden_by_env": tk.settings.overridden(scans.NAMESPACE),
+            "media_path_problem": await scans.off_loop(check_media_path, settings.media_path)}
+
+
+@api.get("/config")
+async def get_config():
+    """The settings (defaults stored on first read); API keys masked."""
+    return await config_body()
+
+
+@api.post("/config")
+async def post_config():
+    """Save some settings; 422 with a message per field; a masked API key sent back keeps the
+    stored key."""
+    return await config_body(await save_config(await json_body()))
+
+
+# ------------------------------------------------------------------------ directories
+
+async def directory_level(relative: str) -> dict:
+    tk = toolkit()
+    settings = await scans.settings_of(tk)
+    media = settings.media_path
+    problem = await scans.off_loop(check_media_path, media)
+    if problem:
+        raise ApiError(404, f"media path {media}: {problem}", code="media_path")
+    try:
+        path = await scans.off_loop(scans.resolve_under_media, media, relative or media)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    try:
+        names, truncated = await scans.off_loop(list_subdirs, path)
+    except OSError as exc:
+        raise ApiError(404, f"cannot list {path}: {exc.strerror or exc}") from None
+    counter = link_counter()
+    body = node(counter, media, path)
+    body["subdirs"] = [node(counter, media, os.path.join(path, name)) for name in names]
+    body["truncated"] = truncated
+    body["media_path"] = media
+    return body
+
+
+@api.get("/directories")
+async def directories():
+    """One level of the media path's tree: ``{path, name, symlink_count, subdirs}``; counts
+    are ``null`` (``counting: true``) until computed in the background. ``?path=`` picks the
+    folder (relative to the media path)."""
+    return await directory_level(request.args.get("path", ""))
+
+
+# ------------------------------------------------------------------------ scans
+
+def _expected_links(paths: list[str]) -> int | None:
+    """The cached counts of the chosen folders, for a phase-1 progress bar."""
+    counter = link_counter()
+    counts = [counter.cached(os.path.normpath(p)) for p in paths if os.path.isabs(p)]
+    if not counts or any(c is None or c < 0 for c in counts):
+        return None
+    return sum(counts)  # type: ignore[arg-type]
+
+
+async def start_from(data: dict):
+    tk = toolkit()
+    media = (await scans.settings_of(tk)).media_path
+    paths = data.get("paths") if isinstance(data.get("paths"), list) else []
+    absolute = [p if os.path.isabs(p) else os.path.join(media, p) for p in paths if isinstance(p, str)]
+    return await scans.start_scan(tk, data, expected_links=_expected_links(absolute))
+
+
+@api.post("/scan/start")
+async def scan_start():
+    """Start a scan: ``{paths[], mode: dry-run|real, verification_depth: basic|full|deep}``;
+    400 for a path outside the media path, 409 when a scan already runs on these folders."""
+    scan = await start_from(await json_body())
+    return {"scan_id": scan.id, "status": scan.status, "job_id": scan.job_id}, 202
+
+
+@api.get("/scan/status/<scan_id>")
+async def scan_status(scan_id: str):
+    """``{status, progress (percent), phase, statistics, eta, ...}``."""
+    return await scans.scan_status(toolkit(), scan_id)
+
+
+@api.post("/scan/cancel/<scan_id>")
+async def scan_cancel(scan_id: str):
+    """Ask a scan to stop; what it found so far is kept."""
+    return await scans.cancel_scan(toolkit(), scan_id)
+
+
+@api.get("/scans/history")
+async def scans_history():
+    """The last 3 scans, newest first (older ones are rotated out with their problems)."""
+    return jsonify(await scans.history(toolkit()))
+
+
+@api.get("/scans/<scan_id>")
+async def scan_details(scan_id: str):
+    """A scan with its problems: ``?status=BROKEN,IO_ERROR&page=1&per_page=50&ignored=exclude``."""
+    tk = toolkit()
+    page, per_page = scans.parse_page(request.args)
+    body = await scans.scan_status(tk, scan_id)
+    body["problems"] = await scans.problems_page(
+        tk, scan_id, status=request.args.get("status") or None,
+        ignored=request.args.get("ignored", "exclude"),
+        outcome=request.args.get("outcome") or None, page=page, per_page=per_page)
+    return body
+
+
+@api.post("/scans/<scan_id>/rerun")
+async def scan_rerun(scan_id: str):
+    """Start a new scan with the same folders, mode and depth."""
+    scan = await scans.rerun(toolkit(), scan_id)
+    return {"scan_id": scan.id, "status": scan.status, "job_id": scan.job_id}, 202
+
+
+@api.post("/scans/<scan_id>/delete")
+async def scan_delete(scan_id: str):
+    """Confirm the deletion of a real-mode scan's problems: ``{"all": true, "token": ...}``
+    (token from the scan's ``deletion`` summary) or ``{"ids": [...]}``; ``override: true``
+    passes the mass-deletion guard. 409 when the selection is stale."""
+    return await scans.confirm_delete(toolkit(), scan_id, await json_body()), 202
+
+
+@api.post("/restore")
+async def restore():
+    """Re-create deleted links from the journal: ``{"journal_ids": [...]}`` or
+    ``{"scan_id": ...}``."""
+    return await scans.restore_deleted(toolkit(), await json_body())
+
+
+@api.get("/ignores")
+async def ignores():
+    return jsonify(await scans.list_ignores(toolkit()))
+
+
+@api.post("/ignores")
+async def add_ignore():
+    """Ignore an item in this and future scans: ``{"problem_id": N}`` or ``{"path": ...}``."""
+    data = await json_body()
+    problem_id = data.get("problem_id")
+    if problem_id is not None and type(problem_id) is not int:
+        raise ApiError(400, "problem_id must be an integer")
+    return await scans.ignore_path(toolkit(), path=data.get("path"), problem_id=problem_id,
+                                   note=data.get("note")), 201
+
+
+@api.delete("/ignores/<int:ignore_id>")
+async def remove_ignore(ignore_id: int):
+    return await scans.unignore(toolkit(), ignore_id)
+
+
+# ------------------------------------------------------------------------ services
+
+async def test_services(which: list[str]) -> dict:
+    """Test the enabled (or named) Sonarr/Radarr connections with the services layer."""
+    tk = toolkit()
+    settings = await scans.settings_of(tk)
+    try:
+        from toolkit.core.services import arr
+        from toolkit.core.services.errors import ServiceError
+        from toolkit.core.services.settings import RadarrConnection, SonarrConnection
+    except ImportError:
+        raise ApiError(503, "the Sonarr/Radarr service layer is not available in this version",
+                       code="services_unavailable") from None
+    results = {}
+    for kind, connection_model, client_class in (
+            ("sonarr", SonarrConnection, arr.SonarrClient), ("radarr", RadarrConnection, arr.RadarrClient)):
+        if which and kind not in which:
+            continue
+        enabled = getattr(settings, f"{kind}_enabled")
+        host = getattr(settings, f"{kind}_host")
+        if not host or not (enabled or which):
+            results[kind] = {"ok": False, "reason": "not_configured",
+                             "message": f"{kind.capitalize()} is not configured"}
+            continue
+        try:
+            connection = connection_model(
+                enabled=True, host=host, port=getattr(settings, f"{kind}_port"),
+                api_key=getattr(settings, f"{kind}_api_key"), timeout=10)
+            async with client_class(connection, http=tk.http) as client:
+                results[kind] = (await client.test_connection()).to_dict()
+        except ServiceError as exc:
+            results[kind] = {"ok": False, **exc.to_dict()}
+        except ValueError as exc:
+            results[kind] = {"ok": False, "reason": "invalid", "message": str(exc)}
+    return results
+
+
+@api.post("/test/services")
+async def post_test_services():
+    """Test Sonarr/Radarr: ``{"services": ["sonarr"]}`` (default: the enabled ones); each
+    answer says the version found or why it failed."""
+    data = await request.get_json(silent=True) or {}
+    which = data.get("services") if isinstance(data, dict) else None
+    if which is not None and (not isinstance(which, list) or set(which) - {"sonarr", "radarr"}):
+        raise ApiError(400, "services must be a list of 'sonarr' / 'radarr'")
+    return await test_services(which or [])
+
+
+async def detect_services() -> dict:
+    try:
+        from toolkit.core.services import docker as docker_detection  # type: ignore[attr-defined]
+    except ImportError:
+        raise ApiError(503, "Docker auto-detection is not available in this version: enter the "
+                       "hosts and API keys by hand", code="services_unavailable") from None
+    detect = getattr(docker_detection, "detect_services", None) or getattr(docker_detection, "detect", None)
+    if detect is None:
+        raise ApiError(503, "Docker auto-detection is not available in this version",
+                       code="services_unavailable")
+    found = await asyncio.to_thread(detect)
+    if hasattr(found, "to_dict"):
+        found = found.to_dict()
+    return found if isinstance(found, dict) else {"services": found}
+
+
+@api.post("/services/detect")
+async def post_detect_services():
+    """Look for Sonarr/Radarr containers through Docker; nothing is saved."""
+    return await detect_services()

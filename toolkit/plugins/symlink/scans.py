@@ -1,0 +1,465 @@
+"""What the API and the page do with scans: start, status, cancel, history, problems, ignore,
+confirm-and-delete, restore, re-run. Both front ends call these; they raise
+:class:`toolkit.web.errors.ApiError` with a clear message on bad input, and change nothing then.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import uuid
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+
+from toolkit.core.jobs import ACTIVE_STATES, JobNotFound
+from toolkit.core.runtime import Toolkit
+from toolkit.web.errors import ApiError
+
+from .checker import DELETABLE_STATUSES, DEPTHS
+from .history import (ACTIVE_SCAN_STATES, KEEP_SCANS, SymlinkIgnore, SymlinkProblem, SymlinkScan,
+                      utcnow)
+from .settings import SymlinkSettings
+from .tasks import deletable_filter
+
+NAMESPACE = "symlink"
+MODES = ("dry-run", "real")
+PROBLEM_FILTERS = ("BROKEN", "INACCESSIBLE", "SMALL_FILE", "IO_ERROR", "CORRUPTED", "UNKNOWN", "ERROR")
+MAX_PER_PAGE = 500
+FS_TIMEOUT = 10.0
+# at most one start at a time: the overlap check and the insert must not interleave
+_start_lock = asyncio.Lock()
+
+
+async def settings_of(tk: Toolkit) -> SymlinkSettings:
+    return await tk.settings.get(NAMESPACE)
+
+
+async def off_loop(fn, *args, timeout: float = FS_TIMEOUT):
+    """Blocking filesystem work in a thread, with a deadline (a hung mount must not hang us)."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout)
+    except asyncio.TimeoutError:
+        raise ApiError(503, f"the filesystem did not answer within {timeout:g}s") from None
+
+
+# ------------------------------------------------------------------------ paths
+
+def resolve_under_media(media_path: str, path: str) -> str:
+    """Blocking. ``path`` (absolute, or relative to the media path) as an absolute path that
+    lies under the media path, also once every symlink is resolved. Raises ``ValueError``."""
+    if not isinstance(path, str) or not path.strip() or "\0" in path:
+        raise ValueError("empty or invalid path")
+    if ".." in path.replace("\\", "/").split("/"):
+        raise ValueError(f"{path!r}: '..' is not allowed")
+    media = os.path.normpath(media_path)
+    candidate = os.path.normpath(path if os.path.isabs(path) else os.path.join(media, path))
+    if candidate != media and not candidate.startswith(media.rstrip("/") + "/"):
+        raise ValueError(f"{path!r} is not under the media path {media}")
+    real_media = os.path.realpath(media)
+    real = os.path.realpath(candidate)
+    if real != real_media and not real.startswith(real_media.rstrip("/") + "/"):
+        raise ValueError(f"{path!r} leads outside the media path through a symlink")
+    if not os.path.isdir(candidate):
+        raise ValueError(f"{path!r} is not an existing folder")
+    return candidate
+
+
+def _resolve_all(media_path: str, paths: list[str]) -> tuple[list[str], dict[str, str]]:
+    resolved, errors = [], {}
+    for index, path in enumerate(paths):
+        try:
+            resolved.append(resolve_under_media(media_path, path))
+        except ValueError as exc:
+            errors[f"paths.{index}"] = str(exc)
+    # a path inside another selected one would be scanned twice
+    unique = sorted(set(resolved))
+    kept = [p for p in unique if not any(p != o and p.startswith(o.rstrip("/") + "/") for o in unique)]
+    return kept, errors
+
+
+def _overlaps(a: list[str], b: list[str]) -> bool:
+    def under(x: str, y: str) -> bool:
+        return x == y or x.startswith(y.rstrip("/") + "/")
+    return any(under(x, y) or under(y, x) for x in a for y in b)
+
+
+# ------------------------------------------------------------------------ scans
+
+def validate_scan_request(data: dict) -> tuple[list[str], str, str]:
+    paths, mode = data.get("paths"), data.get("mode", "dry-run")
+    depth = data.get("verification_depth", data.get("depth", "basic"))
+    fields = {}
+    if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
+        fields["paths"] = "choose at least one folder"
+    if mode not in MODES:
+        fields["mode"] = f"must be one of {', '.join(MODES)}"
+    if depth not in DEPTHS:
+        fields["verification_depth"] = f"must be one of {', '.join(DEPTHS)}"
+    elif depth != "basic" and shutil.which("ffprobe") is None:
+        fields["verification_depth"] = "ffprobe is not installed: only 'basic' is available"
+    if depth == "deep" and shutil.which("ffmpeg") is None:
+        fields["verification_depth"] = "ffmpeg is not installed: 'deep' is not available"
+    if fields:
+        raise ApiError(400, "invalid scan request", fields=fields)
+    return paths, mode, depth
+
+
+async def start_scan(tk: Toolkit, data: dict, *, expected_links: int | None = None) -> SymlinkScan:
+    paths, mode, depth = validate_scan_request(data)
+    settings = await settings_of(tk)
+    resolved, errors = await off_loop(_resolve_all, settings.media_path, paths)
+    if errors:
+        raise ApiError(400, "invalid scan paths", fields=errors)
+    async with _start_lock:
+        async with tk.sessions() as session:
+            await reconcile_active(tk, session)
+            active = (await session.execute(select(SymlinkScan).where(
+                SymlinkScan.status.in_(ACTIVE_SCAN_STATES)))).scalars().all()
+            for other in active:
+                if _overlaps(resolved, list(other.selected_paths or [])):
+                    raise ApiError(409, f"scan {other.id} is already running on these folders",
+                                   code="already_running", scan_id=other.id)
+            scan = SymlinkScan(id=uuid.uuid4().hex[:16], scan_date=utcnow(), mode=mode,
+                               selected_paths=resolved, verification_depth=depth, status="queued",
+                               total_analyzed=0, phase1_ok=0, phase1_broken=0,
+                               phase1_inaccessible=0, phase1_small=0, phase1_io_error=0,
+                               phase2_analyzed=0, phase2_corrupted=0, files_deleted=0,
+                               phase1_error=0, phase1_unknown=0, phase2_unknown=0, problems_found=0)
+            session.add(scan)
+            await session.commit()
+        try:
+            job = await tk.runner.enqueue("symlink:scan", {
+                "scan_id": scan.id, "paths": resolved, "mode": mode, "depth": depth,
+                "workers": settings.max_workers, "small_files": settings.small_files,
+                "expected_links": expected_links})
+        except Exception:
+            async with tk.sessions() as session:
+                await session.execute(delete(SymlinkScan).where(SymlinkScan.id == scan.id))
+                await session.commit()
+            raise
+        async with tk.sessions() as session:
+            await session.execute(update(SymlinkScan).where(SymlinkScan.id == scan.id)
+                                  .values(job_id=job.id))
+            await session.commit()
+        scan.job_id = job.id
+    await rotate(tk)
+    return scan
+
+
+async def rotate(tk: Toolkit, keep: int = KEEP_SCANS) -> int:
+    """The seed's rotation: keep the newest ``keep`` scans (a running one is never removed);
+    their problems go with them. The deletion journal is never touched."""
+    async with tk.sessions() as session:
+        older = (await session.execute(
+            select(SymlinkScan.id, SymlinkScan.status)
+            .order_by(SymlinkScan.scan_date.desc()).offset(keep))).all()
+        old = [scan_id for scan_id, status in older if status not in ACTIVE_SCAN_STATES]
+        if old:
+            await session.execute(delete(SymlinkProblem).where(SymlinkProblem.scan_id.in_(old)))
+            await session.execute(delete(SymlinkScan).where(SymlinkScan.id.in_(old)))
+            await session.commit()
+    return len(old)
+
+
+async def reconcile_active(tk: Toolkit, session) -> None:
+    """A scan whose job ended without the task saying so (cancelled while queued, process
+    restarted...) takes the job's final state."""
+    rows = (await session.execute(select(SymlinkScan).where(
+        SymlinkScan.status.in_(ACTIVE_SCAN_STATES)))).scalars().all()
+    changed = False
+    for scan in rows:
+        if not scan.job_id:
+            continue
+        try:
+            job = await tk.runner.get(scan.job_id)
+        except JobNotFound:
+            scan.status, changed = "interrupted", True
+            continue
+        if job.state not in ACTIVE_STATES:
+            scan.status = {"cancelled": "cancelled", "completed": "completed",
+                           "interrupted": "interrupted"}.get(job.state, "error")
+            scan.error_message = scan.error_message or job.error
+            scan.finished_at = scan.finished_at or utcnow()
+            changed = True
+        elif job.state == "cancelling" and scan.status != "cancelling":
+            scan.status, changed = "cancelling", True
+    if changed:
+        await session.commit()
+
+
+async def get_scan(tk: Toolkit, scan_id: str) -> SymlinkScan:
+    async with tk.sessions() as session:
+        scan = await session.get(SymlinkScan, scan_id)
+        if scan is not None and scan.status in ACTIVE_SCAN_STATES:
+            await reconcile_active(tk, session)
+            scan = await session.get(SymlinkScan, scan_id)
+    if scan is None:
+        raise ApiError(404, f"no scan {scan_id!r} (only the last {KEEP_SCANS} scans are kept)")
+    return scan
+
+
+async def scan_status(tk: Toolkit, scan_id: str) -> dict:
+    scan = await get_scan(tk, scan_id)
+    body = scan.as_dict()
+    progress: dict[str, Any] = {}
+    if scan.job_id:
+        try:
+            progress = (await tk.runner.get(scan.job_id)).progress or {}
+        except JobNotFound:
+            pass
+    finished = scan.status not in ACTIVE_SCAN_STATES
+    fraction = 1.0 if scan.status == "completed" else progress.get("fraction")
+    body.update({
+        "progress": round(fraction * 100, 1) if fraction is not None else None,
+        "phase": "done" if finished else progress.get("phase", "queued"),
+        "eta": None if finished else progress.get("eta"),
+        "message": progress.get("message", ""),
+        "live": {"done": progress.get("done", 0), "total": progress.get("total"),
+                 "rate": progress.get("rate"), "counters": progress.get("counters", {})},
+    })
+    if finished:
+        body["deletion"] = await deletion_summary(tk, scan)
+    return body
+
+
+async def cancel_scan(tk: Toolkit, scan_id: str) -> dict:
+    scan = await get_scan(tk, scan_id)
+    if scan.status in ACTIVE_SCAN_STATES and scan.job_id:
+        await tk.runner.cancel(scan.job_id)
+        async with tk.sessions() as session:
+            await session.execute(update(SymlinkScan).where(
+                SymlinkScan.id == scan_id, SymlinkScan.status.in_(ACTIVE_SCAN_STATES))
+                .values(status="cancelling"))
+            await session.commit()
+    return await scan_status(tk, scan_id)
+
+
+async def history(tk: Toolkit, limit: int = KEEP_SCANS) -> list[dict]:
+    async with tk.sessions() as session:
+        await reconcile_active(tk, session)
+        rows = (await session.execute(select(SymlinkScan).order_by(
+            SymlinkScan.scan_date.desc()).limit(limit))).scalars().all()
+    return [row.as_dict() for row in rows]
+
+
+async def rerun(tk: Toolkit, scan_id: str) -> SymlinkScan:
+    old = await get_scan(tk, scan_id)
+    return await start_scan(tk, {"paths": list(old.selected_paths), "mode": old.mode,
+                                 "verification_depth": old.verification_depth})
+
+
+# ------------------------------------------------------------------------ problems
+
+def parse_page(args) -> tuple[int, int]:
+    try:
+        page = max(int(args.get("page", 1)), 1)
+        per_page = min(max(int(args.get("per_page", 50)), 1), MAX_PER_PAGE)
+    except (TypeError, ValueError):
+        raise ApiError(400, "page and per_page must be integers") from None
+    return page, per_page
+
+
+async def problems_page(tk: Toolkit, scan_id: str, *, status: str | None = None,
+                        ignored: str = "exclude", outcome: str | None = None,
+                        page: int = 1, per_page: int = 50) -> dict:
+    await get_scan(tk, scan_id)
+    conditions = [SymlinkProblem.scan_id == scan_id]
+    if status:
+        statuses = [s.strip().upper() for s in status.split(",") if s.strip()]
+        bad = [s for s in statuses if s not in PROBLEM_FILTERS]
+        if bad:
+            raise ApiError(400, f"unknown status {', '.join(bad)}; use {', '.join(PROBLEM_FILTERS)}")
+        conditions.append(SymlinkProblem.status.in_(statuses))
+    if ignored not in ("exclude", "include", "only"):
+        raise ApiError(400, "ignored must be exclude, include or only")
+    if ignored != "include":
+        conditions.append(SymlinkProblem.ignored.is_(ignored == "only"))
+    if outcome:
+        conditions.append(SymlinkProblem.outcome == outcome if outcome != "none"
+                          else SymlinkProblem.outcome.is_(None))
+    async with tk.sessions() as session:
+        total = (await session.execute(select(func.count()).select_from(SymlinkProblem)
+                                       .where(*conditions))).scalar_one()
+        rows = (await session.execute(select(SymlinkProblem).where(*conditions)
+                                      .order_by(SymlinkProblem.id)
+                                      .offset((page - 1) * per_page).limit(per_page))).scalars().all()
+        by_status = dict((await session.execute(
+            select(SymlinkProblem.status, func.count()).where(
+                SymlinkProblem.scan_id == scan_id, SymlinkProblem.ignored.is_(False))
+            .group_by(SymlinkProblem.status))).all())
+    return {"scan_id": scan_id, "page": page, "per_page": per_page, "total": total,
+            "pages": max((total + per_page - 1) // per_page, 1),
+            "counts_by_status": by_status, "items": [row.as_dict() for row in rows]}
+
+
+async def ignore_path(tk: Toolkit, *, path: str | None = None, problem_id: int | None = None,
+                      note: str | None = None) -> dict:
+    async with tk.sessions() as session:
+        status = None
+        if problem_id is not None:
+            problem = await session.get(SymlinkProblem, problem_id)
+            if problem is None:
+                raise ApiError(404, f"no problem {problem_id}")
+            path, status = problem.path, problem.status
+        if not path or not isinstance(path, str) or not os.path.isabs(path):
+            raise ApiError(400, "give a problem_id or an absolute path to ignore")
+        existing = (await session.execute(select(SymlinkIgnore).where(
+            SymlinkIgnore.path == path))).scalar_one_or_none()
+        if existing is None:
+            existing = SymlinkIgnore(path=path, status=status, note=note, created_at=utcnow())
+            session.add(existing)
+        await session.execute(update(SymlinkProblem).where(SymlinkProblem.path == path)
+                              .values(ignored=True))
+        await session.commit()
+        return existing.as_dict()
+
+
+async def unignore(tk: Toolkit, ignore_id: int) -> dict:
+    async with tk.sessions() as session:
+        row = await session.get(SymlinkIgnore, ignore_id)
+        if row is None:
+            raise ApiError(404, f"no ignored path {ignore_id}")
+        await session.delete(row)
+        await session.execute(update(SymlinkProblem).where(SymlinkProblem.path == row.path)
+                              .values(ignored=False))
+        await session.commit()
+        return row.as_dict()
+
+
+async def list_ignores(tk: Toolkit) -> list[dict]:
+    async with tk.sessions() as session:
+        rows = (await session.execute(select(SymlinkIgnore).order_by(SymlinkIgnore.path))).scalars()
+        return [row.as_dict() for row in rows]
+
+
+# ------------------------------------------------------------------------ deletion
+
+async def _deletable_ids(tk: Toolkit, scan_id: str) -> list[int]:
+    async with tk.sessions() as session:
+        return list((await session.execute(select(SymlinkProblem.id).where(
+            *deletable_filter(scan_id)).order_by(SymlinkProblem.id))).scalars())
+
+
+def selection_token(scan_id: str, ids: list[int]) -> str:
+    """Names one exact result set: a confirmation made on a stale page does not match."""
+    digest = hashlib.sha256(f"{scan_id}:{','.join(map(str, ids))}".encode()).hexdigest()
+    return digest[:20]
+
+
+def _why_not_deletable(scan: SymlinkScan) -> str | None:
+    if scan.mode != "real":
+        return "this was a dry run: re-run it in real mode to delete"
+    if scan.status != "completed":
+        return f"the scan is {scan.status}: only a completed scan's results can be deleted"
+    if (scan.results_json or {}).get("mount_down"):
+        return "a mount was down during this scan: re-scan once it is healthy"
+    return None
+
+
+async def deletion_summary(tk: Toolkit, scan: SymlinkScan) -> dict:
+    ids = await _deletable_ids(tk, scan.id) if scan.status == "completed" else []
+    settings = await settings_of(tk)
+    from .deletion import deletion_guard
+
+    guard = deletion_guard(len(ids), scan.total_analyzed or 0, max_count=settings.max_deletions,
+                           max_share=settings.max_deletion_share)
+    async with tk.sessions() as session:
+        outcomes = dict((await session.execute(
+            select(SymlinkProblem.outcome, func.count()).where(
+                SymlinkProblem.scan_id == scan.id, SymlinkProblem.outcome.is_not(None))
+            .group_by(SymlinkProblem.outcome))).all())
+    running = None
+    if scan.deletion_job_id:
+        try:
+            job = await tk.runner.get(scan.deletion_job_id)
+            running = job.active
+        except JobNotFound:
+            running = False
+    return {"allowed": _why_not_deletable(scan) is None, "blocked_reason": _why_not_deletable(scan),
+            "count": len(ids), "token": selection_token(scan.id, ids),
+            "needs_override": not guard.allowed, "guard_reason": guard.reason,
+            "outcomes": outcomes, "running": bool(running), "job_id": scan.deletion_job_id}
+
+
+async def confirm_delete(tk: Toolkit, scan_id: str, data: dict) -> dict:
+    """Delete all (``{"all": true, "token": ...}``) or some (``{"ids": [...]}``) of a real-mode
+    scan's deletable problems, after the user saw them. Runs as a ``symlink:delete`` job."""
+    scan = await get_scan(tk, scan_id)
+    why_not = _why_not_deletable(scan)
+    if why_not:
+        raise ApiError(409, why_not, code="not_deletable")
+    deletable = await _deletable_ids(tk, scan_id)
+    override = data.get("override") is True
+    if data.get("all") is True:
+        if data.get("token") != selection_token(scan_id, deletable):
+            raise ApiError(409, "the results changed since this list was shown: review it again",
+                           code="stale_selection")
+        chosen: list[int] | None = None
+        count = len(deletable)
+    else:
+        ids = data.get("ids")
+        if not isinstance(ids, list) or not ids or not all(type(i) is int for i in ids):
+            raise ApiError(400, "give 'ids' (a list of problem ids) or 'all': true with its token")
+        stale = sorted(set(ids) - set(deletable))
+        if stale:
+            raise ApiError(409, f"{len(stale)} selected item(s) are not deletable results of this "
+                           f"scan (already handled, ignored, or from another scan)",
+                           code="stale_selection", ids=stale[:50])
+        chosen, count = sorted(set(ids)), len(set(ids))
+    if count == 0:
+        raise ApiError(409, "nothing to delete in this scan", code="nothing_to_delete")
+    settings = await settings_of(tk)
+    from .deletion import deletion_guard
+
+    guard = deletion_guard(count, scan.total_analyzed or 0, max_count=settings.max_deletions,
+                           max_share=settings.max_deletion_share, override=override)
+    if not guard.allowed:
+        raise ApiError(409, f"{guard.reason}: confirm with the override to go ahead",
+                       code="mass_deletion")
+    job = await tk.runner.enqueue("symlink:delete", {
+        "scan_id": scan_id, "problem_ids": chosen, "paths": list(scan.selected_paths),
+        "depth": scan.verification_depth, "small_files": settings.small_files})
+    async with tk.sessions() as session:
+        await session.execute(update(SymlinkScan).where(SymlinkScan.id == scan_id)
+                              .values(deletion_job_id=job.id))
+        await session.commit()
+    return {"scan_id": scan_id, "job_id": job.id, "count": count, "override": guard.reason}
+
+
+def _restore_blocking(database_url: str, journal_ids: list[int] | None, scan_id: str | None):
+    from toolkit.core.db import create_engine_sync
+
+    from .deletion import restore
+    from .store import DeletionJournal
+
+    engine = create_engine_sync(database_url)
+    try:
+        return restore(DeletionJournal(engine), ids=journal_ids, scan_id=scan_id)
+    finally:
+        engine.dispose()
+
+
+async def restore_deleted(tk: Toolkit, data: dict) -> dict:
+    ids, scan_id = data.get("journal_ids"), data.get("scan_id")
+    if ids is not None and (not isinstance(ids, list) or not ids
+                            or not all(type(i) is int for i in ids)):
+        raise ApiError(400, "journal_ids must be a non-empty list of integers")
+    if not ids and not isinstance(scan_id, str):
+        raise ApiError(400, "give journal_ids or a scan_id to restore")
+    outcomes = await asyncio.to_thread(_restore_blocking, tk.config.database_url, ids,
+                                       None if ids else scan_id)
+    restored = [o.journal_id for o in outcomes if o.outcome == "restored"]
+    if restored:
+        async with tk.sessions() as session:
+            await session.execute(update(SymlinkProblem).where(SymlinkProblem.journal_id.in_(restored))
+                                  .values(outcome="restored"))
+            await session.commit()
+    return {"restored": len(restored),
+            "items": [{"journal_id": o.journal_id, "path": o.path, "target": o.target,
+                       "outcome": o.outcome, "reason": o.reason} for o in outcomes]}
+
+
+def is_deletable_status(status: str) -> bool:
+    return status in DELETABLE_STATUSES

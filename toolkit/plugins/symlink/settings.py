@@ -1,0 +1,81 @@
+"""The symlink plugin's settings (stored in the seed's ``symlink_config`` table, one row).
+
+The model checks the *form* of each value. Whether ``media_path`` exists, is a directory and is
+readable is a fact of the filesystem, checked off the event loop by :func:`check_media_path`
+when the value changes (a media path that disappears later must not lock the other settings).
+"""
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+DEFAULT_MEDIA_PATH = "/app/medias"
+
+
+class SymlinkSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    media_path: str = Field(DEFAULT_MEDIA_PATH, description="Folder holding the library's symlinks")
+    max_workers: int = Field(6, ge=1, le=64, description="Links checked in parallel")
+    small_files: Literal["media", "all"] = Field(
+        "media", description="'media': small .nfo/.srt sidecars are fine; 'all': the original rule")
+    max_deletions: int = Field(500, ge=1, le=1_000_000,
+                               description="A deletion of more links needs an explicit override")
+    max_deletion_share: float = Field(0.2, gt=0, le=1,
+                                      description="Same, as a share of the scanned links")
+    sonarr_enabled: bool = False
+    sonarr_host: str = Field("", max_length=253)
+    sonarr_port: int = Field(8989, ge=1, le=65535)
+    sonarr_api_key: SecretStr = SecretStr("")
+    radarr_enabled: bool = False
+    radarr_host: str = Field("", max_length=253)
+    radarr_port: int = Field(7878, ge=1, le=65535)
+    radarr_api_key: SecretStr = SecretStr("")
+
+    @field_validator("media_path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        value = value.strip()
+        if not value or "\0" in value:
+            raise ValueError("give the folder's absolute path")
+        if not os.path.isabs(value):
+            raise ValueError("must be an absolute path (starting with /)")
+        if ".." in value.split("/"):
+            raise ValueError("must not contain '..'")
+        return os.path.normpath(value)
+
+    @field_validator("sonarr_host", "radarr_host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        value = value.strip()
+        if "://" in value or "/" in value:
+            raise ValueError("only the host name or IP address (no http://, no path)")
+        if value.count(":") == 1:
+            raise ValueError("put the port in the port field")
+        return value
+
+    @field_validator("sonarr_api_key", "radarr_api_key")
+    @classmethod
+    def _api_key(cls, value: SecretStr) -> SecretStr:
+        key = value.get_secret_value().strip()
+        if key and not key.isalnum():
+            raise ValueError("an API key holds only letters and digits")
+        return SecretStr(key)
+
+
+def check_media_path(path: str) -> str | None:
+    """Blocking: ``None`` when ``path`` is an existing, readable directory, else why not."""
+    try:
+        if not os.path.exists(path):
+            return "this folder does not exist"
+        if not os.path.isdir(path):
+            return "this is not a folder"
+        if not os.access(path, os.R_OK | os.X_OK):
+            return "this folder is not readable"
+        with os.scandir(path) as entries:
+            next(entries, None)
+    except OSError as exc:
+        return f"cannot read this folder: {exc.strerror or exc}"
+    return None

@@ -1,0 +1,231 @@
+"""Job-runner tasks of the symlink plugin.
+
+- ``symlink:scan`` drives the engine (:func:`checker.run_scan`) in a worker thread, streams
+  each problem into ``symlink_problems`` in batches (memory stays bounded whatever the
+  library's size), reports progress and honours cancellation.
+- ``symlink:delete`` deletes the problems of a scan that the user confirmed, through the
+  engine's :func:`deletion.delete_problems` (re-check, journal first, links only).
+
+Both open a blocking SQLAlchemy engine on the toolkit's database inside their thread: the
+event loop only coordinates.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Engine
+
+from toolkit.core.db import create_engine_sync
+from toolkit.core.hookspecs import Task
+from toolkit.core.jobs import JobCancelled, JobContext
+
+from .checker import DELETABLE_STATUSES, Problem, Progress, ScanOptions, run_scan
+from .history import SymlinkIgnore, SymlinkProblem, SymlinkScan, STATISTICS_COLUMNS, utcnow
+
+PROBLEM_BATCH = 500
+DELETE_CHUNK = 200
+# share of the overall progress bar that phase 1 takes when phase 2 follows
+PHASE1_SHARE_WITH_PHASE2 = 0.3
+
+
+def scan_exclusive_key(params: dict) -> str:
+    return "symlink:scan:" + "|".join(sorted(params.get("paths") or []))
+
+
+def delete_exclusive_key(params: dict) -> str:
+    return f"symlink:delete:{params.get('scan_id')}"
+
+
+class ProblemWriter:
+    """Buffers problems found by the engine and inserts them in batches (engine thread)."""
+
+    def __init__(self, engine: Engine, scan_id: str, ignored: frozenset[str]):
+        self.engine, self.scan_id, self.ignored = engine, scan_id, ignored
+        self.buffer: list[dict[str, Any]] = []
+        self.count = 0
+
+    def add(self, problem: Problem) -> None:
+        self.buffer.append({
+            "scan_id": self.scan_id, "path": problem.path, "target": problem.target,
+            "status": problem.status, "phase": problem.phase, "size": problem.size or 0,
+            "reason": problem.reason, "ignored": problem.path in self.ignored})
+        self.count += 1
+        if len(self.buffer) >= PROBLEM_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            with self.engine.begin() as connection:
+                connection.execute(insert(SymlinkProblem), self.buffer)
+            self.buffer = []
+
+
+def overall_fraction(progress: Progress, depth: str, expected_links: int | None) -> float | None:
+    """One bar for the whole scan: phase 1 then (for full/deep) phase 2."""
+    phase1_share = 1.0 if depth == "basic" else PHASE1_SHARE_WITH_PHASE2
+    if progress.phase == "done":
+        return 1.0
+    if progress.phase == "phase2" and progress.total:
+        return phase1_share + (1 - phase1_share) * min(progress.done / progress.total, 1.0)
+    if progress.phase == "phase1" and expected_links:
+        return phase1_share * min(progress.done / expected_links, 0.99)
+    return None if progress.phase == "phase1" else 0.0
+
+
+def _progress_reporter(ctx: JobContext, depth: str, expected_links: int | None) -> Callable[[Progress], None]:
+    started = time.monotonic()
+
+    def report(progress: Progress) -> None:
+        eta = progress.eta_seconds
+        if eta is None and progress.phase == "phase1" and expected_links and progress.rate > 0:
+            eta = max(expected_links - progress.done, 0) / progress.rate
+        ctx.report_progress(
+            overall_fraction(progress, depth, expected_links), progress.phase,
+            dict(progress.counts), progress.message, eta=round(eta, 1) if eta is not None else None,
+            done=progress.done, total=progress.total if progress.phase == "phase2" else expected_links,
+            rate=round(progress.rate, 1), elapsed=round(time.monotonic() - started, 1))
+
+    return report
+
+
+def _scan_blocking(ctx: JobContext, database_url: str, options: ScanOptions,
+                   ignored: frozenset[str], expected_links: int | None):
+    from .store import SqlVerdictStore
+
+    engine = create_engine_sync(database_url)
+    writer = ProblemWriter(engine, options.scan_id or "", ignored)
+    try:
+        result = run_scan(options, on_problem=writer.add,
+                          on_progress=_progress_reporter(ctx, options.depth, expected_links),
+                          should_abort=ctx.should_abort, verdict_store=SqlVerdictStore(engine))
+        return result, writer.count
+    finally:
+        writer.flush()
+        engine.dispose()
+
+
+async def _set_scan(ctx: JobContext, scan_id: str, **values: Any) -> None:
+    async with ctx.sessions() as session:
+        await session.execute(update(SymlinkScan).where(SymlinkScan.id == scan_id).values(**values))
+        await session.commit()
+
+
+async def scan_task(ctx: JobContext, *, scan_id: str, paths: list[str], mode: str, depth: str,
+                    workers: int = 6, small_files: str = "media",
+                    expected_links: int | None = None) -> dict:
+    toolkit = ctx.services["toolkit"]
+    await _set_scan(ctx, scan_id, status="running")
+    async with ctx.sessions() as session:
+        ignored = frozenset((await session.execute(select(SymlinkIgnore.path))).scalars())
+    options = ScanOptions(paths=paths, depth=depth, workers=workers, small_files=small_files,
+                          scan_id=scan_id)
+    started = time.monotonic()
+    try:
+        result, found = await ctx.run_blocking(
+            _scan_blocking, ctx, toolkit.config.database_url, options, ignored, expected_links)
+    except Exception as exc:
+        await _set_scan(ctx, scan_id, status="error", error_message=f"{type(exc).__name__}: {exc}",
+                        finished_at=utcnow(), duration=round(time.monotonic() - started, 3))
+        raise
+    status = "cancelled" if result.cancelled else "error" if result.stopped_reason else "completed"
+    statistics = {name: result.statistics.get(name, 0) for name in STATISTICS_COLUMNS}
+    statistics["files_deleted"] = 0
+    await _set_scan(
+        ctx, scan_id, status=status, finished_at=utcnow(), duration=result.duration_seconds,
+        problems_found=found, error_message=result.stopped_reason, **statistics,
+        results_json={"mounts": result.mounts, "mount_down": result.mount_down,
+                      "stopped_reason": result.stopped_reason,
+                      "walk_errors": result.walk_errors[:20],
+                      "phase2_estimate": result.phase2_estimate,
+                      "media_links": result.statistics.get("media_links", 0),
+                      "skipped_cached": result.statistics.get("skipped_cached", 0)})
+    summary = {"scan_id": scan_id, "status": status, "problems_found": found,
+               "statistics": statistics, "mode": mode}
+    if result.cancelled:
+        raise JobCancelled(summary)
+    if result.stopped_reason:
+        raise RuntimeError(result.stopped_reason)
+    return summary
+
+
+def deletable_filter(scan_id: str):
+    """The problems of a scan that a confirmed deletion may act on."""
+    return (SymlinkProblem.scan_id == scan_id, SymlinkProblem.status.in_(DELETABLE_STATUSES),
+            SymlinkProblem.ignored.is_(False), SymlinkProblem.outcome.is_(None))
+
+
+def _delete_blocking(ctx: JobContext, database_url: str, scan_id: str, problem_ids: list[int] | None,
+                     options: ScanOptions) -> dict[str, int]:
+    from .deletion import delete_problems
+    from .mounts import MountMonitor
+    from .store import DeletionJournal
+
+    engine = create_engine_sync(database_url)
+    journal = DeletionJournal(engine)
+    monitor = MountMonitor(timeout=options.mount_timeout, interval=options.mount_check_interval,
+                           expected_mounts=options.expected_mounts)
+    tally = {"deleted": 0, "skipped": 0, "failed": 0}
+    try:
+        with engine.connect() as connection:
+            total = connection.execute(select(func.count()).select_from(SymlinkProblem).where(
+                *deletable_filter(scan_id),
+                SymlinkProblem.id.in_(problem_ids) if problem_ids is not None else True)).scalar()
+        last_id, done = 0, 0
+        while not ctx.should_abort():
+            query = (select(SymlinkProblem).where(*deletable_filter(scan_id), SymlinkProblem.id > last_id)
+                     .order_by(SymlinkProblem.id).limit(DELETE_CHUNK))
+            if problem_ids is not None:
+                query = query.where(SymlinkProblem.id.in_(problem_ids))
+            with engine.connect() as connection:
+                rows = connection.execute(query).mappings().all()
+            if not rows:
+                break
+            last_id = rows[-1]["id"]
+            ids_by_path = {row["path"]: row["id"] for row in rows}
+            problems = [Problem(row["path"], row["target"], row["status"], row["phase"], row["size"], row["reason"])
+                        for row in rows]
+
+            def record(outcome) -> None:
+                nonlocal done
+                done += 1
+                tally[outcome.outcome] = tally.get(outcome.outcome, 0) + 1
+                with engine.begin() as connection:
+                    connection.execute(update(SymlinkProblem)
+                                       .where(SymlinkProblem.id == ids_by_path[outcome.path])
+                                       .values(outcome=outcome.outcome, outcome_reason=outcome.reason,
+                                               journal_id=outcome.journal_id))
+                    if outcome.outcome == "deleted":
+                        connection.execute(update(SymlinkScan).where(SymlinkScan.id == scan_id)
+                                           .values(files_deleted=SymlinkScan.files_deleted + 1))
+                ctx.report_progress(done / total if total else 1.0, "delete",
+                                    dict(tally), f"{done}/{total} handled", done=done, total=total)
+
+            delete_problems(problems, journal=journal, scan_id=scan_id, should_abort=ctx.should_abort,
+                            options=options, monitor=monitor, on_outcome=record)
+        return tally
+    finally:
+        engine.dispose()
+
+
+async def delete_task(ctx: JobContext, *, scan_id: str, problem_ids: list[int] | None = None,
+                      paths: list[str] | None = None, depth: str = "basic",
+                      small_files: str = "media") -> dict:
+    toolkit = ctx.services["toolkit"]
+    options = ScanOptions(paths=paths or ["/"], depth=depth, small_files=small_files, scan_id=scan_id)
+    tally = await ctx.run_blocking(_delete_blocking, ctx, toolkit.config.database_url, scan_id,
+                                   problem_ids, options)
+    summary = {"scan_id": scan_id, **tally}
+    if ctx.should_abort():
+        raise JobCancelled(summary)
+    return summary
+
+
+TASKS = [
+    Task(name="symlink:scan", func=scan_task, exclusive_key=scan_exclusive_key, keep_last=20,
+         description="Check the library's symlinks (phase 1, and ffprobe for full/deep)"),
+    Task(name="symlink:delete", func=delete_task, exclusive_key=delete_exclusive_key, keep_last=20,
+         description="Delete the confirmed problem links of a scan (journaled, reversible)"),
+]
