@@ -454,11 +454,9 @@ def _phase1(options, monitor, spool, statistics, count, on_problem, reporter, sh
             done += 1
             statistics["total_analyzed"] += 1
             if outcome is TIMED_OUT:
-                target = _safe_readlink(path)
-                health = monitor.report_failure(lexical_target(path, target))
-                outcome = Problem(path, target, UNKNOWN, 1, 0,
-                                  f"no answer within {options.fs_timeout:g}s (mount {health.mount_point} "
-                                  f"{'down' if not health.healthy else 'answers'})")
+                target = _safe_readlink(path)  # the link itself is local: lstat-level, no hang
+                monitor.recheck_soon(lexical_target(path, target))
+                outcome = Problem(path, target, UNKNOWN, 1, 0, f"no answer within {options.fs_timeout:g}s")
             elif isinstance(outcome, BaseException):
                 outcome = Problem(path, _safe_readlink(path), ERROR, 1, 0, f"{type(outcome).__name__}: {outcome}")
             if isinstance(outcome, _Healthy):

@@ -147,6 +147,7 @@ class MountMonitor:
         self._lock = threading.Lock()
         self._check_locks: dict[str, threading.Lock] = {}
         self._health: dict[str, MountHealth] = {}
+        self._background: dict[str, threading.Thread] = {}
         self._table_read_at = 0.0
         self._mounts: list[MountPoint] = []
         self._refresh_table()
@@ -174,14 +175,18 @@ class MountMonitor:
         return any(m.path == path and m.fstype != "expected" for m in self._mounts)
 
     def health(self, mount: MountPoint, *, force: bool = False) -> MountHealth:
+        """Cached health; ``force`` accepts only an answer from a check that ended after
+        this call began (so many failing workers share one re-check)."""
+        asked_at = time.time()
         known = self._health.get(mount.path)
-        if known is not None and not force and time.time() - known.checked_at < self.interval:
+        if known is not None and not force and asked_at - known.checked_at < self.interval:
             return known
         with self._lock:
             check_lock = self._check_locks.setdefault(mount.path, threading.Lock())
         with check_lock:
             known = self._health.get(mount.path)
-            if known is not None and not force and time.time() - known.checked_at < self.interval:
+            if known is not None and (known.checked_at >= asked_at if force
+                                      else time.time() - known.checked_at < self.interval):
                 return known  # another thread checked it while we waited
             if mount.fstype == "expected":
                 fresh = MountHealth(mount.path, mount.fstype, False, "expected mount point is not mounted")
@@ -197,6 +202,19 @@ class MountMonitor:
     def report_failure(self, absolute_path: str) -> MountHealth:
         """A call under this path failed as if the mount were gone: check now."""
         return self.health_of(absolute_path, force=True)
+
+    def recheck_soon(self, absolute_path: str) -> MountHealth | None:
+        """Non-blocking :meth:`report_failure` for the coordinating thread: start a re-check
+        in the background (one at a time per mount); return the last known health."""
+        mount = self.mount_of(absolute_path)
+        with self._lock:
+            running = self._background.get(mount.path)
+            if running is None or not running.is_alive():
+                running = threading.Thread(target=self.health, args=(mount,), kwargs={"force": True},
+                                           daemon=True, name="symlink-mount-recheck")
+                self._background[mount.path] = running
+                running.start()
+        return self._health.get(mount.path)
 
     def check_all(self, paths: Iterable[str]) -> list[MountHealth]:
         seen: dict[str, MountHealth] = {}

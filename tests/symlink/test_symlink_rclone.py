@@ -1,0 +1,164 @@
+"""Through a real rclone FUSE mount of a local WebDAV server (TESTING.md)."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from toolkit.plugins.symlink.checker import ScanOptions, run_scan
+from toolkit.plugins.symlink.cli import symlink_cli
+from toolkit.plugins.symlink.deletion import delete_problems
+from toolkit.plugins.symlink.store import DeletionJournal
+
+pytestmark = pytest.mark.fuse
+
+
+def _populate(mount, tree, names, size=8192):
+    """Files on the server, links in the library pointing into the mount."""
+    for name in names:
+        remote = mount.remote_root / "__all__" / name
+        remote.parent.mkdir(parents=True, exist_ok=True)
+        remote.write_bytes(b"\x42" * size)
+        tree.link(name, mount.mount_point / "__all__" / name)
+
+
+def _scan(tree, **options):
+    problems = []
+    result = run_scan(ScanOptions(paths=[str(tree.library)], **options), on_problem=problems.append)
+    return result, {Path(p.path).name: p for p in problems}
+
+
+def _wait_until(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_healthy_mount_scans_ok(rclone_mount, tree):
+    _populate(rclone_mount, tree, ["a.mkv", "b.mkv"])
+    result, found = _scan(tree)
+    assert found == {}
+    assert result.statistics["phase1_ok"] == 2
+    assert any(m["fstype"].startswith("fuse") and m["healthy"] for m in result.mounts)
+
+
+def test_file_removed_on_the_server_is_broken(rclone_mount, tree):
+    _populate(rclone_mount, tree, ["keep.mkv", "removed.mkv"])
+    (rclone_mount.remote_root / "__all__" / "removed.mkv").unlink()
+    assert _wait_until(lambda: not os.path.exists(rclone_mount.mount_point / "__all__" / "removed.mkv"))
+    _, found = _scan(tree)
+    assert {n: p.status for n, p in found.items()} == {"removed.mkv": "BROKEN"}
+
+
+def test_server_error_on_read_is_io_error_with_the_error_text(rclone_mount, tree):
+    _populate(rclone_mount, tree, ["fine.mkv", "failing.mkv"])
+    rclone_mount.server.faults.failing_paths.add("/__all__/failing.mkv")
+    result, found = _scan(tree)
+    assert {n: p.status for n, p in found.items()} == {"failing.mkv": "IO_ERROR"}
+    assert "Input/output error" in found["failing.mkv"].reason
+    assert result.statistics["phase1_io_error"] == 1
+
+
+def test_io_error_is_rechecked_and_kept_when_the_server_recovers(rclone_mount, tree, engine):
+    _populate(rclone_mount, tree, ["flaky.mkv"])
+    rclone_mount.server.faults.failing_paths.add("/__all__/flaky.mkv")
+    _, found = _scan(tree)
+    assert found["flaky.mkv"].status == "IO_ERROR"
+    rclone_mount.server.faults.failing_paths.clear()  # a passing hiccup
+
+    outcomes = delete_problems(found.values(), journal=DeletionJournal(engine), scan_id=None, io_error_delay=0)
+
+    assert [(o.outcome, o.reason) for o in outcomes] == [("skipped", "the link is fine now")]
+    assert os.path.islink(tree.library / "flaky.mkv")
+
+
+def test_killed_rclone_gives_unknown_and_real_mode_deletes_nothing(rclone_mount, tree, database_url, tmp_path):
+    _populate(rclone_mount, tree, [f"movie{i}.mkv" for i in range(10)])
+    rclone_mount.kill()  # by pid; the mount stays in the table and answers ENOTCONN
+
+    result, found = _scan(tree)
+    cli = CliRunner(env={"COLUMNS": "400"}).invoke(
+        symlink_cli, ["scan", str(tree.library), "--mode", "real", "--yes", "--force"], catch_exceptions=False)
+
+    assert {p.status for p in found.values()} == {"UNKNOWN"} and len(found) == 10
+    assert "Transport endpoint is not connected" in found["movie0.mkv"].reason
+    assert result.mount_down and result.statistics["phase1_broken"] == 0
+    assert cli.exit_code == 4, cli.output
+    assert sorted(os.listdir(tree.library)) == sorted(f"movie{i}.mkv" for i in range(10))
+
+
+def test_unmounted_mount_point_gives_unknown_not_broken(rclone_mount, tree):
+    _populate(rclone_mount, tree, ["a.mkv", "b.mkv"])
+    rclone_mount.kill()
+    rclone_mount.unmount()  # now an empty directory, like a mount that never came up
+    assert _wait_until(lambda: not os.path.ismount(rclone_mount.mount_point))
+
+    result, found = _scan(tree)
+
+    assert {p.status for p in found.values()} == {"UNKNOWN"}
+    assert "looks unmounted" in found["a.mkv"].reason
+    assert result.statistics["phase1_broken"] == 0
+
+
+def test_slow_server_past_the_deadline_is_unknown_and_the_scan_finishes(rclone_mount, tree):
+    _populate(rclone_mount, tree, ["slow1.mkv", "slow2.mkv", "slow3.mkv"])
+    rclone_mount.server.faults.latency = 1.5  # every WebDAV request; the deadline is 0.5 s
+
+    result, found = _scan(tree, fs_timeout=0.5, workers=2, mount_timeout=10)
+
+    assert {n: p.status for n, p in found.items()} == {n: "UNKNOWN" for n in ["slow1.mkv", "slow2.mkv", "slow3.mkv"]}
+    assert all("no answer within 0.5s" in p.reason for p in found.values())
+    assert result.statistics["phase1_broken"] == 0 and result.statistics["phase1_io_error"] == 0
+
+
+def test_latency_below_the_deadline_gives_correct_verdicts(rclone_mount, tree):
+    _populate(rclone_mount, tree, ["ok1.mkv", "ok2.mkv", "ok3.mkv"])
+    _populate(rclone_mount, tree, ["tiny.mkv"], size=100)
+    rclone_mount.server.faults.latency = 0.02
+
+    result, found = _scan(tree, workers=4)
+
+    assert {n: p.status for n, p in found.items()} == {"tiny.mkv": "SMALL_FILE"}
+    assert result.statistics["phase1_ok"] == 3
+
+
+def test_cancel_returns_promptly_while_calls_hang(rclone_mount, tree):
+    _populate(rclone_mount, tree, [f"hang{i}.mkv" for i in range(6)])
+    rclone_mount.server.faults.latency = 4.0
+    asked = []
+
+    def should_abort():
+        asked.append(1)
+        return len(asked) > 3  # polled about ten times a second
+
+    result, found = _scan_with_abort(tree, should_abort)
+
+    assert result.cancelled is True
+    assert result.statistics["total_analyzed"] == 0 and found == {}
+
+
+def _scan_with_abort(tree, should_abort):
+    problems = []
+    result = run_scan(ScanOptions(paths=[str(tree.library)], fs_timeout=60, mount_timeout=60, workers=2),
+                      on_problem=problems.append, should_abort=should_abort)
+    return result, {Path(p.path).name: p for p in problems}
+
+
+def test_full_scan_through_the_mount_finds_the_corrupted_file(rclone_mount, tree, media):
+    for name in ["ok.mkv", "ok.mp3", "zerohead.mkv"]:
+        remote = rclone_mount.remote_root / "__all__" / name
+        remote.parent.mkdir(parents=True, exist_ok=True)
+        remote.write_bytes(media[name].read_bytes())
+        tree.link(name, rclone_mount.mount_point / "__all__" / name)
+    rclone_mount.server.faults.latency = 0.02
+
+    result, found = _scan(tree, depth="full")
+
+    assert {n: (p.status, p.phase) for n, p in found.items()} == {"zerohead.mkv": ("CORRUPTED", 2)}
+    assert result.statistics["phase2_analyzed"] == 3
