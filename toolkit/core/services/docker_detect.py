@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 CONFIG_XML_LIMIT = 1 << 20  # config.xml is ~1 KiB; never buffer more than this
 DEFAULT_BRIDGE = "bridge"
 UNSPECIFIED_HOSTS = ("", "0.0.0.0", "::")
+# containers named after an *arr that are not one (metrics exporters, database sidecars)
+COMPANION_WORDS = frozenset({"exporter", "exportarr", "db", "postgres", "backup"})
 
 
 @dataclass
@@ -181,11 +183,13 @@ def _kind_of(attrs: dict) -> tuple[ServiceKind, str] | None:
     # "lscr.io/linuxserver/sonarr:latest" -> "sonarr" (a registry port never is in the last part)
     last = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
     for kind in ServiceKind:
-        if re.search(rf"(^|[-_.]){kind.value}($|[-_.])", last):
+        if re.search(rf"(^|[-_.]){kind.value}$", last):  # sonarr, arch-sonarr; not sonarr-exporter
             return kind, "image"
-    name = _name(attrs).lower()
+    tokens = set(re.split(r"[-_.]", _name(attrs).lower()))
+    if tokens & COMPANION_WORDS:
+        return None
     for kind in ServiceKind:
-        if kind.value in name:
+        if kind.value in tokens:  # sonarr, sonarr-4k, media_radarr_1
             return kind, "name"
     return None
 
