@@ -16,6 +16,7 @@ KEY = "0123456789abcdef0123456789abcdef"
 def test_defaults_per_kind():
     assert (SonarrConnection().port, RadarrConnection().port, LidarrConnection().port) == (8989, 7878, 8686)
     assert SonarrConnection().enabled is False
+    assert RadarrConnection.model_validate({"host": "radarr"}).port == 7878  # the web form's path
     assert RepairSettings().policy == "targeted" and RepairSettings().search_unmonitored is False
 
 

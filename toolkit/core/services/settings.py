@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -55,9 +55,13 @@ class ArrConnection(BaseModel):
     ssl: bool = Field(False, description="Use https")
     timeout: float = Field(15.0, gt=0, le=300, description="Seconds per request")
 
-    def __init__(self, **data):
-        data.setdefault("port", self.kind.default_port)
-        super().__init__(**data)
+    @model_validator(mode="before")
+    @classmethod
+    def _default_port(cls, data: Any) -> Any:
+        """The default port depends on the application (also for ``model_validate``)."""
+        if isinstance(data, dict) and data.get("port") in (None, ""):
+            data = {**data, "port": cls.kind.default_port}
+        return data
 
     @field_validator("host")
     @classmethod
