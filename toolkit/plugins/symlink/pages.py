@@ -1,2 +1,312 @@
-from quart import Blueprint
-pages = Blueprint("symlink_pages", __name__)
+"""The page ``/symlink`` and its htmx fragments.
+
+One URL serves the whole page or, for an htmx request, only the active tab's panel (``Vary:
+HX-Request``); the tab is in the URL (``?tab=scanner``) so reload and the back button work.
+Fragments call the same functions as the JSON API (:mod:`.scans`); errors are shown in place.
+Progress polls every second and stops with HTTP 286.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from quart import Blueprint, Response, render_template, request
+
+from toolkit.core.jobs import JobConflict, JobNotFound
+from toolkit.core.settings import MASK, SettingsError, public
+from toolkit.web.errors import ApiError
+
+from . import scans
+from .checker import DEPTHS
+from .history import ACTIVE_SCAN_STATES, KEEP_SCANS
+from .probe import original_estimate
+from .routes import (config_body, detect_services, directory_level, link_counter, save_config,
+                     start_from, test_services, toolkit)
+from .settings import SymlinkSettings
+
+HERE = Path(__file__).resolve().parent
+TABS = ("dashboard", "scanner", "settings")
+STOP_POLLING = 286
+pages = Blueprint("symlink_pages", __name__, template_folder=str(HERE / "templates"),
+                  static_folder=str(HERE / "static"), static_url_path="/symlink/static")
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true" and \
+        request.headers.get("HX-History-Restore-Request") != "true"
+
+
+async def fragment(template: str, status: int = 200, headers: dict | None = None, **context) -> Response:
+    response = Response(await render_template(template, **context), status=status)
+    response.headers["Vary"] = "HX-Request"
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+async def _active_scan_id() -> str | None:
+    for scan in await scans.history(toolkit(), limit=KEEP_SCANS):
+        if scan["status"] in ACTIVE_SCAN_STATES:
+            return scan["scan_id"]
+    return None
+
+
+async def tab_context(tab: str) -> dict:
+    tk = toolkit()
+    context: dict = {"tab": tab, "tabs": TABS, "keep_scans": KEEP_SCANS}
+    config = await config_body()
+    context["config"] = config
+    if tab == "dashboard":
+        context["history"] = await scans.history(tk)
+        context["active_scan"] = await _active_scan_id()
+    elif tab == "scanner":
+        scan_id = request.args.get("scan") or await _active_scan_id()
+        context["scan"] = await _scan_or_none(scan_id)
+        context["depths"] = DEPTHS
+        context["ffprobe"] = not bool(_depth_error("full"))
+    elif tab == "settings":
+        context["fields"] = SymlinkSettings.model_fields
+        context["mask"] = MASK
+    return context
+
+
+async def _scan_or_none(scan_id: str | None) -> dict | None:
+    if not scan_id:
+        return None
+    try:
+        return await scans.scan_status(toolkit(), scan_id)
+    except ApiError:
+        return None
+
+
+def _depth_error(depth: str) -> str | None:
+    try:
+        scans.validate_scan_request({"paths": ["x"], "verification_depth": depth})
+    except ApiError as exc:
+        return (exc.fields or {}).get("verification_depth")
+    return None
+
+
+@pages.get("/symlink")
+async def page():
+    tab = request.args.get("tab", "dashboard")
+    if tab not in TABS:
+        tab = "dashboard"
+    context = await tab_context(tab)
+    if is_htmx():
+        return await fragment("symlink/_app.html", **context)
+    return await fragment("symlink/page.html", **context)
+
+
+# ------------------------------------------------------------------------ scanner
+
+@pages.get("/symlink/fragments/directories")
+async def directories_fragment():
+    try:
+        level = await directory_level(request.args.get("path", ""))
+        error = None
+    except ApiError as exc:
+        level, error = None, exc.message
+    return await fragment("symlink/_directories.html", level=level, error=error,
+                          nested=bool(request.args.get("path")))
+
+
+@pages.get("/symlink/fragments/count")
+async def count_fragment():
+    path = request.args.get("path", "")
+    media = (await scans.settings_of(toolkit())).media_path
+    try:
+        path = await scans.off_loop(scans.resolve_under_media, media, path)
+    except ValueError:
+        return await fragment("symlink/_count.html", path=path, count=-1)
+    value = link_counter().request(path)
+    return await fragment("symlink/_count.html", path=path, count=value)
+
+
+@pages.get("/symlink/fragments/estimate")
+async def estimate_fragment():
+    """The original's phase-2 planning figure (30 files a minute) for the chosen folders."""
+    depth = request.args.get("verification_depth", "basic")
+    chosen = request.args.getlist("paths")
+    counter = link_counter()
+    counts = [counter.cached(p) for p in chosen if os.path.isabs(p)]
+    known = [c for c in counts if c is not None and c >= 0]
+    return await fragment("symlink/_estimate.html", depth=depth, chosen=len(chosen),
+                          links=sum(known), complete=len(known) == len(chosen) and chosen,
+                          estimate=original_estimate(sum(known)) if known else None,
+                          depth_error=_depth_error(depth) if depth != "basic" else None)
+
+
+@pages.post("/symlink/scan")
+async def start_scan_fragment():
+    form = await request.form
+    data = {"paths": form.getlist("paths"), "mode": form.get("mode", "dry-run"),
+            "verification_depth": form.get("verification_depth", "basic")}
+    try:
+        scan = await start_from(data)
+    except (ApiError, JobConflict) as exc:
+        message = exc.message if isinstance(exc, ApiError) else str(exc)
+        fields = exc.fields if isinstance(exc, ApiError) else None
+        running = getattr(exc, "extra", {}).get("scan_id") if isinstance(exc, ApiError) else None
+        return await fragment("symlink/_error.html", message=message, fields=fields,
+                              running_scan=running)
+    status = await scans.scan_status(toolkit(), scan.id)
+    return await fragment("symlink/_scan.html", scan=status,
+                          headers={"HX-Push-Url": f"/symlink?tab=scanner&scan={scan.id}"})
+
+
+@pages.get("/symlink/scans/<scan_id>/progress")
+async def progress_fragment(scan_id: str):
+    try:
+        status = await scans.scan_status(toolkit(), scan_id)
+    except ApiError as exc:
+        return await fragment("symlink/_error.html", status=STOP_POLLING, message=exc.message)
+    finished = status["status"] not in ACTIVE_SCAN_STATES
+    return await fragment("symlink/_scan.html", status=STOP_POLLING if finished else 200, scan=status)
+
+
+@pages.post("/symlink/scans/<scan_id>/cancel")
+async def cancel_fragment(scan_id: str):
+    status = await scans.cancel_scan(toolkit(), scan_id)
+    return await fragment("symlink/_scan.html", scan=status)
+
+
+@pages.post("/symlink/scans/<scan_id>/rerun")
+async def rerun_fragment(scan_id: str):
+    try:
+        scan = await scans.rerun(toolkit(), scan_id)
+    except (ApiError, JobConflict) as exc:
+        return await fragment("symlink/_error.html", message=getattr(exc, "message", str(exc)))
+    return Response("", headers={"HX-Redirect": f"/symlink?tab=scanner&scan={scan.id}"})
+
+
+@pages.get("/symlink/scans/<scan_id>/results")
+async def results_fragment(scan_id: str):
+    page_number, per_page = scans.parse_page(request.args)
+    status_filter = request.args.get("status") or ""
+    ignored = request.args.get("ignored", "exclude")
+    try:
+        scan = await scans.scan_status(toolkit(), scan_id)
+        problems = await scans.problems_page(toolkit(), scan_id, status=status_filter or None,
+                                             ignored=ignored, page=page_number, per_page=per_page)
+    except ApiError as exc:
+        return await fragment("symlink/_error.html", message=exc.message)
+    return await fragment("symlink/_results.html", scan=scan, problems=problems,
+                          status_filter=status_filter, ignored=ignored,
+                          filters=scans.PROBLEM_FILTERS)
+
+
+@pages.post("/symlink/problems/<int:problem_id>/ignore")
+async def ignore_fragment(problem_id: int):
+    try:
+        ignored = await scans.ignore_path(toolkit(), problem_id=problem_id)
+    except ApiError as exc:
+        return await fragment("symlink/_error.html", message=exc.message)
+    return await fragment("symlink/_ignored_row.html", ignored=ignored)
+
+
+@pages.get("/symlink/scans/<scan_id>/confirm")
+async def confirm_fragment(scan_id: str):
+    """The confirmation dialog: every link that would be deleted, paginated."""
+    page_number, per_page = scans.parse_page(request.args)
+    try:
+        scan = await scans.scan_status(toolkit(), scan_id)
+        problems = await scans.problems_page(toolkit(), scan_id, deletable_only=True,
+                                             page=page_number, per_page=per_page)
+    except ApiError as exc:
+        return await fragment("symlink/_error.html", message=exc.message)
+    return await fragment("symlink/_confirm.html", scan=scan, problems=problems,
+                          deletion=scan.get("deletion") or {})
+
+
+@pages.post("/symlink/scans/<scan_id>/delete")
+async def delete_fragment(scan_id: str):
+    form = await request.form
+    data = {"all": True, "token": form.get("token", ""), "override": form.get("override") == "yes"}
+    try:
+        await scans.confirm_delete(toolkit(), scan_id, data)
+    except (ApiError, JobConflict) as exc:
+        return await fragment("symlink/_error.html", message=getattr(exc, "message", str(exc)))
+    return await deletion_fragment(scan_id)
+
+
+@pages.get("/symlink/scans/<scan_id>/deletion")
+async def deletion_fragment(scan_id: str):
+    tk = toolkit()
+    try:
+        scan = await scans.scan_status(tk, scan_id)
+    except ApiError as exc:
+        return await fragment("symlink/_error.html", status=STOP_POLLING, message=exc.message)
+    deletion = scan.get("deletion") or {}
+    job = None
+    if deletion.get("job_id"):
+        try:
+            job = await tk.runner.get(deletion["job_id"])
+        except JobNotFound:
+            job = None
+    running = bool(job and job.active)
+    return await fragment("symlink/_deletion.html", status=200 if running else STOP_POLLING,
+                          scan=scan, job=job, running=running)
+
+
+@pages.post("/symlink/restore")
+async def restore_fragment():
+    form = await request.form
+    try:
+        journal_id = int(form.get("journal_id", ""))
+        result = await scans.restore_deleted(toolkit(), {"journal_ids": [journal_id]})
+    except ValueError:
+        return await fragment("symlink/_error.html", message="journal_id must be an integer")
+    except ApiError as exc:
+        return await fragment("symlink/_error.html", message=exc.message)
+    return await fragment("symlink/_restored.html", item=result["items"][0] if result["items"] else None)
+
+
+# ------------------------------------------------------------------------ settings
+
+def _form_changes(form) -> dict:
+    changes: dict = {}
+    for name, field in SymlinkSettings.model_fields.items():
+        if name not in form:
+            continue
+        values = form.getlist(name)
+        if field.annotation is bool:
+            changes[name] = "true" in values or "on" in values
+        else:
+            changes[name] = values[-1]
+    return changes
+
+
+@pages.post("/symlink/settings")
+async def save_settings_fragment():
+    changes = _form_changes(await request.form)
+    try:
+        settings = await save_config(changes)
+        errors: dict = {}
+    except SettingsError as exc:
+        settings, errors = await scans.settings_of(toolkit()), exc.fields
+    return await fragment("symlink/_save_state.html", errors=errors, values=public(settings),
+                          fields=SymlinkSettings.model_fields)
+
+
+@pages.post("/symlink/settings/test/<kind>")
+async def test_service_fragment(kind: str):
+    if kind not in ("sonarr", "radarr"):
+        return await fragment("symlink/_error.html", message="unknown service")
+    try:
+        result = (await test_services([kind]))[kind]
+    except ApiError as exc:
+        result = {"ok": False, "message": exc.message}
+    return await fragment("symlink/_service_test.html", kind=kind, result=result)
+
+
+@pages.post("/symlink/settings/detect")
+async def detect_fragment():
+    try:
+        found, error = await detect_services(), None
+    except ApiError as exc:
+        found, error = None, exc.message
+    except Exception as exc:  # Docker answered something unexpected: say so, change nothing
+        found, error = None, f"Docker detection failed: {exc}"
+    return await fragment("symlink/_detect.html", found=found, error=error)
+

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from pathlib import Path
 
 from quart import Blueprint, current_app, jsonify, request
 
@@ -17,7 +16,6 @@ from . import scans
 from .directories import LinkCounter, list_subdirs, node
 from .settings import check_media_path
 
-HERE = Path(__file__).resolve().parent
 api = Blueprint("symlink_api", __name__, url_prefix="/api/symlink")
 
 

@@ -17,7 +17,7 @@ from toolkit.core.jobs import ACTIVE_STATES, JobNotFound
 from toolkit.core.runtime import Toolkit
 from toolkit.web.errors import ApiError
 
-from .checker import DELETABLE_STATUSES, DEPTHS
+from .checker import DEPTHS
 from .history import (ACTIVE_SCAN_STATES, KEEP_SCANS, SymlinkIgnore, SymlinkProblem, SymlinkScan,
                       utcnow)
 from .settings import SymlinkSettings
@@ -263,9 +263,9 @@ def parse_page(args) -> tuple[int, int]:
 
 async def problems_page(tk: Toolkit, scan_id: str, *, status: str | None = None,
                         ignored: str = "exclude", outcome: str | None = None,
-                        page: int = 1, per_page: int = 50) -> dict:
+                        deletable_only: bool = False, page: int = 1, per_page: int = 50) -> dict:
     await get_scan(tk, scan_id)
-    conditions = [SymlinkProblem.scan_id == scan_id]
+    conditions = list(deletable_filter(scan_id)) if deletable_only else [SymlinkProblem.scan_id == scan_id]
     if status:
         statuses = [s.strip().upper() for s in status.split(",") if s.strip()]
         bad = [s for s in statuses if s not in PROBLEM_FILTERS]
@@ -460,6 +460,3 @@ async def restore_deleted(tk: Toolkit, data: dict) -> dict:
             "items": [{"journal_id": o.journal_id, "path": o.path, "target": o.target,
                        "outcome": o.outcome, "reason": o.reason} for o in outcomes]}
 
-
-def is_deletable_status(status: str) -> bool:
-    return status in DELETABLE_STATUSES

@@ -1,0 +1,64 @@
+/* Small behaviours htmx does not cover: select-all, the confirmation <dialog>, tab keys,
+   folder expand/collapse. No framework; everything else is server-rendered htmx. */
+(function () {
+  "use strict";
+
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box.matches || !box.matches("[data-select-all]")) return;
+    var form = box.closest("form") || document;
+    form.querySelectorAll(box.getAttribute("data-select-all")).forEach(function (item) {
+      item.checked = box.checked;
+    });
+  });
+
+  document.addEventListener("click", function (event) {
+    var closer = event.target.closest && event.target.closest("[data-close-dialog]");
+    if (closer) {
+      var dialog = document.querySelector(closer.getAttribute("data-close-dialog"));
+      if (dialog && dialog.open) dialog.close();
+    }
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var button = event.detail.elt;
+    if (button.classList && button.classList.contains("sl-expand") &&
+        button.getAttribute("aria-expanded") === "true") {
+      event.preventDefault();  // second click folds the folder instead of reloading it
+      button.parentElement.querySelector(".sl-children").innerHTML = "";
+      button.setAttribute("aria-expanded", "false");
+      button.textContent = "▸";
+    }
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var elt = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (elt && elt.classList && elt.classList.contains("sl-expand")) {
+      elt.setAttribute("aria-expanded", "true");
+      elt.textContent = "▾";
+    }
+    if (event.target.id === "sl-dialog-body") {
+      var dialog = document.getElementById("sl-dialog");
+      if (dialog && !dialog.open) dialog.showModal();
+    }
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    if (event.detail.successful && form.matches && form.matches("[data-close-dialog-after]")) {
+      var dialog = document.querySelector(form.getAttribute("data-close-dialog-after"));
+      if (dialog && dialog.open) dialog.close();
+    }
+  });
+
+  // Tabs: arrow keys move between tabs (WAI-ARIA tabs pattern); Enter follows the link.
+  document.addEventListener("keydown", function (event) {
+    var tab = event.target;
+    if (!tab.matches || !tab.matches('[role="tab"]')) return;
+    if (event.key !== "ArrowRight" && event.key !== "ArrowLeft") return;
+    var tabs = Array.prototype.slice.call(tab.parentElement.querySelectorAll('[role="tab"]'));
+    var next = tabs[(tabs.indexOf(tab) + (event.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
+    next.focus();
+    event.preventDefault();
+  });
+})();
