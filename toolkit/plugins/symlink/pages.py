@@ -31,6 +31,14 @@ pages = Blueprint("symlink_pages", __name__, template_folder=str(HERE / "templat
                   static_folder=str(HERE / "static"), static_url_path="/symlink/static")
 
 
+@pages.app_template_filter("under")
+def relative_to(path: str, root: str | None) -> str:
+    """A link's path as shown in tables: relative to the media path (full path in details)."""
+    if root and path.startswith(root.rstrip("/") + "/"):
+        return path[len(root.rstrip("/")) + 1:]
+    return path
+
+
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true" and \
         request.headers.get("HX-History-Restore-Request") != "true"
@@ -191,7 +199,8 @@ async def results_fragment(scan_id: str):
                                              ignored=ignored, page=page_number, per_page=per_page)
     except ApiError as exc:
         return await fragment("symlink/_error.html", message=exc.message)
-    return await fragment("symlink/_results.html", scan=scan, problems=problems,
+    media_path = (await scans.settings_of(toolkit())).media_path
+    return await fragment("symlink/_results.html", scan=scan, problems=problems, media_path=media_path,
                           status_filter=status_filter, ignored=ignored,
                           filters=scans.PROBLEM_FILTERS)
 
