@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from toolkit.core.jobs import wait_until
+
+# the fake Sonarr/Radarr server and Docker Engine live in tests/fakes
+_TESTS_DIR = str(Path(__file__).resolve().parents[1])
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
+
+from fakes.arr_server import FakeArr  # noqa: E402,F401
+from fakes.docker_engine import FakeDockerEngine  # noqa: E402,F401
 
 MEDIA_BYTES = 4096
 

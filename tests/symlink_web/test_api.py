@@ -9,6 +9,8 @@ import pytest
 
 from toolkit.core.settings import MASK
 
+from .conftest import FakeArr, FakeDockerEngine
+
 from .conftest import build_library, settle_counts, wait_job, wait_scan
 
 
@@ -298,9 +300,46 @@ async def test_cross_site_post_is_refused(toolkit_client, media_env):
 # ------------------------------------------------------------------------ services
 
 async def test_services_answer_clearly_when_not_configured(toolkit_client):
-    response = await toolkit_client.post("/api/symlink/test/services", json={})
+    body = await (await toolkit_client.post("/api/symlink/test/services", json={})).get_json()
+    assert body["sonarr"]["reason"] == "not_configured" and body["radarr"]["reason"] == "not_configured"
+
+
+async def test_service_test_reports_the_version_found(toolkit_client):
+    fake = FakeArr("sonarr").start()
+    try:
+        await toolkit_client.post("/api/symlink/config", json={
+            "sonarr_enabled": True, "sonarr_host": "127.0.0.1", "sonarr_port": fake.port,
+            "sonarr_api_key": fake.api_key})
+        body = await (await toolkit_client.post("/api/symlink/test/services", json={"services": ["sonarr"]})).get_json()
+        assert body["sonarr"]["ok"] is True and body["sonarr"]["app_name"] == "Sonarr" and body["sonarr"]["version"]
+        await toolkit_client.post("/api/symlink/config", json={"sonarr_api_key": "0" * 32})
+        body = await (await toolkit_client.post("/api/symlink/test/services", json={"services": ["sonarr"]})).get_json()
+        assert body["sonarr"]["ok"] is False and body["sonarr"]["reason"] == "unauthorized"
+        assert fake.violations == []  # every request matched the official API document
+    finally:
+        fake.stop()
+
+
+async def test_docker_detection_without_docker_is_a_clear_503(toolkit_client, tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/missing.sock")
+    response = await toolkit_client.post("/api/symlink/services/detect")
     body = await response.get_json()
-    if response.status_code == 503:
-        assert "not available" in body["error"]["message"]
-    else:
-        assert body["sonarr"]["reason"] == "not_configured" and body["radarr"]["reason"] == "not_configured"
+    assert response.status_code == 503 and "Docker" in body["error"]["message"]
+
+
+async def test_docker_detection_proposes_and_applies_a_service(toolkit_client, tmp_path, monkeypatch, toolkit_config):
+    engine = FakeDockerEngine(tmp_path / "docker.sock").start()
+    monkeypatch.setenv("DOCKER_HOST", engine.docker_host)
+    try:
+        body = await (await toolkit_client.post("/api/symlink/services/detect")).get_json()
+        sonarr = next(p for p in body["proposals"] if p["kind"] == "sonarr" and p["host"])
+        assert sonarr["api_key"] in (None, "**********")
+        applied = await toolkit_client.post("/api/symlink/services/apply", json={"container_id": sonarr["container_id"]})
+        config = await applied.get_json()
+        assert applied.status_code == 200, config
+        assert config["sonarr_enabled"] and config["sonarr_host"] == sonarr["host"]
+        assert config["sonarr_port"] == sonarr["port"]
+        if sonarr["api_key_found"]:
+            assert config["sonarr_api_key"] == MASK
+    finally:
+        engine.stop()

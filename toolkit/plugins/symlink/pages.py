@@ -20,7 +20,7 @@ from . import scans
 from .checker import DEPTHS
 from .history import ACTIVE_SCAN_STATES, KEEP_SCANS
 from .probe import original_estimate
-from .routes import (config_body, detect_services, directory_level, link_counter, save_config,
+from .routes import (apply_detected, config_body, detect_services, directory_level, link_counter, save_config,
                      start_from, test_services, toolkit)
 from .settings import SymlinkSettings
 
@@ -319,3 +319,14 @@ async def detect_fragment():
         found, error = None, f"Docker detection failed: {exc}"
     return await fragment("symlink/_detect.html", found=found, error=error)
 
+
+
+@pages.post("/symlink/settings/detect/apply")
+async def apply_detected_fragment():
+    form = await request.form
+    try:
+        await apply_detected(form.get("container_id", ""))
+    except (ApiError, SettingsError) as exc:
+        message = exc.message if isinstance(exc, ApiError) else str(exc)
+        return await fragment("symlink/_error.html", message=message)
+    return Response("", headers={"HX-Redirect": "/symlink?tab=settings"})

@@ -222,26 +222,23 @@ async def remove_ignore(ignore_id: int):
 # ------------------------------------------------------------------------ services
 
 async def test_services(which: list[str]) -> dict:
-    """Test the enabled (or named) Sonarr/Radarr connections with the services layer."""
+    """Test the enabled (or named) Sonarr/Radarr connections with the services layer:
+    each answer says the version found, or why it failed."""
+    from toolkit.core.services import RadarrClient, ServiceError, SonarrClient
+    from toolkit.core.services.settings import RadarrConnection, SonarrConnection
+
     tk = toolkit()
     settings = await scans.settings_of(tk)
-    try:
-        from toolkit.core.services import arr
-        from toolkit.core.services.errors import ServiceError
-        from toolkit.core.services.settings import RadarrConnection, SonarrConnection
-    except ImportError:
-        raise ApiError(503, "the Sonarr/Radarr service layer is not available in this version",
-                       code="services_unavailable") from None
     results = {}
-    for kind, connection_model, client_class in (
-            ("sonarr", SonarrConnection, arr.SonarrClient), ("radarr", RadarrConnection, arr.RadarrClient)):
+    for kind, connection_model, client_class in (("sonarr", SonarrConnection, SonarrClient),
+                                                 ("radarr", RadarrConnection, RadarrClient)):
         if which and kind not in which:
             continue
-        enabled = getattr(settings, f"{kind}_enabled")
-        host = getattr(settings, f"{kind}_host")
+        host, enabled = getattr(settings, f"{kind}_host"), getattr(settings, f"{kind}_enabled")
         if not host or not (enabled or which):
             results[kind] = {"ok": False, "reason": "not_configured",
-                             "message": f"{kind.capitalize()} is not configured"}
+                             "message": f"{kind.capitalize()} is not configured: enable it and "
+                                        "give its host and API key"}
             continue
         try:
             connection = connection_model(
@@ -251,7 +248,7 @@ async def test_services(which: list[str]) -> dict:
                 results[kind] = (await client.test_connection()).to_dict()
         except ServiceError as exc:
             results[kind] = {"ok": False, **exc.to_dict()}
-        except ValueError as exc:
+        except ValueError as exc:  # the connection model refused a value
             results[kind] = {"ok": False, "reason": "invalid", "message": str(exc)}
     return results
 
@@ -268,22 +265,54 @@ async def post_test_services():
 
 
 async def detect_services() -> dict:
+    """Proposals for Sonarr/Radarr found through Docker (keys masked); 503 with a clear
+    message when Docker cannot be reached."""
+    from toolkit.core.services import DockerUnavailable
+    from toolkit.core.services.docker_detect import detect_services as detect
+
     try:
-        from toolkit.core.services import docker as docker_detection  # type: ignore[attr-defined]
-    except ImportError:
-        raise ApiError(503, "Docker auto-detection is not available in this version: enter the "
-                       "hosts and API keys by hand", code="services_unavailable") from None
-    detect = getattr(docker_detection, "detect_services", None) or getattr(docker_detection, "detect", None)
-    if detect is None:
-        raise ApiError(503, "Docker auto-detection is not available in this version",
-                       code="services_unavailable")
-    found = await asyncio.to_thread(detect)
-    if hasattr(found, "to_dict"):
-        found = found.to_dict()
-    return found if isinstance(found, dict) else {"services": found}
+        result = await asyncio.wait_for(asyncio.to_thread(detect), 30)
+    except DockerUnavailable as exc:
+        raise ApiError(503, str(exc), code="docker_unavailable") from None
+    except asyncio.TimeoutError:
+        raise ApiError(503, "Docker did not answer within 30 s", code="docker_unavailable") from None
+    body = result.to_dict()
+    body["proposals"] = [p for p in body["proposals"] if p["kind"] in ("sonarr", "radarr")]
+    return body
 
 
 @api.post("/services/detect")
 async def post_detect_services():
     """Look for Sonarr/Radarr containers through Docker; nothing is saved."""
     return await detect_services()
+
+
+async def apply_detected(container_id: str):
+    """Save the connection Docker detection proposes for one container (detected again
+    now, so the API key never travels through the browser)."""
+    from toolkit.core.services import DockerUnavailable
+    from toolkit.core.services.docker_detect import detect_services as detect
+
+    if not isinstance(container_id, str) or not container_id:
+        raise ApiError(400, "give the container_id of a detected service")
+    try:
+        result = await asyncio.wait_for(asyncio.to_thread(detect), 30)
+    except (DockerUnavailable, asyncio.TimeoutError) as exc:
+        raise ApiError(503, str(exc) or "Docker did not answer", code="docker_unavailable") from None
+    proposal = next((p for p in result.proposals if p.container_id.startswith(container_id)
+                     and p.kind.value in ("sonarr", "radarr")), None)
+    if proposal is None or not proposal.host:
+        raise ApiError(404, f"no usable Sonarr/Radarr proposal for container {container_id}")
+    kind = proposal.kind.value
+    changes: dict = {f"{kind}_enabled": True, f"{kind}_host": proposal.host}
+    if proposal.port:
+        changes[f"{kind}_port"] = proposal.port
+    if proposal.api_key is not None:
+        changes[f"{kind}_api_key"] = proposal.api_key.get_secret_value()
+    return await save_config(changes)
+
+
+@api.post("/services/apply")
+async def post_apply_detected():
+    """Use a detected service: ``{"container_id": ...}`` saves its host, port and API key."""
+    return await config_body(await apply_detected((await json_body()).get("container_id")))
