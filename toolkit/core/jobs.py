@@ -408,7 +408,10 @@ class InProcessJobRunner:
         ctx = JobContext(job_id=job_id, params=params, sessions=self.sessions,
                          services=self.services)
         self._contexts[job_id] = ctx
-        task = asyncio.create_task(spec.func(ctx, **params), name=f"job-{job_id}")
+        async def call():  # bad parameters then fail the job instead of the worker
+            return await spec.func(ctx, **params)
+
+        task = asyncio.create_task(call(), name=f"job-{job_id}")
         self._running[job_id] = task
         flusher = asyncio.create_task(self._flush_progress(ctx))
         try:
@@ -418,8 +421,9 @@ class InProcessJobRunner:
         except JobCancelled as exc:
             await self._finish(job_id, JobState.CANCELLED, result=_jsonable(exc.result))
         except asyncio.CancelledError:
-            if not ctx._abort:  # the runner itself is stopping
+            if asyncio.current_task().cancelling():  # the runner itself is stopping
                 raise
+            # only the job's own task was cancelled (it ignored its abort flag)
             await self._finish(job_id, JobState.CANCELLED, error="cancelled")
         except Exception as exc:
             log.exception("job %s (%s) failed", job_id, spec.name)
