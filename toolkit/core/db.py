@@ -6,6 +6,7 @@ docs: set pragmas in a ``connect`` listener). Each plugin owns a ``MetaData`` bu
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -21,6 +22,9 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 BUSY_TIMEOUT_MS = 5000
+
+# aiosqlite logs every statement with its parameters at DEBUG: they include API keys.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 def new_metadata() -> MetaData:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from toolkit.core.hookspecs import SettingsSchema
 from toolkit.core.models import SettingsRow, utcnow
 
-MASK = "••••••••"
+MASK = "********"  # ASCII: survives JSON escaping and HTML forms unchanged
 
 
 class SettingsError(ValueError):
