@@ -241,11 +241,13 @@ class LinkClassifier:
 
     def _classify(self, path: str) -> Problem | _Healthy | None:
         try:
-            if not stat.S_ISLNK(os.lstat(path).st_mode):
-                return None  # not a symlink (any more): skipped, as in the original
             target = os.readlink(path)
-        except FileNotFoundError:
-            return None
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # vanished since the walk
+        except OSError as exc:
+            if exc.errno == errno.EINVAL:
+                return None  # not a symlink (any more): skipped, as in the original
+            raise
         absolute_target = lexical_target(path, target)
 
         def problem(status: str, reason: str | None, size: int = 0) -> Problem:
@@ -276,8 +278,11 @@ class LinkClassifier:
         if info.st_size < SMALL_FILE_BYTES and _small_rule_applies(path, self.options.small_files):
             return problem(SMALL_FILE, f"{info.st_size} bytes (< {SMALL_FILE_BYTES})", info.st_size)
         try:
-            with open(path, "rb") as handle:
-                handle.read(READ_BYTES)
+            descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.read(descriptor, READ_BYTES)
+            finally:
+                os.close(descriptor)
         except OSError as exc:
             return self._unreadable(problem, absolute_target, exc, info.st_size)
         return _Healthy(info.st_size, _is_media(path))

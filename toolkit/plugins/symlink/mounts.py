@@ -82,6 +82,10 @@ def read_mount_table(mountinfo: str = "/proc/self/mountinfo") -> list[MountPoint
 
 def lexical_target(link_path: str, target: str) -> str:
     """The absolute path a link's first hop names, without touching the filesystem."""
+    if target.startswith("/"):
+        if "/." in target or "//" in target or target.endswith("/"):
+            return os.path.normpath(target)
+        return target
     return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(link_path)), target))
 
 
@@ -148,6 +152,7 @@ class MountMonitor:
         self._check_locks: dict[str, threading.Lock] = {}
         self._health: dict[str, MountHealth] = {}
         self._background: dict[str, threading.Thread] = {}
+        self._mount_of_folder: dict[str, MountPoint] = {}
         self._table_read_at = 0.0
         self._mounts: list[MountPoint] = []
         self._refresh_table()
@@ -160,16 +165,26 @@ class MountMonitor:
                 mounts.append(MountPoint(expected, "expected", "not mounted"))
         # longest path first so the first prefix match is the innermost mount
         self._mounts = sorted(mounts, key=lambda m: len(m.path), reverse=True)
+        self._mount_paths = frozenset(m.path for m in mounts)
         self._table_read_at = time.monotonic()
 
     def mount_of(self, absolute_path: str) -> MountPoint:
         if time.monotonic() - self._table_read_at > self.interval:
             with self._lock:
                 self._refresh_table()
-        for mount in self._mounts:
-            if is_under(absolute_path, mount.path):
-                return mount
-        return MountPoint("/", "unknown", "")
+                self._mount_of_folder = {}
+        # links of one folder point into one folder: remember the answer per folder
+        folder = absolute_path.rpartition("/")[0] or "/"
+        is_a_mount_point = absolute_path in self._mount_paths
+        found = None if is_a_mount_point else self._mount_of_folder.get(folder)
+        if found is not None:
+            return found
+        found = next((m for m in self._mounts if is_under(absolute_path, m.path)), MountPoint("/", "unknown", ""))
+        if not is_a_mount_point:
+            if len(self._mount_of_folder) > 50_000:
+                self._mount_of_folder = {}
+            self._mount_of_folder[folder] = found
+        return found
 
     def is_mount_point(self, path: str) -> bool:
         return any(m.path == path and m.fstype != "expected" for m in self._mounts)

@@ -2,10 +2,14 @@
 
 A ``stat`` on a hung FUSE mount blocks in the kernel and cannot be interrupted, so
 ``concurrent.futures`` would let a few such calls hold every worker forever. Here the
-coordinating thread watches how long each worker has been busy: past the deadline it
-gives up on that item (reports it as :data:`TIMED_OUT`), abandons the worker thread (a
-daemon; it exits if the call ever returns) and starts a replacement. After
-``max_abandoned`` abandoned threads the pool stops with :class:`TooManyHungCalls`.
+coordinating thread watches how long each worker has been on its current item: past the
+deadline it gives up on that item (reports it as :data:`TIMED_OUT`), abandons the worker
+thread (a daemon; it exits if the call ever returns), puts the rest of its batch back in
+the queue and starts a replacement. After ``max_abandoned`` abandoned threads the pool
+stops with :class:`TooManyHungCalls`.
+
+Items travel in small batches: one queue operation per item costs more than checking a
+local link does.
 """
 from __future__ import annotations
 
@@ -17,7 +21,6 @@ from typing import Any
 
 TIMED_OUT = object()
 _POLL_SECONDS = 0.1
-_DONE = object()
 
 
 class TooManyHungCalls(RuntimeError):
@@ -28,29 +31,49 @@ class _Worker(threading.Thread):
     def __init__(self, pool: DeadlinePool) -> None:
         super().__init__(daemon=True, name="symlink-worker")
         self.pool = pool
-        self.current: tuple[Any, float] | None = None
+        self.lock = threading.Lock()
+        self.batch: list[Any] | None = None
+        self.position = 0
+        self.started = 0.0
+        self.finished: list[tuple[Any, Any]] = []
         self.abandoned = False
 
     def run(self) -> None:
         pool = self.pool
-        while not self.abandoned and not pool.stop.is_set():
+        fn = pool.fn
+        while not self.abandoned and not pool.stop.is_set():  # the coordinator sets stop at the end
             try:
-                item = pool.tasks.get(timeout=_POLL_SECONDS)
+                batch = pool.tasks.get(timeout=_POLL_SECONDS)
             except queue.Empty:
                 continue
-            if item is _DONE:
-                pool.tasks.put(_DONE)  # let the other workers see it too
-                return
-            self.current = (item, time.monotonic())
-            try:
-                result: Any = pool.fn(item)
-            except BaseException as exc:  # the fn classifies errors itself; this is a bug guard
-                result = exc
-            with pool.lock:
-                self.current = None
-                if self.abandoned:
+            with self.lock:
+                self.batch, self.finished = batch, []
+            for position, item in enumerate(batch):
+                if pool.stop.is_set():
                     return
-                pool.results.put((item, result))
+                self.position, self.started = position, time.monotonic()
+                try:
+                    result: Any = fn(item)
+                except Exception as exc:  # the fn classifies errors itself; this is a bug guard
+                    result = exc
+                with self.lock:
+                    if self.abandoned:
+                        return
+                    self.finished.append((item, result))
+            with self.lock:
+                finished, self.batch, self.finished = self.finished, None, []
+            pool.results.put(finished)
+
+    def give_up(self) -> tuple[list[tuple[Any, Any]], Any, list[Any]] | None:
+        """If the current item is past the deadline: (done so far, late item, rest of batch)."""
+        with self.lock:
+            if self.batch is None or self.abandoned:
+                return None
+            if time.monotonic() - self.started <= self.pool.deadline:
+                return None
+            self.abandoned = True
+            late = self.batch[self.position]
+            return self.finished, late, self.batch[self.position + 1:]
 
 
 class DeadlinePool:
@@ -61,23 +84,26 @@ class DeadlinePool:
     streaming walk is never held in memory.
     """
 
-    def __init__(
-        self,
-        fn: Callable[[Any], Any],
-        *,
-        workers: int,
-        deadline: float,
-        max_abandoned: int = 64,
-    ) -> None:
+    def __init__(self, fn: Callable[[Any], Any], *, workers: int, deadline: float, max_abandoned: int = 64,
+                 batch_size: int = 32) -> None:
         self.fn = fn
         self.workers_count = max(1, workers)
         self.deadline = deadline
         self.max_abandoned = max_abandoned
-        self.tasks: queue.Queue[Any] = queue.Queue(maxsize=self.workers_count * 64)
-        self.results: queue.Queue[tuple[Any, Any]] = queue.Queue()
+        self.batch_size = max(1, batch_size)
+        self.tasks: queue.Queue[Any] = queue.Queue(maxsize=self.workers_count * 4)
+        self.results: queue.Queue[list[tuple[Any, Any]]] = queue.Queue()
         self.stop = threading.Event()
-        self.lock = threading.Lock()
         self.abandoned = 0
+
+    def _put(self, batch: Any) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.tasks.put(batch, timeout=_POLL_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def run(self, items: Iterable[Any], should_abort: Callable[[], bool] = lambda: False) -> Iterator[tuple[Any, Any]]:
         fed = [0]
@@ -85,25 +111,22 @@ class DeadlinePool:
         feed_error: list[BaseException] = []
 
         def feed() -> None:
+            batch: list[Any] = []
             try:
                 for item in items:
-                    while not self.stop.is_set():
-                        try:
-                            self.tasks.put(item, timeout=_POLL_SECONDS)
-                            break
-                        except queue.Full:
-                            continue
-                    if self.stop.is_set():
-                        return
-                    fed[0] += 1
+                    batch.append(item)
+                    if len(batch) >= self.batch_size:
+                        fed[0] += len(batch)
+                        if not self._put(batch):
+                            return
+                        batch = []
+                if batch:
+                    fed[0] += len(batch)
+                    self._put(batch)
             except BaseException as exc:  # surfaced to the caller below
                 feed_error.append(exc)
             finally:
                 feeding_done.set()
-                try:
-                    self.tasks.put(_DONE, timeout=1)
-                except queue.Full:
-                    pass
 
         workers = [_Worker(self) for _ in range(self.workers_count)]
         feeder = threading.Thread(target=feed, daemon=True, name="symlink-feeder")
@@ -111,34 +134,36 @@ class DeadlinePool:
         for worker in workers:
             worker.start()
         finished = 0
+        last_watch = time.monotonic()
         try:
             while True:
                 if should_abort():
                     return
                 try:
-                    item, result = self.results.get(timeout=_POLL_SECONDS)
-                    finished += 1
-                    yield item, result
+                    done = self.results.get(timeout=_POLL_SECONDS)
+                    finished += len(done)
+                    yield from done
                 except queue.Empty:
                     pass
                 now = time.monotonic()
-                for index, worker in enumerate(workers):
-                    with self.lock:
-                        current = worker.current
-                        late = current is not None and now - current[1] > self.deadline and not worker.abandoned
-                        if late:
-                            worker.abandoned = True
-                            worker.current = None
-                    if not late:
-                        continue
-                    self.abandoned += 1
-                    if self.abandoned > self.max_abandoned:
-                        raise TooManyHungCalls(f"{self.abandoned} filesystem calls hung past {self.deadline:g}s")
-                    replacement = _Worker(self)
-                    workers[index] = replacement
-                    replacement.start()
-                    finished += 1
-                    yield current[0], TIMED_OUT
+                if now - last_watch >= _POLL_SECONDS:
+                    last_watch = now
+                    for index, worker in enumerate(workers):
+                        late = worker.give_up()
+                        if late is None:
+                            continue
+                        done_so_far, late_item, rest = late
+                        self.abandoned += 1
+                        if self.abandoned > self.max_abandoned:
+                            raise TooManyHungCalls(f"{self.abandoned} filesystem calls hung past {self.deadline:g}s")
+                        workers[index] = _Worker(self)
+                        workers[index].start()
+                        if rest:
+                            # back in the queue from another thread: the feeder may be blocked on a full queue
+                            threading.Thread(target=self._put, args=(rest,), daemon=True).start()
+                        finished += len(done_so_far) + 1
+                        yield from done_so_far
+                        yield late_item, TIMED_OUT
                 if feed_error:
                     raise feed_error[0]
                 if feeding_done.is_set() and finished >= fed[0] and self.results.empty():
