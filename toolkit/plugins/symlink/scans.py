@@ -163,52 +163,63 @@ async def rotate(tk: Toolkit, keep: int = KEEP_SCANS) -> int:
     return len(old)
 
 
-async def reconcile_active(tk: Toolkit, session) -> None:
+def _final_state(scan: SymlinkScan, job) -> bool:
     """A scan whose job ended without the task saying so (cancelled while queued, process
-    restarted...) takes the job's final state."""
+    restarted...) takes the job's final state. True when ``scan`` changed."""
+    if job is None:
+        scan.status = "interrupted"
+        return True
+    if job.state not in ACTIVE_STATES:
+        scan.status = {"cancelled": "cancelled", "completed": "completed",
+                       "interrupted": "interrupted"}.get(job.state, "error")
+        scan.error_message = scan.error_message or job.error
+        scan.finished_at = scan.finished_at or utcnow()
+        return True
+    if job.state == "cancelling" and scan.status != "cancelling":
+        scan.status = "cancelling"
+        return True
+    return False
+
+
+async def _job_or_none(tk: Toolkit, job_id: str | None):
+    if not job_id:
+        return None
+    try:
+        return await tk.runner.get(job_id)
+    except JobNotFound:
+        return None
+
+
+async def reconcile_active(tk: Toolkit, session) -> None:
     rows = (await session.execute(select(SymlinkScan).where(
         SymlinkScan.status.in_(ACTIVE_SCAN_STATES)))).scalars().all()
     changed = False
     for scan in rows:
-        if not scan.job_id:
-            continue
-        try:
-            job = await tk.runner.get(scan.job_id)
-        except JobNotFound:
-            scan.status, changed = "interrupted", True
-            continue
-        if job.state not in ACTIVE_STATES:
-            scan.status = {"cancelled": "cancelled", "completed": "completed",
-                           "interrupted": "interrupted"}.get(job.state, "error")
-            scan.error_message = scan.error_message or job.error
-            scan.finished_at = scan.finished_at or utcnow()
-            changed = True
-        elif job.state == "cancelling" and scan.status != "cancelling":
-            scan.status, changed = "cancelling", True
+        if scan.job_id:
+            changed |= _final_state(scan, await _job_or_none(tk, scan.job_id))
     if changed:
         await session.commit()
 
 
-async def get_scan(tk: Toolkit, scan_id: str) -> SymlinkScan:
+async def get_scan(tk: Toolkit, scan_id: str, *, with_job: bool = False):
+    """The scan (reconciled with its job when it looks active); with ``with_job``, also its
+    job's view (``None`` once finished or gone)."""
+    job = None
     async with tk.sessions() as session:
         scan = await session.get(SymlinkScan, scan_id)
-        if scan is not None and scan.status in ACTIVE_SCAN_STATES:
-            await reconcile_active(tk, session)
-            scan = await session.get(SymlinkScan, scan_id)
-    if scan is None:
-        raise ApiError(404, f"no scan {scan_id!r} (only the last {KEEP_SCANS} scans are kept)")
-    return scan
+        if scan is None:
+            raise ApiError(404, f"no scan {scan_id!r} (only the last {KEEP_SCANS} scans are kept)")
+        if scan.status in ACTIVE_SCAN_STATES and scan.job_id:
+            job = await _job_or_none(tk, scan.job_id)
+            if _final_state(scan, job):
+                await session.commit()
+    return (scan, job) if with_job else scan
 
 
 async def scan_status(tk: Toolkit, scan_id: str) -> dict:
-    scan = await get_scan(tk, scan_id)
+    scan, job = await get_scan(tk, scan_id, with_job=True)
     body = scan.as_dict()
-    progress: dict[str, Any] = {}
-    if scan.job_id:
-        try:
-            progress = (await tk.runner.get(scan.job_id)).progress or {}
-        except JobNotFound:
-            pass
+    progress: dict[str, Any] = (job.progress or {}) if job is not None else {}
     finished = scan.status not in ACTIVE_SCAN_STATES
     fraction = 1.0 if scan.status == "completed" else progress.get("fraction")
     body.update({

@@ -11,6 +11,9 @@ event loop only coordinates.
 """
 from __future__ import annotations
 
+import multiprocessing
+import os
+import queue
 import time
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +32,7 @@ PROBLEM_BATCH = 500
 DELETE_CHUNK = 200
 # share of the overall progress bar that phase 1 takes when phase 2 follows
 PHASE1_SHARE_WITH_PHASE2 = 0.3
+SCAN_NICENESS = 10
 
 
 def scan_exclusive_key(params: dict) -> str:
@@ -91,20 +95,60 @@ def _progress_reporter(ctx: JobContext, depth: str, expected_links: int | None) 
     return report
 
 
-def _scan_blocking(ctx: JobContext, database_url: str, options: ScanOptions,
-                   ignored: frozenset[str], expected_links: int | None):
+def _scan_child(database_url: str, options: ScanOptions, ignored: frozenset[str], messages,
+                abort) -> None:
+    """Runs in a child process: the engine's threads then never compete with the web's event
+    loop for the GIL. Problems go straight to the database; progress and the result go back
+    to the parent through ``messages``; ``abort`` is the parent's cancel flag."""
     from .store import SqlVerdictStore
 
+    os.nice(SCAN_NICENESS)  # background work: the web's requests get the CPU first
     engine = create_engine_sync(database_url)
     writer = ProblemWriter(engine, options.scan_id or "", ignored)
     try:
         result = run_scan(options, on_problem=writer.add,
-                          on_progress=_progress_reporter(ctx, options.depth, expected_links),
-                          should_abort=ctx.should_abort, verdict_store=SqlVerdictStore(engine))
-        return result, writer.count
-    finally:
+                          on_progress=lambda progress: messages.put(("progress", progress)),
+                          should_abort=abort.is_set, verdict_store=SqlVerdictStore(engine))
         writer.flush()
+        messages.put(("result", (result, writer.count)))
+    except BaseException as exc:  # reported to the parent, which fails the job with it
+        writer.flush()
+        messages.put(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
         engine.dispose()
+
+
+def _scan_blocking(ctx: JobContext, database_url: str, options: ScanOptions,
+                   ignored: frozenset[str], expected_links: int | None):
+    """Start the scan's child process and relay its progress and our cancel flag."""
+    mp = multiprocessing.get_context("spawn")  # never fork a process that runs threads
+    messages, abort = mp.Queue(), mp.Event()
+    child = mp.Process(target=_scan_child, args=(database_url, options, ignored, messages, abort),
+                       name=f"symlink-scan-{options.scan_id}", daemon=True)
+    child.start()
+    report = _progress_reporter(ctx, options.depth, expected_links)
+    try:
+        while True:
+            if ctx.should_abort():
+                abort.set()
+            try:
+                kind, payload = messages.get(timeout=0.2)
+            except queue.Empty:
+                if not child.is_alive() and messages.empty():
+                    raise RuntimeError(f"the scan process stopped unexpectedly (exit code {child.exitcode})")
+                continue
+            if kind == "progress":
+                report(payload)
+            elif kind == "result":
+                return payload
+            else:
+                raise RuntimeError(payload)
+    finally:
+        child.join(timeout=10)
+        if child.is_alive():
+            child.kill()
+            child.join()
+        messages.close()
 
 
 async def _set_scan(ctx: JobContext, scan_id: str, **values: Any) -> None:
