@@ -343,3 +343,28 @@ async def test_docker_detection_proposes_and_applies_a_service(toolkit_client, t
             assert config["sonarr_api_key"] == MASK
     finally:
         engine.stop()
+
+
+async def test_cancel_stops_a_running_scan_that_hangs_on_a_file(toolkit_client, media_env):
+    """A link to a FIFO without writer blocks its reader forever, like a hung mount: the scan
+    is running for sure when the cancel arrives, and must still stop promptly."""
+    fifo = media_env.store / "hang.fifo"
+    os.mkfifo(fifo)
+    os.symlink(fifo, media_env.media / "Show 1" / "hang.nfo")
+    _, body = await start(toolkit_client, ["Show 1"])
+    status_url = f"/api/symlink/scan/status/{body['scan_id']}"
+
+    async def running() -> bool:
+        status = await (await toolkit_client.get(status_url)).get_json()
+        return status["status"] == "running" and status["phase"] == "phase1"
+
+    from toolkit.core.jobs import wait_until
+
+    await wait_until(running, timeout=20, interval=0.1)
+    response = await toolkit_client.post(f"/api/symlink/scan/cancel/{body['scan_id']}")
+    assert response.status_code == 200
+    final = await wait_scan(toolkit_client, body["scan_id"], timeout=20)
+    assert final["status"] == "cancelled"
+    history = await (await toolkit_client.get("/api/symlink/scans/history")).get_json()
+    assert history[0]["status"] == "cancelled"
+    assert all(os.path.islink(p) for p in media_env.problems)
