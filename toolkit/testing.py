@@ -166,22 +166,21 @@ def chromium_path() -> str | None:
         or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
-def _browser(tmp_path_factory):
+@pytest.fixture
+def browser_page():
+    """Function-scoped on purpose: sync Playwright keeps an event loop running in this thread
+    while it is open, which would break the async tests that follow."""
     path = chromium_path()
     if not path:
         pytest.skip("Chromium not installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def browser_page(_browser):
-    context = _browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
