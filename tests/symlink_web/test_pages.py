@@ -83,3 +83,27 @@ async def test_confirmation_lists_the_links_before_anything_is_deleted(toolkit_c
     assert f"Page 1 / {len(media_env.problems)}" in html and 'name="token"' in html
     assert f"Delete {len(media_env.problems)} links" in html
     assert all(os.path.islink(p) for p in media_env.problems)
+
+
+async def test_a_ticked_selection_is_confirmed_and_deleted_alone(toolkit_app, toolkit_client, media_env):
+    from .conftest import wait_job
+
+    start = await toolkit_client.post("/api/symlink/scan/start", json={"paths": [str(media_env.media)], "mode": "real"})
+    scan_id = (await start.get_json())["scan_id"]
+    await wait_scan(toolkit_client, scan_id)
+    results = await (await toolkit_client.get(f"/symlink/scans/{scan_id}/results", headers=HX)).get_data(as_text=True)
+    assert results.count('class="sl-pick"') == len(media_env.problems)
+    items = (await (await toolkit_client.get(f"/api/symlink/scans/{scan_id}")).get_json())["problems"]["items"]
+    chosen = items[:2]
+    query = "&".join(f"ids={p['id']}" for p in chosen)
+    dialog = await (await toolkit_client.get(f"/symlink/scans/{scan_id}/confirm?{query}", headers=HX)).get_data(as_text=True)
+    assert "Delete 2 symlinks?" in dialog and all(p["path"] in dialog for p in chosen)
+    assert items[2]["path"] not in dialog
+    response = await toolkit_client.post(
+        f"/symlink/scans/{scan_id}/delete", data=query + "&token=x",
+        headers={**HX, "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code in (200, 286) and 'role="alert"' not in await response.get_data(as_text=True)
+    status = await (await toolkit_client.get(f"/api/symlink/scan/status/{scan_id}")).get_json()
+    await wait_job(toolkit_app, status["deletion"]["job_id"])
+    assert not any(os.path.lexists(p["path"]) for p in chosen)
+    assert all(os.path.islink(p["path"]) for p in items[2:])

@@ -17,7 +17,7 @@ from toolkit.core.settings import MASK, SettingsError, public
 from toolkit.web.errors import ApiError
 
 from . import scans
-from .checker import DEPTHS
+from .checker import DELETABLE_STATUSES, DEPTHS
 from .history import ACTIVE_SCAN_STATES, KEEP_SCANS
 from .probe import original_estimate
 from .routes import (apply_detected, config_body, detect_services, directory_level, link_counter, save_config,
@@ -200,9 +200,12 @@ async def results_fragment(scan_id: str):
     except ApiError as exc:
         return await fragment("symlink/_error.html", message=exc.message)
     media_path = (await scans.settings_of(toolkit())).media_path
+    deletion = scan.get("deletion") or {}
     return await fragment("symlink/_results.html", scan=scan, problems=problems, media_path=media_path,
                           status_filter=status_filter, ignored=ignored,
-                          filters=scans.PROBLEM_FILTERS)
+                          filters=scans.PROBLEM_FILTERS, deletable=DELETABLE_STATUSES,
+                          pickable=bool(deletion.get("allowed") and deletion.get("count")
+                                        and not deletion.get("running")))
 
 
 @pages.post("/symlink/problems/<int:problem_id>/ignore")
@@ -219,20 +222,37 @@ async def confirm_fragment(scan_id: str):
     """The confirmation dialog: every link that would be deleted, paginated."""
     page_number, per_page = scans.parse_page(request.args)
     try:
+        selected = _ids(request.args.getlist("ids"))
         scan = await scans.scan_status(toolkit(), scan_id)
-        problems = await scans.problems_page(toolkit(), scan_id, deletable_only=True,
-                                             page=page_number, per_page=per_page)
+        problems = await scans.problems_page(
+            toolkit(), scan_id, deletable_only=True, ids=selected,
+            page=1 if selected else page_number, per_page=scans.MAX_PER_PAGE if selected else per_page)
     except ApiError as exc:
         return await fragment("symlink/_error.html", message=exc.message)
+    if selected is not None and not problems["items"]:
+        return await fragment("symlink/_error.html", message="Tick the links to delete first.")
     return await fragment("symlink/_confirm.html", scan=scan, problems=problems,
-                          deletion=scan.get("deletion") or {})
+                          deletion=scan.get("deletion") or {}, selected=selected)
+
+
+def _ids(values: list[str]) -> list[int] | None:
+    """Problem ids ticked on the page (``None``: no selection, i.e. all)."""
+    if not values:
+        return None
+    try:
+        return [int(v) for v in values][:scans.MAX_PER_PAGE]
+    except ValueError:
+        raise ApiError(400, "problem ids must be integers") from None
 
 
 @pages.post("/symlink/scans/<scan_id>/delete")
 async def delete_fragment(scan_id: str):
     form = await request.form
-    data = {"all": True, "token": form.get("token", ""), "override": form.get("override") == "yes"}
+    override = form.get("override") == "yes"
     try:
+        selected = _ids(form.getlist("ids"))
+        data = {"ids": selected, "override": override} if selected else \
+            {"all": True, "token": form.get("token", ""), "override": override}
         await scans.confirm_delete(toolkit(), scan_id, data)
     except (ApiError, JobConflict) as exc:
         return await fragment("symlink/_error.html", message=getattr(exc, "message", str(exc)))

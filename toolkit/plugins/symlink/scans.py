@@ -274,9 +274,12 @@ def parse_page(args) -> tuple[int, int]:
 
 async def problems_page(tk: Toolkit, scan_id: str, *, status: str | None = None,
                         ignored: str = "exclude", outcome: str | None = None,
-                        deletable_only: bool = False, page: int = 1, per_page: int = 50) -> dict:
+                        deletable_only: bool = False, ids: list[int] | None = None,
+                        page: int = 1, per_page: int = 50) -> dict:
     await get_scan(tk, scan_id)
     conditions = list(deletable_filter(scan_id)) if deletable_only else [SymlinkProblem.scan_id == scan_id]
+    if ids is not None:
+        conditions.append(SymlinkProblem.id.in_(ids))
     if status:
         statuses = [s.strip().upper() for s in status.split(",") if s.strip()]
         bad = [s for s in statuses if s not in PROBLEM_FILTERS]
