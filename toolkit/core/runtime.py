@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 
-from toolkit.core import db, migrate
+from toolkit.core import db, migrate, notify
 from toolkit.core.config import ToolkitConfig
 from toolkit.core.jobs import InProcessJobRunner, JobView
-from toolkit.core.plugins import PluginHost, Registry, build_plugin_host
+from toolkit.core.plugins import PluginConflict, PluginHost, Registry, build_plugin_host
 from toolkit.core.schedule import Scheduler
 from toolkit.core.settings import SettingsStore
 
@@ -27,13 +27,17 @@ class Toolkit:
         self.config = config or ToolkitConfig.from_env()
         self.host = host or build_plugin_host(self.config)
         self.registry: Registry = self.host.collect()  # duplicates fail here, before startup
+        if notify.NAMESPACE in self.registry.settings:
+            raise PluginConflict(f"settings namespace {notify.NAMESPACE!r} belongs to the host")
+        self.registry.settings[notify.NAMESPACE] = notify.SCHEMA
         self.engine = db.create_engine_async(self.config.database_url)
         self.sessions = db.session_factory(self.engine)
         self.settings = SettingsStore(self.sessions, self.registry.settings, {
             name: table for m in self.registry.models for name, table in m.metadata.tables.items()
         })
+        self.notifier = notify.Notifier(self.settings, self.config.base_url)
         self.http: httpx.AsyncClient | None = None
-        self.services: dict[str, Any] = {"toolkit": self}
+        self.services: dict[str, Any] = {"toolkit": self, "notify": self.notifier}
         self.app: Any = None  # the web app, when there is one
         self.runner = InProcessJobRunner(
             self.sessions, self.registry.tasks, max_concurrent=self.config.max_jobs,

@@ -148,3 +148,18 @@ async def save_settings(namespace: str):
     store = _settings_namespace(namespace)
     settings = await store.update(namespace, await json_body())
     return {"values": public(settings), "overridden_by_env": store.overridden(namespace)}
+
+
+@api.post("/notifications/test")
+async def test_notification():
+    """Send a test message to every configured notification URL."""
+    notifier = _toolkit().notifier
+    result = await notifier.send("test", "Redriva Toolkit: test",
+                                 "Notifications work. You will hear from the toolkit here.",
+                                 link="/", force=True)
+    if not result.targets:
+        raise ApiError(422, "no notification URL is configured",
+                       fields={"urls": "add at least one Apprise URL"})
+    if not result.sent:
+        raise ApiError(502, "the notification could not be delivered", code="delivery_failed")
+    return result.as_dict()

@@ -85,6 +85,12 @@ def create_app(config: ToolkitConfig | None = None, host: PluginHost | None = No
             "redriva": app.config.get("REDRIVA_MOUNTED", False),
         }
 
+    @app.before_request
+    async def _remember_public_url():
+        # links in notifications point where users reach the app, unless configured
+        if not toolkit.notifier.public_url:
+            toolkit.notifier.public_url = request.url_root.rstrip("/")
+
     @app.before_serving
     async def _startup():
         await toolkit.start()
