@@ -47,10 +47,10 @@ def test_walk_scan_filter_delete_restore(toolkit_server, browser_page, library, 
     media_input.fill(str(library.media))
     media_input.dispatch_event("change")
     expect(page.locator("#sl-save-state")).to_have_attribute("data-state", "saved")
+    shoot(page, "settings", tmp_path)
     page.reload()
     expect(page.locator("#tab-settings")).to_have_attribute("aria-selected", "true")
     expect(page.locator('input[name="media_path"]')).to_have_value(str(library.media))
-    shoot(page, "settings", tmp_path)
 
     # Keyboard: arrow keys move between tabs, Enter opens one.
     page.locator("#tab-settings").focus()
@@ -84,7 +84,6 @@ def test_walk_scan_filter_delete_restore(toolkit_server, browser_page, library, 
     page.go_back()
     expect(page).to_have_url(re.compile(r"tab=scanner"))
     page.get_by_role("tab", name="Dashboard").click()
-    shoot(page, "dashboard", tmp_path)
 
     # A real-mode scan of the whole media path: nothing is deleted before the confirmation.
     page.get_by_role("link", name="New scan").click()
@@ -116,6 +115,14 @@ def test_walk_scan_filter_delete_restore(toolkit_server, browser_page, library, 
     expect(first_row).to_contain_text("restored")
     assert os.path.islink(restored_path)
 
+    # The dashboard's history now holds both scans, the newest first.
+    page.get_by_role("tab", name="Dashboard").click()
+    history = page.locator(".sl-history tbody tr")
+    expect(history).to_have_count(2)
+    expect(history.first).to_contain_text("real")
+    expect(history.first).to_contain_text(f"{len(library.problems)} deleted")
+    shoot(page, "dashboard", tmp_path)
+
 
 def test_phone_sized_screen_keeps_every_tab_usable(toolkit_server, browser_page, media_env, tmp_path):
     page = browser_page
@@ -124,6 +131,7 @@ def test_phone_sized_screen_keeps_every_tab_usable(toolkit_server, browser_page,
     page.goto(f"{toolkit_server}/symlink?tab=scanner")
     expect(page.locator("#sl-start")).to_be_visible()
     expect(page.locator("#dir-tree")).to_contain_text("Show 1")
+    expect(page.locator("#dir-tree .sl-count[data-count]")).to_have_count(4, timeout=15_000)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"the page scrolls sideways on a phone ({width}px)"
     shoot(page, "phone", tmp_path)

@@ -31,6 +31,18 @@ pages = Blueprint("symlink_pages", __name__, template_folder=str(HERE / "templat
                   static_folder=str(HERE / "static"), static_url_path="/symlink/static")
 
 
+@pages.app_template_filter("seconds")
+def human_seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value < 0.1:
+        return "< 0.1 s"
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, seconds = divmod(int(value), 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min {seconds:02d} s"
+
+
 @pages.app_template_filter("under")
 def relative_to(path: str, root: str | None) -> str:
     """A link's path as shown in tables: relative to the media path (full path in details)."""
