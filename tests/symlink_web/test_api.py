@@ -368,3 +368,19 @@ async def test_cancel_stops_a_running_scan_that_hangs_on_a_file(toolkit_client, 
     history = await (await toolkit_client.get("/api/symlink/scans/history")).get_json()
     assert history[0]["status"] == "cancelled"
     assert all(os.path.islink(p) for p in media_env.problems)
+
+
+async def test_a_scheduled_scan_is_recorded_like_a_started_one(toolkit_app, toolkit_client, media_env):
+    from toolkit.web.app import current_toolkit
+
+    schedules = await (await toolkit_client.get("/api/toolkit/schedules")).get_json()
+    weekly = next(s for s in schedules if s["name"] == "symlink-weekly-dry-run")
+    assert weekly["task"] == "symlink:scan" and weekly["enabled"] is False
+    async with toolkit_app.app_context():
+        job = await current_toolkit().runner.enqueue("symlink:scan", weekly["params"])  # what the scheduler does
+    await wait_job(toolkit_app, job.id)
+    history = await (await toolkit_client.get("/api/symlink/scans/history")).get_json()
+    assert len(history) == 1 and history[0]["job_id"] == job.id
+    assert history[0]["status"] == "completed" and history[0]["mode"] == "dry-run"
+    assert history[0]["selected_paths"] == [str(media_env.media)]
+    assert history[0]["problems_found"] == len(media_env.problems)

@@ -39,6 +39,13 @@ def toolkit_register_tasks():
 
 
 @hookimpl
+def toolkit_register_schedules():
+    from .tasks import SCHEDULES
+
+    return SCHEDULES
+
+
+@hookimpl
 def toolkit_register_routes(app):
     from .pages import pages
     from .routes import api

@@ -18,8 +18,8 @@ from toolkit.core.runtime import Toolkit
 from toolkit.web.errors import ApiError
 
 from .checker import DEPTHS
-from .history import (ACTIVE_SCAN_STATES, KEEP_SCANS, SymlinkIgnore, SymlinkProblem, SymlinkScan,
-                      utcnow)
+from .history import (ACTIVE_SCAN_STATES, KEEP_SCANS, STATISTICS_COLUMNS, SymlinkIgnore,
+                      SymlinkProblem, SymlinkScan, utcnow)
 from .settings import SymlinkSettings
 from .tasks import deletable_filter
 
@@ -106,6 +106,26 @@ def validate_scan_request(data: dict) -> tuple[list[str], str, str]:
     return paths, mode, depth
 
 
+async def _insert_scan(tk: Toolkit, resolved: list[str], mode: str, depth: str,
+                       job_id: str | None = None) -> SymlinkScan:
+    """A new ``queued`` scan row; 409 when an active scan covers any of the same folders.
+    Callers hold ``_start_lock`` so that the check and the insert do not interleave."""
+    async with tk.sessions() as session:
+        await reconcile_active(tk, session)
+        active = (await session.execute(select(SymlinkScan).where(
+            SymlinkScan.status.in_(ACTIVE_SCAN_STATES)))).scalars().all()
+        for other in active:
+            if _overlaps(resolved, list(other.selected_paths or [])):
+                raise ApiError(409, f"scan {other.id} is already running on these folders",
+                               code="already_running", scan_id=other.id)
+        scan = SymlinkScan(id=uuid.uuid4().hex[:16], job_id=job_id, scan_date=utcnow(), mode=mode,
+                           selected_paths=resolved, verification_depth=depth, status="queued",
+                           **{name: 0 for name in STATISTICS_COLUMNS}, problems_found=0)
+        session.add(scan)
+        await session.commit()
+    return scan
+
+
 async def start_scan(tk: Toolkit, data: dict, *, expected_links: int | None = None) -> SymlinkScan:
     paths, mode, depth = validate_scan_request(data)
     settings = await settings_of(tk)
@@ -113,22 +133,7 @@ async def start_scan(tk: Toolkit, data: dict, *, expected_links: int | None = No
     if errors:
         raise ApiError(400, "invalid scan paths", fields=errors)
     async with _start_lock:
-        async with tk.sessions() as session:
-            await reconcile_active(tk, session)
-            active = (await session.execute(select(SymlinkScan).where(
-                SymlinkScan.status.in_(ACTIVE_SCAN_STATES)))).scalars().all()
-            for other in active:
-                if _overlaps(resolved, list(other.selected_paths or [])):
-                    raise ApiError(409, f"scan {other.id} is already running on these folders",
-                                   code="already_running", scan_id=other.id)
-            scan = SymlinkScan(id=uuid.uuid4().hex[:16], scan_date=utcnow(), mode=mode,
-                               selected_paths=resolved, verification_depth=depth, status="queued",
-                               total_analyzed=0, phase1_ok=0, phase1_broken=0,
-                               phase1_inaccessible=0, phase1_small=0, phase1_io_error=0,
-                               phase2_analyzed=0, phase2_corrupted=0, files_deleted=0,
-                               phase1_error=0, phase1_unknown=0, phase2_unknown=0, problems_found=0)
-            session.add(scan)
-            await session.commit()
+        scan = await _insert_scan(tk, resolved, mode, depth)
         try:
             job = await tk.runner.enqueue("symlink:scan", {
                 "scan_id": scan.id, "paths": resolved, "mode": mode, "depth": depth,
@@ -146,6 +151,24 @@ async def start_scan(tk: Toolkit, data: dict, *, expected_links: int | None = No
         scan.job_id = job.id
     await rotate(tk)
     return scan
+
+
+async def scan_for_scheduled_job(tk: Toolkit, job_id: str, params: dict) -> dict:
+    """A scan started by a schedule (no scan row yet): validate its parameters like a
+    request (default: a dry run of the whole media path) and record it. Returns the task's
+    parameters."""
+    settings = await settings_of(tk)
+    data = {"paths": params.get("paths") or [settings.media_path],
+            "mode": params.get("mode", "dry-run"), "verification_depth": params.get("depth", "basic")}
+    paths, mode, depth = validate_scan_request(data)
+    resolved, errors = await off_loop(_resolve_all, settings.media_path, paths)
+    if errors:
+        raise ApiError(400, "invalid scan paths: " + "; ".join(errors.values()))
+    async with _start_lock:
+        scan = await _insert_scan(tk, resolved, mode, depth, job_id=job_id)
+    await rotate(tk)
+    return {"scan_id": scan.id, "paths": resolved, "mode": mode, "depth": depth,
+            "workers": settings.max_workers, "small_files": settings.small_files}
 
 
 async def rotate(tk: Toolkit, keep: int = KEEP_SCANS) -> int:

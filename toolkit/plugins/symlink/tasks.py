@@ -22,7 +22,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from toolkit.core.db import create_engine_sync
-from toolkit.core.hookspecs import Task
+from toolkit.core.hookspecs import Schedule, Task
 from toolkit.core.jobs import JobCancelled, JobContext
 
 from .checker import DELETABLE_STATUSES, Problem, Progress, ScanOptions, run_scan
@@ -157,10 +157,17 @@ async def _set_scan(ctx: JobContext, scan_id: str, **values: Any) -> None:
         await session.commit()
 
 
-async def scan_task(ctx: JobContext, *, scan_id: str, paths: list[str], mode: str, depth: str,
-                    workers: int = 6, small_files: str = "media",
-                    expected_links: int | None = None) -> dict:
+async def scan_task(ctx: JobContext, *, scan_id: str | None = None, paths: list[str] | None = None,
+                    mode: str = "dry-run", depth: str = "basic", workers: int = 6,
+                    small_files: str = "media", expected_links: int | None = None) -> dict:
     toolkit = ctx.services["toolkit"]
+    if scan_id is None:  # started by a schedule: record (and validate) the scan first
+        from .scans import scan_for_scheduled_job
+
+        planned = await scan_for_scheduled_job(
+            toolkit, ctx.job_id, {"paths": paths, "mode": mode, "depth": depth})
+        scan_id, paths, mode, depth = planned["scan_id"], planned["paths"], planned["mode"], planned["depth"]
+        workers, small_files = planned["workers"], planned["small_files"]
     await _set_scan(ctx, scan_id, status="running")
     async with ctx.sessions() as session:
         ignored = frozenset((await session.execute(select(SymlinkIgnore.path))).scalars())
@@ -266,6 +273,11 @@ async def delete_task(ctx: JobContext, *, scan_id: str, problem_ids: list[int] |
         raise JobCancelled(summary)
     return summary
 
+
+SCHEDULES = [
+    Schedule(name="symlink-weekly-dry-run", task="symlink:scan", cron="0 4 * * 0",
+             params={"mode": "dry-run", "depth": "basic"}, enabled=False),
+]
 
 TASKS = [
     Task(name="symlink:scan", func=scan_task, exclusive_key=scan_exclusive_key, keep_last=20,
