@@ -384,3 +384,24 @@ async def test_a_scheduled_scan_is_recorded_like_a_started_one(toolkit_app, tool
     assert history[0]["status"] == "completed" and history[0]["mode"] == "dry-run"
     assert history[0]["selected_paths"] == [str(media_env.media)]
     assert history[0]["problems_found"] == len(media_env.problems)
+
+
+async def test_the_journal_outlives_the_history_rotation_and_restores(toolkit_app, toolkit_client, media_env):
+    final = await _real_scan(toolkit_client, ["Show 1"])
+    response = await toolkit_client.post(f"/api/symlink/scans/{final['scan_id']}/delete",
+                                         json={"all": True, "token": final["deletion"]["token"]})
+    await wait_job(toolkit_app, (await response.get_json())["job_id"])
+    for _ in range(3):  # push the real scan out of the history
+        _, body = await start(toolkit_client, ["Show 2"])
+        await wait_scan(toolkit_client, body["scan_id"])
+    assert (await toolkit_client.get(f"/api/symlink/scans/{final['scan_id']}")).status_code == 404
+    journal = await (await toolkit_client.get("/api/symlink/deletions")).get_json()
+    deleted = [p for p in media_env.problems if "Show 1" in str(p)]
+    assert {d["path"] for d in journal["items"]} == {str(p) for p in deleted}
+    page = await (await toolkit_client.get("/symlink?tab=dashboard", headers={"HX-Request": "true"})).get_data(as_text=True)
+    assert all(str(p) in page for p in deleted)
+    restored = await toolkit_client.post("/symlink/restore", form={"journal_id": str(journal["items"][0]["journal_id"])})
+    assert "restored" in await restored.get_data(as_text=True)
+    assert os.path.islink(journal["items"][0]["path"])
+    after = await (await toolkit_client.get("/api/symlink/deletions")).get_json()
+    assert after["total"] == journal["total"] - 1

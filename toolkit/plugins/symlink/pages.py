@@ -78,6 +78,7 @@ async def tab_context(tab: str) -> dict:
     context["config"] = config
     if tab == "dashboard":
         context["history"] = await scans.history(tk)
+        context["journal"] = await scans.deletions_page(tk, per_page=10)
         context["active_scan"] = await _active_scan_id()
     elif tab == "scanner":
         scan_id = request.args.get("scan") or await _active_scan_id()
@@ -288,6 +289,13 @@ async def deletion_fragment(scan_id: str):
     running = bool(job and job.active)
     return await fragment("symlink/_deletion.html", status=200 if running else STOP_POLLING,
                           scan=scan, job=job, running=running)
+
+
+@pages.get("/symlink/fragments/journal")
+async def journal_fragment():
+    page_number, per_page = scans.parse_page(request.args)
+    journal = await scans.deletions_page(toolkit(), page=page_number, per_page=min(per_page, 10))
+    return await fragment("symlink/_journal.html", journal=journal)
 
 
 @pages.post("/symlink/restore")

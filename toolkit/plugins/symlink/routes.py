@@ -191,6 +191,18 @@ async def scan_delete(scan_id: str):
     return await scans.confirm_delete(toolkit(), scan_id, await json_body()), 202
 
 
+@api.get("/deletions")
+async def deletions():
+    """The deletion journal, newest first: ``?state=deleted|restored|failed|pending|skipped|all``
+    (default ``deleted``: what can be restored), ``page``, ``per_page``."""
+    page, per_page = scans.parse_page(request.args)
+    state = request.args.get("state", "deleted")
+    if state not in ("deleted", "restored", "failed", "pending", "skipped", "all"):
+        raise ApiError(400, "state must be deleted, restored, failed, pending, skipped or all")
+    return await scans.deletions_page(toolkit(), state=None if state == "all" else state,
+                                      page=page, per_page=per_page)
+
+
 @api.post("/restore")
 async def restore():
     """Re-create deleted links from the journal: ``{"journal_ids": [...]}`` or

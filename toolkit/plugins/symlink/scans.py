@@ -465,6 +465,27 @@ async def confirm_delete(tk: Toolkit, scan_id: str, data: dict) -> dict:
     return {"scan_id": scan_id, "job_id": job.id, "count": count, "override": guard.reason}
 
 
+async def deletions_page(tk: Toolkit, *, state: str | None = "deleted", page: int = 1,
+                         per_page: int = 50) -> dict:
+    """The deletion journal, newest first (it outlives the scans' rotation)."""
+    from .models import SymlinkDeletion
+
+    conditions = [SymlinkDeletion.state == state] if state else []
+    async with tk.sessions() as session:
+        total = (await session.execute(select(func.count()).select_from(SymlinkDeletion)
+                                       .where(*conditions))).scalar_one()
+        rows = (await session.execute(select(SymlinkDeletion).where(*conditions)
+                                      .order_by(SymlinkDeletion.id.desc())
+                                      .offset((page - 1) * per_page).limit(per_page))).scalars().all()
+    iso = lambda d: d.isoformat() + "Z" if d else None  # noqa: E731
+    return {"page": page, "per_page": per_page, "total": total,
+            "pages": max((total + per_page - 1) // per_page, 1),
+            "items": [{"journal_id": r.id, "scan_id": r.scan_id, "path": r.path, "target": r.target,
+                       "status": r.status, "reason": r.reason, "size": r.size, "state": r.state,
+                       "deleted_at": iso(r.deleted_at), "restored_at": iso(r.restored_at),
+                       "error": r.error} for r in rows]}
+
+
 def _restore_blocking(database_url: str, journal_ids: list[int] | None, scan_id: str | None):
     from toolkit.core.db import create_engine_sync
 
