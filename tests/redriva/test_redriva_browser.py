@@ -1,0 +1,57 @@
+"""In real headless Chromium: open Redriva's page, follow "🔗 Symlink" from Redriva's menu to
+the toolkit (which wears Redriva's header and colours), and come back to Redriva.
+
+Screenshots go to ``$TOOLKIT_SCREENSHOT_DIR`` when set (the docs' images:
+``TOOLKIT_SCREENSHOT_DIR=docs/screenshots pytest -m browser tests/redriva``)."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REDRIVA_HEADER_BG = "rgb(44, 62, 80)"  # #2c3e50
+
+
+def shoot(page, name: str, tmp_path: Path) -> None:
+    directory = Path(os.environ.get("TOOLKIT_SCREENSHOT_DIR") or tmp_path)
+    directory.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(directory / f"redriva-{name}.png"), full_page=True)
+
+
+def background(locator) -> str:
+    return locator.evaluate("element => getComputedStyle(element).backgroundColor")
+
+
+def test_redriva_to_symlink_and_back(mounted, browser_page, tmp_path):
+    page = browser_page
+    expect = pytest.importorskip("playwright.sync_api").expect
+    page.goto(mounted + "/torrents")
+    expect(page.locator(".nav h1")).to_have_text("🚀 Redriva Web")
+    assert background(page.locator(".header")) == REDRIVA_HEADER_BG
+    shoot(page, "menu", tmp_path)
+
+    page.locator(".nav").get_by_role("link", name="🔗 Symlink").click()
+    expect(page).to_have_url(mounted + "/symlink")
+    expect(page.get_by_role("heading", name="🔗 Symlink manager")).to_be_visible()
+    header = page.locator("header.tk-header")
+    expect(header.locator(".tk-brand")).to_have_text("🚀 Redriva Web")
+    expect(header.get_by_role("link", name="🔗 Symlink")).to_have_attribute(
+        "aria-current", "page")
+    assert background(header) == REDRIVA_HEADER_BG
+    # the toolkit's htmx tabs still work inside the mount
+    page.get_by_role("tab", name="Settings").click()
+    expect(page).to_have_url(re.compile(r"/symlink\?tab=settings$"))
+    shoot(page, "symlink", tmp_path)
+
+    header.get_by_role("link", name="📁 Torrents").click()
+    expect(page).to_have_url(mounted + "/torrents")
+    expect(page.locator("td.torrent-name").first).to_have_text("Show.S01E01.mkv")
+
+    page.locator(".nav").get_by_role("link", name="🔗 Symlink").click()
+    page.locator("header.tk-header .tk-brand").click()  # the brand leads back, as in Redriva
+    expect(page).to_have_url(mounted + "/")
+    expect(page.get_by_role("heading", name="📊 Dashboard")).to_be_visible()
