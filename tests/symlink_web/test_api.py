@@ -59,6 +59,15 @@ async def test_media_path_must_be_a_readable_directory(toolkit_client, tmp_path)
     assert body["media_path_problem"] is None
 
 
+async def test_a_missing_media_path_saves_none_of_the_other_changes(toolkit_client, tmp_path):
+    response = await toolkit_client.post("/api/symlink/config", json={
+        "media_path": str(tmp_path / "missing"), "max_workers": 3, "radarr_port": 0})
+    fields = (await response.get_json())["error"]["fields"]
+    assert response.status_code == 422 and set(fields) == {"media_path", "radarr_port"}
+    config = await (await toolkit_client.get("/api/symlink/config")).get_json()
+    assert config["max_workers"] == 6 and config["media_path"] == "/app/medias"
+
+
 async def test_api_keys_are_masked_and_kept_when_the_mask_comes_back(toolkit_client, toolkit_config):
     key = "0123456789abcdef0123456789abcdef"
     response = await toolkit_client.post("/api/symlink/config", json={

@@ -8,7 +8,9 @@ import os
 
 from quart import Blueprint, current_app, jsonify, request
 
-from toolkit.core.settings import SettingsError, public
+from pydantic import ValidationError
+
+from toolkit.core.settings import MASK, SettingsError, field_errors, public
 from toolkit.web.api import json_body
 from toolkit.web.errors import ApiError
 
@@ -46,20 +48,20 @@ async def save_config(changes: dict):
         try:
             candidate = type(current).model_validate(
                 {"media_path": changes["media_path"]}).media_path
-        except Exception:
+        except ValidationError:
             candidate = None  # the model's own message comes from update() below
         if candidate and candidate != current.media_path:
             media_error = await scans.off_loop(check_media_path, candidate)
-    try:
-        settings = await tk.settings.update(scans.NAMESPACE, changes)
-    except SettingsError as exc:
-        if media_error:
-            exc.fields.setdefault("media_path", media_error)
-        raise
     if media_error:
-        # update() validated the form only; the filesystem said no: put the old value back
-        await tk.settings.update(scans.NAMESPACE, {"media_path": current.media_path})
-        raise SettingsError({"media_path": media_error})
+        # refuse the whole change, with every other field's message too, before any write
+        fields = {}
+        candidate_values = {k: v for k, v in changes.items() if v != MASK}
+        try:
+            type(current).model_validate({**current.model_dump(), **candidate_values})
+        except ValidationError as exc:
+            fields = field_errors(exc)
+        raise SettingsError({**fields, "media_path": media_error})
+    settings = await tk.settings.update(scans.NAMESPACE, changes)
     if settings.media_path != current.media_path:
         link_counter().invalidate()
     return settings
