@@ -3,6 +3,7 @@ real generated library of symlinks on disk."""
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 
 import pytest
@@ -414,3 +415,18 @@ async def test_the_journal_outlives_the_history_rotation_and_restores(toolkit_ap
     assert os.path.islink(journal["items"][0]["path"])
     after = await (await toolkit_client.get("/api/symlink/deletions")).get_json()
     assert after["total"] == journal["total"] - 1
+
+
+@pytest.mark.skipif(not shutil.which("ffprobe"), reason="ffprobe not installed (apt-get install ffmpeg)")
+async def test_full_depth_records_phase_two_verdicts(toolkit_client, media_env):
+    """The generated 'media' files are 4 KiB of zeros behind a Matroska magic number:
+    ffprobe finds no stream in them, so phase 2 calls each one CORRUPTED."""
+    _, body = await start(toolkit_client, ["Show 1"], depth="full")
+    final = await wait_scan(toolkit_client, body["scan_id"], timeout=60)
+    healthy = [p for p in media_env.healthy if "Show 1" in str(p)]
+    assert final["status"] == "completed"
+    assert final["statistics"]["phase2_analyzed"] == len(healthy)
+    details = await (await toolkit_client.get(f"/api/symlink/scans/{body['scan_id']}",
+                                               query_string={"status": "CORRUPTED"})).get_json()
+    assert {p["path"] for p in details["problems"]["items"]} == {str(p) for p in healthy}
+    assert all(p["phase"] == 2 for p in details["problems"]["items"])
