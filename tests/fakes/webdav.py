@@ -71,3 +71,23 @@ class WebDAVServer:
         self.server.stop()
         if self.thread:
             self.thread.join(5)
+
+
+def main() -> None:
+    """``python tests/fakes/webdav.py ROOT [LATENCY]``: serve in this process (benchmarks run
+    the server apart from the engine so both do not share one GIL); prints the URL."""
+    import sys
+
+    server = WebDAVServer(Path(sys.argv[1]))
+    server.faults.latency = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
+    server.start()
+    print(server.url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,7 @@ _TESTS_DIR = str(Path(__file__).resolve().parents[1])
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
+from fakes.rclone_mount import start_rclone_mount  # noqa: E402
 from fakes.webdav import WebDAVServer  # noqa: E402
 
 
@@ -150,23 +151,6 @@ class RcloneMount:
 
     def unmount(self) -> None:
         subprocess.run(["fusermount3", "-uz", str(self.mount_point)], capture_output=True, timeout=20)
-
-
-def start_rclone_mount(server: WebDAVServer, mount_point: Path, *extra: str, log: Path | None = None) -> subprocess.Popen:
-    mount_point.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        ["rclone", "mount", ":webdav:", str(mount_point), "--webdav-url", server.url, "--read-only",
-         "--dir-cache-time", "1s", "--attr-timeout", "0s", "--low-level-retries", "1", *extra],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=open(log, "wb") if log else subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while not os.path.ismount(mount_point):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"rclone mount did not come up (exit {process.poll()})")
-        time.sleep(0.05)
-    return process
 
 
 @pytest.fixture

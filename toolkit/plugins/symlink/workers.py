@@ -8,8 +8,9 @@ thread (a daemon; it exits if the call ever returns), puts the rest of its batch
 the queue and starts a replacement. After ``max_abandoned`` abandoned threads the pool
 stops with :class:`TooManyHungCalls`.
 
-Items travel in small batches: one queue operation per item costs more than checking a
-local link does.
+Items travel in batches when they are quick (one queue operation per item costs more
+than checking a local link does) and one by one when they are slow (network mounts), so
+that every worker gets a share; the measured time per item decides.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from typing import Any
 
 TIMED_OUT = object()
 _POLL_SECONDS = 0.1
+_QUICK_ITEM_SECONDS = 0.001  # below this per item, batching pays
 
 
 class TooManyHungCalls(RuntimeError):
@@ -56,6 +58,8 @@ class _Worker(threading.Thread):
                     result: Any = fn(item)
                 except Exception as exc:  # the fn classifies errors itself; this is a bug guard
                     result = exc
+                # moving average of the time per item (races between workers are harmless)
+                pool.item_seconds += (time.monotonic() - self.started - pool.item_seconds) * 0.1
                 with self.lock:
                     if self.abandoned:
                         return
@@ -95,6 +99,7 @@ class DeadlinePool:
         self.results: queue.Queue[list[tuple[Any, Any]]] = queue.Queue()
         self.stop = threading.Event()
         self.abandoned = 0
+        self.item_seconds = 1.0  # assume slow until measured: start one item at a time
 
     def _put(self, batch: Any) -> bool:
         while not self.stop.is_set():
@@ -115,7 +120,7 @@ class DeadlinePool:
             try:
                 for item in items:
                     batch.append(item)
-                    if len(batch) >= self.batch_size:
+                    if len(batch) >= (self.batch_size if self.item_seconds < _QUICK_ITEM_SECONDS else 1):
                         fed[0] += len(batch)
                         if not self._put(batch):
                             return
