@@ -126,3 +126,17 @@ async def test_standalone_layout_and_plain_mounted_flag(toolkit_app_factory, mou
     else:
         assert "tk-redriva" not in html and ">Redriva Toolkit</a>" in header
         assert '<a href="/">Home</a>' in header
+
+
+def test_mounted_links_stay_on_the_same_site(monkeypatch, toolkit_config, redriva_db):
+    """A ``REDRIVA_TOOLKIT_URL`` left over from a two-container setup does not send the
+    mounted menu to another host."""
+    monkeypatch.setenv("REDRIVA_TOOLKIT_URL", "http://old-toolkit:5050")
+    app = create_redriva(redriva_db)
+    assert init_redriva(app) is init_redriva(app)  # a second call changes nothing
+    served = serve_mounted(toolkit_config, app)
+    try:
+        links = toolkit_links(httpx.get(served.url + "/").text)
+    finally:
+        served.stop()
+    assert links == [("/symlink", "🔗 Symlink"), ("/report", "📊 Report")]

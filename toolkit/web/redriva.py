@@ -20,6 +20,7 @@ import importlib
 import logging
 import os
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,7 +135,7 @@ class RedrivaMount:
         elif self.routes_to_toolkit(scope.get("path", "")):
             await self.toolkit_app(scope, receive, send)
         else:
-            await self._wsgi(scope, receive, send, self._run_in_thread, self._call_soon())
+            await self._wsgi(scope, receive, send, self._run_in_thread, self._loop_caller())
 
     def _run_in_thread(self, func: Callable, *args: Any):
         if self._executor is None:
@@ -142,7 +143,7 @@ class RedrivaMount:
         return asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
 
     @staticmethod
-    def _call_soon() -> Callable:
+    def _loop_caller() -> Callable:
         """Redriva's thread sends each response chunk through the loop and waits for it, so
         a large page is streamed, never buffered whole."""
         loop = asyncio.get_running_loop()
@@ -210,7 +211,8 @@ def mount_redriva(toolkit_app, redriva: str | Callable, *,
     toolkit = toolkit_app.extensions.get("toolkit")
     menu_source = getattr(redriva_app, "extensions", {}).get(EXTENSION)
     if menu_source is not None and toolkit is not None:
-        menu_source.use(toolkit.registry.menu)  # same process: the toolkit's own registry
+        # same process and site: the running toolkit's own links, never another host's
+        menu_source.use(toolkit.registry.menu, base_url="")
     return mount
 
 
@@ -257,26 +259,31 @@ class ToolkitMenu:
         self._host = host
         self._base_url = base_url.rstrip("/")
         self._entries: list[MenuEntry] | None = None
+        self._lock = threading.Lock()  # Redriva's first pages may render in several threads
 
-    def use(self, links: Iterable[Any]) -> None:
-        """Take the links of a running toolkit (the mounted case: same process, same host)."""
-        self._entries = [MenuEntry(link.label, self._base_url + link.href, link.icon)
-                         for link in links]
+    def use(self, links: Iterable[Any], *, base_url: str | None = None) -> None:
+        """Take these links; ``base_url`` defaults to the one given at creation."""
+        prefix = self._base_url if base_url is None else base_url.rstrip("/")
+        self._entries = [MenuEntry(link.label, prefix + link.href, link.icon) for link in links]
 
     def entries(self) -> list[MenuEntry]:
-        if self._entries is None:
-            try:
-                host = self._host
-                if host is None:
-                    from toolkit.core.config import ToolkitConfig
-                    from toolkit.core.plugins import build_plugin_host
-
-                    host = build_plugin_host(ToolkitConfig.from_env())
-                self.use(host.collect().menu)
-            except Exception:
-                log.exception("cannot read the toolkit's menu links; Redriva's menu omits them")
-                self._entries = []
+        with self._lock:
+            if self._entries is None:
+                self._load()
         return self._entries
+
+    def _load(self) -> None:
+        try:
+            host = self._host
+            if host is None:
+                from toolkit.core.config import ToolkitConfig
+                from toolkit.core.plugins import build_plugin_host
+
+                host = build_plugin_host(ToolkitConfig.from_env())
+            self.use(host.collect().menu)
+        except Exception:
+            log.exception("cannot read the toolkit's menu links; Redriva's menu omits them")
+            self._entries = []
 
 
 def init_redriva(flask_app, *, host=None, base_url: str | None = None) -> ToolkitMenu:
@@ -294,6 +301,8 @@ def init_redriva(flask_app, *, host=None, base_url: str | None = None) -> Toolki
     plugin host to read the links from (default: one built from the environment)."""
     from flask import Blueprint
 
+    if EXTENSION in flask_app.extensions:  # called twice: keep the first
+        return flask_app.extensions[EXTENSION]
     if base_url is None:
         base_url = os.environ.get(TOOLKIT_URL_ENV, "")
     menu = ToolkitMenu(host, base_url)
