@@ -430,3 +430,39 @@ async def test_full_depth_records_phase_two_verdicts(toolkit_client, media_env):
                                                query_string={"status": "CORRUPTED"})).get_json()
     assert {p["path"] for p in details["problems"]["items"]} == {str(p) for p in healthy}
     assert all(p["phase"] == 2 for p in details["problems"]["items"])
+
+
+async def test_after_a_deletion_sonarr_rescans_and_searches_exactly_the_lost_episode(toolkit_app, toolkit_client, tmp_path, monkeypatch):
+    media, store = tmp_path / "tvlib", tmp_path / "tvstore"
+    season = media / "Show 1" / "Season 01"
+    season.mkdir(parents=True)
+    store.mkdir()
+    lost = season / "Show 1 - S01E01.mkv"
+    os.symlink(store / "gone.mkv", lost)  # BROKEN
+    kept_target = store / "E02.mkv"
+    with open(kept_target, "wb") as handle:
+        handle.truncate(4096)
+    os.symlink(kept_target, season / "Show 1 - S01E02.mkv")
+    monkeypatch.setenv("TOOLKIT_SYMLINK__MEDIA_PATH", str(media))
+    fake = FakeArr("sonarr").start()
+    try:
+        series = fake.add_series("Show 1", "/tv/Show 1")
+        _, (episode,) = fake.add_episode_file(series, 1, [1])
+        fake.add_episode_file(series, 1, [2])
+        fake.disk_map["/tv"] = str(media)  # the fake's disk scan looks at our library
+        await toolkit_client.post("/api/symlink/config", json={
+            "sonarr_enabled": True, "sonarr_host": "127.0.0.1", "sonarr_port": fake.port,
+            "sonarr_api_key": fake.api_key, "repair_policy": "targeted",
+            "path_mappings": [{"toolkit_prefix": str(media), "arr_prefix": "/tv"}]})
+        final = await _real_scan(toolkit_client, [str(media)])
+        response = await toolkit_client.post(f"/api/symlink/scans/{final['scan_id']}/delete",
+                                             json={"all": True, "token": final["deletion"]["token"]})
+        job = await wait_job(toolkit_app, (await response.get_json())["job_id"], timeout=60)
+        assert not os.path.lexists(lost)
+        repair = job.result["repair"]
+        assert repair["ok"] and repair["policy"] == "targeted", repair
+        assert [(c.name, c.body.get("seriesId"), c.body.get("episodeIds")) for c in fake.commands] == [
+            ("RescanSeries", series["id"], None), ("EpisodeSearch", None, [episode["id"]])]
+        assert fake.violations == []
+    finally:
+        fake.stop()

@@ -107,3 +107,18 @@ async def test_a_ticked_selection_is_confirmed_and_deleted_alone(toolkit_app, to
     await wait_job(toolkit_app, status["deletion"]["job_id"])
     assert not any(os.path.lexists(p["path"]) for p in chosen)
     assert all(os.path.islink(p["path"]) for p in items[2:])
+
+
+async def test_path_mappings_are_edited_as_lines(toolkit_client):
+    form = {"path_mappings": "/srv/media/tv = /tv\n\n/srv/media/movies = /movies"}
+    html = await (await toolkit_client.post("/symlink/settings", headers=HX, form=form)).get_data(as_text=True)
+    assert 'data-state="saved"' in html
+    config = await (await toolkit_client.get("/api/symlink/config")).get_json()
+    assert config["path_mappings"] == [{"toolkit_prefix": "/srv/media/tv", "arr_prefix": "/tv"},
+                                       {"toolkit_prefix": "/srv/media/movies", "arr_prefix": "/movies"}]
+    page = await (await toolkit_client.get("/symlink?tab=settings", headers=HX)).get_data(as_text=True)
+    assert "/srv/media/tv = /tv\n/srv/media/movies = /movies</textarea>" in page
+    bad = await (await toolkit_client.post("/symlink/settings", headers=HX, form={"path_mappings": "/tv"})).get_data(as_text=True)
+    assert 'data-state="error"' in bad and "line 1" in bad
+    relative = await (await toolkit_client.post("/symlink/settings", headers=HX, form={"path_mappings": "tv = /tv"})).get_data(as_text=True)
+    assert 'data-state="error"' in relative and "absolute" in relative

@@ -44,6 +44,8 @@ class SymlinkConfig(Base):
     radarr_host: Mapped[str | None] = mapped_column(Text)
     radarr_port: Mapped[int | None] = mapped_column(Integer)
     radarr_api_key: Mapped[str | None] = mapped_column(Text)
+    repair_policy: Mapped[str | None] = mapped_column(String(16))
+    path_mappings: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime)
 

@@ -22,7 +22,7 @@ from .history import ACTIVE_SCAN_STATES, KEEP_SCANS
 from .probe import original_estimate
 from .routes import (apply_detected, config_body, detect_services, directory_level, link_counter, save_config,
                      start_from, test_services, toolkit)
-from .settings import SymlinkSettings
+from .settings import SymlinkSettings, format_path_mappings, parse_path_mappings
 
 HERE = Path(__file__).resolve().parent
 TABS = ("dashboard", "scanner", "settings")
@@ -88,6 +88,7 @@ async def tab_context(tab: str) -> dict:
     elif tab == "settings":
         context["fields"] = SymlinkSettings.model_fields
         context["mask"] = MASK
+        context["mappings_text"] = format_path_mappings(config["path_mappings"])
     return context
 
 
@@ -321,6 +322,11 @@ def _form_changes(form) -> dict:
         values = form.getlist(name)
         if field.annotation is bool:
             changes[name] = "true" in values or "on" in values
+        elif name == "path_mappings":
+            try:
+                changes[name] = parse_path_mappings(values[-1])
+            except ValueError as exc:
+                raise SettingsError({name: str(exc)}) from None
         else:
             changes[name] = values[-1]
     return changes
@@ -328,12 +334,14 @@ def _form_changes(form) -> dict:
 
 @pages.post("/symlink/settings")
 async def save_settings_fragment():
-    changes = _form_changes(await request.form)
     try:
-        settings = await save_config(changes)
+        settings = await save_config(_form_changes(await request.form))
         errors: dict = {}
     except SettingsError as exc:
-        settings, errors = await scans.settings_of(toolkit()), exc.fields
+        settings, errors = await scans.settings_of(toolkit()), {}
+        for name, message in exc.fields.items():  # "path_mappings.0.arr_prefix" -> its field
+            field = name.split(".")[0]
+            errors[field] = f"{errors[field]}; {message}" if field in errors else message
     return await fragment("symlink/_save_state.html", errors=errors, values=public(settings),
                           fields=SymlinkSettings.model_fields)
 

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from toolkit.core.services.pathmap import PathMapping
+
 DEFAULT_MEDIA_PATH = "/app/medias"
 
 
@@ -33,6 +35,10 @@ class SymlinkSettings(BaseModel):
     radarr_host: str = Field("", max_length=253)
     radarr_port: int = Field(7878, ge=1, le=65535)
     radarr_api_key: SecretStr = SecretStr("")
+    repair_policy: Literal["targeted", "rescan", "global", "off"] = Field(
+        "targeted", description="What Sonarr/Radarr are asked after links were deleted")
+    path_mappings: list[PathMapping] = Field(
+        default_factory=list, description="Library paths as Sonarr/Radarr see them")
 
     @field_validator("media_path")
     @classmethod
@@ -79,3 +85,20 @@ def check_media_path(path: str) -> str | None:
     except OSError as exc:
         return f"cannot read this folder: {exc.strerror or exc}"
     return None
+
+
+def parse_path_mappings(text: str) -> list[dict[str, str]]:
+    """The settings form's mappings: one ``/toolkit/path = /arr/path`` per line."""
+    mappings = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        toolkit_prefix, separator, arr_prefix = line.partition("=")
+        if not separator:
+            raise ValueError(f"line {number}: write /path/in/toolkit = /path/in/sonarr")
+        mappings.append({"toolkit_prefix": toolkit_prefix.strip(), "arr_prefix": arr_prefix.strip()})
+    return mappings
+
+
+def format_path_mappings(mappings: list[dict]) -> str:
+    return "\n".join(f"{m['toolkit_prefix']} = {m['arr_prefix']}" for m in mappings)

@@ -219,6 +219,7 @@ def _delete_blocking(ctx: JobContext, database_url: str, scan_id: str, problem_i
     monitor = MountMonitor(timeout=options.mount_timeout, interval=options.mount_check_interval,
                            expected_mounts=options.expected_mounts)
     tally = {"deleted": 0, "skipped": 0, "failed": 0}
+    removed: list[tuple[str, str]] = []  # (path, target) of each link removed, for the *arr repair
     try:
         with engine.connect() as connection:
             total = connection.execute(select(func.count()).select_from(SymlinkProblem).where(
@@ -243,6 +244,8 @@ def _delete_blocking(ctx: JobContext, database_url: str, scan_id: str, problem_i
                 nonlocal done
                 done += 1
                 tally[outcome.outcome] = tally.get(outcome.outcome, 0) + 1
+                if outcome.outcome == "deleted":
+                    removed.append((outcome.path, outcome.target))
                 with engine.begin() as connection:
                     connection.execute(update(SymlinkProblem)
                                        .where(SymlinkProblem.id == ids_by_path[outcome.path])
@@ -256,7 +259,7 @@ def _delete_blocking(ctx: JobContext, database_url: str, scan_id: str, problem_i
 
             delete_problems(problems, journal=journal, scan_id=scan_id, should_abort=ctx.should_abort,
                             options=options, monitor=monitor, on_outcome=record)
-        return tally
+        return tally, removed
     finally:
         engine.dispose()
 
@@ -266,12 +269,56 @@ async def delete_task(ctx: JobContext, *, scan_id: str, problem_ids: list[int] |
                       small_files: str = "media") -> dict:
     toolkit = ctx.services["toolkit"]
     options = ScanOptions(paths=paths or ["/"], depth=depth, small_files=small_files, scan_id=scan_id)
-    tally = await ctx.run_blocking(_delete_blocking, ctx, toolkit.config.database_url, scan_id,
-                                   problem_ids, options)
-    summary = {"scan_id": scan_id, **tally}
+    tally, removed = await ctx.run_blocking(_delete_blocking, ctx, toolkit.config.database_url,
+                                            scan_id, problem_ids, options)
+    summary: dict[str, Any] = {"scan_id": scan_id, **tally}
     if ctx.should_abort():
         raise JobCancelled(summary)
+    summary["repair"] = await repair_arr(ctx, await toolkit.settings.get("symlink"), removed)
     return summary
+
+
+async def repair_arr(ctx: JobContext, settings, removed: list[tuple[str, str]]) -> dict | None:
+    """After links were deleted, ask the enabled Sonarr/Radarr to rescan (and, with the
+    ``targeted`` policy, search) exactly what was lost. ``None`` when nothing was asked;
+    a failure is reported in the summary, never raised (the deletion itself is done)."""
+    from toolkit.core.services import ArrService, PathMapper, RemovedLink, client_for, repair_after_cleanup
+    from toolkit.core.services.settings import RadarrConnection, RepairSettings, SonarrConnection
+
+    if not removed or settings.repair_policy == "off":
+        return None
+    http = ctx.services.get("http")
+    services = []
+    for kind, model in (("sonarr", SonarrConnection), ("radarr", RadarrConnection)):
+        if getattr(settings, f"{kind}_enabled") and getattr(settings, f"{kind}_host"):
+            connection = model(enabled=True, host=getattr(settings, f"{kind}_host"),
+                               port=getattr(settings, f"{kind}_port"),
+                               api_key=getattr(settings, f"{kind}_api_key"))
+            services.append(ArrService(client_for(connection, http=http), PathMapper(settings.path_mappings)))
+    if not services:
+        return None
+
+    def progress(done: int, total: int, message: str) -> None:
+        ctx.report_progress(done / total if total else None, "repair", message=message)
+
+    try:
+        report = await repair_after_cleanup(
+            [RemovedLink(path, target) for path, target in removed], services,
+            RepairSettings(policy=settings.repair_policy), on_progress=progress,
+            should_abort=ctx.should_abort)
+    except Exception as exc:  # the services layer types its errors; anything else too
+        return {"policy": settings.repair_policy, "ok": False, "items": 0, "outcomes": {},
+                "errors": [f"{type(exc).__name__}: {exc}"], "unmatched": 0}
+    finally:
+        for service in services:
+            await service.client.aclose()
+    outcomes: dict[str, int] = {}
+    for item in report.items:
+        outcomes[item.outcome] = outcomes.get(item.outcome, 0) + 1
+    return {"policy": report.policy, "ok": report.ok, "items": len(report.items), "outcomes": outcomes,
+            "commands": [c.name for c in report.commands_sent()][:50],
+            "errors": [str(e.get("message", e)) for e in report.errors][:10],
+            "unmatched": len(report.unmatched_links)}
 
 
 SCHEDULES = [
