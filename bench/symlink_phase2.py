@@ -33,6 +33,26 @@ from toolkit.plugins.symlink.probe import MEDIA_EXTENSIONS, ORIGINAL_QUERY  # no
 from toolkit.plugins.symlink.store import SqlVerdictStore, open_database  # noqa: E402
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        return probe_socket.getsockname()[1]
+
+
+def wait_for_port(port: int) -> None:
+    import socket
+
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
 class RemoteServer:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -105,10 +125,17 @@ def main() -> None:
         remote_name = f"{stem}-{index:04d}{ext}"
         (remote / remote_name).write_bytes(contents[name])
         os.symlink(mount_point / remote_name, library / remote_name)
-    # the server runs in its own process: in ours it would compete with the engine for the GIL
-    server_process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fakes" / "webdav.py"), str(remote),
-                                       str(args.latency)], stdout=subprocess.PIPE, text=True)
-    server = RemoteServer(server_process.stdout.readline().strip())
+    # A fast WebDAV server (rclone's, in Go) behind a latency proxy, both in their own
+    # processes: the Python test server costs ~10 ms of CPU per request and would be the
+    # bottleneck, and in our process it would compete with the engine for the GIL.
+    server_port, proxy_port = free_port(), free_port()
+    server_process = subprocess.Popen(["rclone", "serve", "webdav", str(remote), "--addr", f"127.0.0.1:{server_port}",
+                                       "--read-only"], stderr=subprocess.DEVNULL)
+    proxy_process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "latency_proxy.py"), str(proxy_port),
+                                      str(server_port), str(args.latency)], stdout=subprocess.PIPE, text=True)
+    proxy_process.stdout.readline()
+    wait_for_port(server_port)
+    server = RemoteServer(f"http://127.0.0.1:{proxy_port}/")
     os.environ["TOOLKIT_DATA_DIR"] = str(work / "data")
     engine = open_database()
     # rclone's defaults for caches and retries, as users run it
@@ -127,8 +154,9 @@ def main() -> None:
         rclone.terminate()
         rclone.wait(10)
         subprocess.run(["fusermount3", "-uz", str(mount_point)], capture_output=True)
-        server_process.terminate()
-        server_process.wait(10)
+        for process in (proxy_process, server_process):
+            process.terminate()
+            process.wait(10)
         engine.dispose()
     engine_verdicts = {name: first_problems.get(name, "OK") for name in original}
     print(json.dumps({

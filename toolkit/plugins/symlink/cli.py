@@ -66,7 +66,10 @@ class _AbortFlag:
 @click.option("--mode", type=click.Choice(["dry-run", "real"]), default="dry-run", show_default=True)
 @click.option("--depth", type=click.Choice(list(DEPTHS)), default="basic", show_default=True,
               help="basic: links only; full: + ffprobe header query; deep: + sampled decoding.")
-@click.option("--workers", "-j", type=click.IntRange(1, 64), default=6, show_default=True)
+@click.option("--workers", "-j", type=click.IntRange(1, 64), default=6, show_default=True,
+              help="Threads checking links (phase 1).")
+@click.option("--probe-workers", type=click.IntRange(1, 64), default=None,
+              help="ffprobe/ffmpeg processes at once (phase 2); default: --workers.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write the report (the original's keys) to this file.")
 @click.option("--yes", "-y", is_flag=True, help="Delete without asking (real mode).")
@@ -85,7 +88,7 @@ class _AbortFlag:
 @click.option("--fs-timeout", type=click.FloatRange(0.1), default=10.0, show_default=True,
               help="Seconds one link's filesystem checks may take before it counts as UNKNOWN.")
 @click.option("--probe-timeout", type=click.FloatRange(0.1), default=15.0, show_default=True)
-def scan_command(paths, mode, depth, workers, json_path, yes, force, max_delete, max_delete_share,
+def scan_command(paths, mode, depth, workers, probe_workers, json_path, yes, force, max_delete, max_delete_share,
                  expected_mounts, small_files, recheck_days, no_cache, fs_timeout, probe_timeout) -> None:
     """Scan PATH... for problem symlinks (and, in real mode, delete them reversibly)."""
     console = _console()
@@ -97,7 +100,7 @@ def scan_command(paths, mode, depth, workers, json_path, yes, force, max_delete,
     except ToolMissing as exc:
         raise click.ClickException(str(exc)) from None
     options = ScanOptions(
-        paths=list(paths), depth=depth, workers=workers, expected_mounts=list(expected_mounts),
+        paths=list(paths), depth=depth, workers=workers, probe_workers=probe_workers, expected_mounts=list(expected_mounts),
         small_files=small_files, recheck_age_seconds=recheck_days * 86400, fs_timeout=fs_timeout,
         probe_timeout=probe_timeout,
     )
