@@ -162,3 +162,22 @@ def test_full_scan_through_the_mount_finds_the_corrupted_file(rclone_mount, tree
 
     assert {n: (p.status, p.phase) for n, p in found.items()} == {"zerohead.mkv": ("CORRUPTED", 2)}
     assert result.statistics["phase2_analyzed"] == 3
+
+
+def test_rescan_skips_the_phase1_read_of_recently_verified_files(rclone_mount, tree, media, engine):
+    from toolkit.plugins.symlink.store import SqlVerdictStore
+
+    remote = rclone_mount.remote_root / "__all__" / "ok.mkv"
+    remote.parent.mkdir(parents=True)
+    remote.write_bytes(media["ok.mkv"].read_bytes())
+    tree.link("ok.mkv", rclone_mount.mount_point / "__all__" / "ok.mkv")
+    store = SqlVerdictStore(engine)
+    first = run_scan(ScanOptions(paths=[str(tree.library)], depth="full"), verdict_store=store)
+    rclone_mount.server.faults.failing_paths.add("/__all__/ok.mkv")  # any read would now fail
+
+    cached = run_scan(ScanOptions(paths=[str(tree.library)], depth="full"), verdict_store=store)
+    _, uncached = _scan(tree, depth="basic")
+
+    assert first.statistics["phase2_probed"] == 1
+    assert cached.statistics["phase1_ok"] == 1 and cached.statistics["skipped_cached"] == 1
+    assert uncached["ok.mkv"].status == "IO_ERROR"  # without the cache the read is done and fails

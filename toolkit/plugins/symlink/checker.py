@@ -228,9 +228,10 @@ def _describe(exc: OSError) -> str:
 class LinkClassifier:
     """Phase-1 classification of one link; safe to call from many threads."""
 
-    def __init__(self, options: ScanOptions, monitor: MountMonitor) -> None:
+    def __init__(self, options: ScanOptions, monitor: MountMonitor, verdict_store: VerdictStore | None = None) -> None:
         self.options = options
         self.monitor = monitor
+        self.verdict_store = verdict_store if options.depth != "basic" else None
         self._unmounted_roots: dict[str, str | None] = {}
 
     def classify(self, path: str) -> Problem | _Healthy | None:
@@ -277,6 +278,10 @@ class LinkClassifier:
             return problem(INACCESSIBLE, "not readable", info.st_size)
         if info.st_size < SMALL_FILE_BYTES and _small_rule_applies(path, self.options.small_files):
             return problem(SMALL_FILE, f"{info.st_size} bytes (< {SMALL_FILE_BYTES})", info.st_size)
+        if self.verdict_store is not None and _is_media(path) and self._verified_recently(path, info):
+            # phase 2 read this very file (same size and mtime) recently and found it
+            # healthy: skip the 1024-byte read, the one network request of phase 1
+            return _Healthy(info.st_size, True)
         try:
             descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
@@ -286,6 +291,12 @@ class LinkClassifier:
         except OSError as exc:
             return self._unreadable(problem, absolute_target, exc, info.st_size)
         return _Healthy(info.st_size, _is_media(path))
+
+    def _verified_recently(self, path: str, info: os.stat_result) -> bool:
+        assert self.verdict_store is not None
+        verdict = self.verdict_store.get(os.path.realpath(path), info.st_size, info.st_mtime_ns, self.options.depth,
+                                         self.options.recheck_age_seconds)
+        return verdict is not None and verdict.verdict == OK
 
     def _unreadable(self, problem: Callable[..., Problem], absolute_target: str, exc: OSError, size: int) -> Problem:
         if exc.errno in UNKNOWN_ERRNOS:
@@ -425,7 +436,8 @@ def run_scan(
     spool = _Spool() if options.depth != "basic" else None
     try:
         if result.stopped_reason is None:
-            result.cancelled = _phase1(options, monitor, spool, statistics, count, on_problem, reporter, should_abort, result)
+            result.cancelled = _phase1(options, monitor, spool, statistics, count, on_problem, reporter, should_abort,
+                                       result, verdict_store)
         if spool is not None and spool.count and not result.cancelled and result.stopped_reason is None:
             result.phase2_estimate = original_estimate(spool.count)
             result.cancelled = _phase2(
@@ -444,8 +456,8 @@ def run_scan(
     return result
 
 
-def _phase1(options, monitor, spool, statistics, count, on_problem, reporter, should_abort, result) -> bool:
-    classifier = LinkClassifier(options, monitor)
+def _phase1(options, monitor, spool, statistics, count, on_problem, reporter, should_abort, result, store) -> bool:
+    classifier = LinkClassifier(options, monitor, store)
     reporter.start_phase("phase1", "phase 1: checking links")
     pool = DeadlinePool(
         classifier.classify, workers=options.workers, deadline=options.fs_timeout, max_abandoned=options.max_hung_calls
