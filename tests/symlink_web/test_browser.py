@@ -135,3 +135,14 @@ def test_phone_sized_screen_keeps_every_tab_usable(toolkit_server, browser_page,
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"the page scrolls sideways on a phone ({width}px)"
     shoot(page, "phone", tmp_path)
+
+
+def test_a_failed_request_is_reported_not_silent(toolkit_server, browser_page, media_env):
+    page = browser_page
+    expect = pytest.importorskip("playwright.sync_api").expect
+    page.goto(f"{toolkit_server}/symlink?tab=scanner")
+    expect(page.locator("#dir-tree")).to_contain_text("Show 1")
+    # a fragment URL that does not exist: the server answers 404
+    page.evaluate("htmx.ajax('GET', '/symlink/scans/nope/deletion-missing', '#scan-area')")
+    expect(page.locator("#sl-toast")).to_be_visible()
+    expect(page.locator("#sl-toast")).to_contain_text("Error 404")

@@ -51,6 +51,24 @@
     }
   });
 
+  // A request that failed (server error, network down) must not fail silently.
+  function toast(message) {
+    var box = document.getElementById("sl-toast");
+    if (!box) return;
+    box.textContent = message;
+    box.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(function () { box.hidden = true; }, 8000);
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr, message = "";
+    try { message = JSON.parse(xhr.responseText).error.message; } catch (e) { /* not JSON */ }
+    toast("Error " + xhr.status + (message ? ": " + message : ": the server could not do this."));
+  });
+  document.addEventListener("htmx:sendError", function () {
+    toast("The toolkit does not answer: check that it is running, then try again.");
+  });
+
   // Tabs: arrow keys move between tabs (WAI-ARIA tabs pattern); Enter follows the link.
   document.addEventListener("keydown", function (event) {
     var tab = event.target;
