@@ -22,7 +22,8 @@ from typing import Any
 
 TIMED_OUT = object()
 _POLL_SECONDS = 0.1
-_QUICK_ITEM_SECONDS = 0.001  # below this per item, batching pays
+_QUICK_ITEM_SECONDS = 0.001  # below this per item, batching pays and one worker is enough
+_IDLE_SECONDS = 0.02
 
 
 class TooManyHungCalls(RuntimeError):
@@ -30,9 +31,10 @@ class TooManyHungCalls(RuntimeError):
 
 
 class _Worker(threading.Thread):
-    def __init__(self, pool: DeadlinePool) -> None:
-        super().__init__(daemon=True, name="symlink-worker")
+    def __init__(self, pool: DeadlinePool, index: int) -> None:
+        super().__init__(daemon=True, name=f"symlink-worker-{index}")
         self.pool = pool
+        self.index = index
         self.lock = threading.Lock()
         self.batch: list[Any] | None = None
         self.position = 0
@@ -44,6 +46,10 @@ class _Worker(threading.Thread):
         pool = self.pool
         fn = pool.fn
         while not self.abandoned and not pool.stop.is_set():  # the coordinator sets stop at the end
+            if self.index > 0 and pool.item_seconds < _QUICK_ITEM_SECONDS:
+                # quick (local) items are CPU-bound under the GIL: one thread beats many
+                time.sleep(_IDLE_SECONDS)
+                continue
             try:
                 batch = pool.tasks.get(timeout=_POLL_SECONDS)
             except queue.Empty:
@@ -133,7 +139,7 @@ class DeadlinePool:
             finally:
                 feeding_done.set()
 
-        workers = [_Worker(self) for _ in range(self.workers_count)]
+        workers = [_Worker(self, index) for index in range(self.workers_count)]
         feeder = threading.Thread(target=feed, daemon=True, name="symlink-feeder")
         feeder.start()
         for worker in workers:
@@ -158,10 +164,11 @@ class DeadlinePool:
                         if late is None:
                             continue
                         done_so_far, late_item, rest = late
+                        self.item_seconds = self.deadline  # items are not quick here: wake every worker
                         self.abandoned += 1
                         if self.abandoned > self.max_abandoned:
                             raise TooManyHungCalls(f"{self.abandoned} filesystem calls hung past {self.deadline:g}s")
-                        workers[index] = _Worker(self)
+                        workers[index] = _Worker(self, index)
                         workers[index].start()
                         if rest:
                             # back in the queue from another thread: the feeder may be blocked on a full queue
