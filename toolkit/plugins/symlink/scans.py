@@ -28,8 +28,15 @@ MODES = ("dry-run", "real")
 PROBLEM_FILTERS = ("BROKEN", "INACCESSIBLE", "SMALL_FILE", "IO_ERROR", "CORRUPTED", "UNKNOWN", "ERROR")
 MAX_PER_PAGE = 500
 FS_TIMEOUT = 10.0
-# at most one start at a time: the overlap check and the insert must not interleave
-_start_lock = asyncio.Lock()
+
+
+def _start_lock(tk: Toolkit) -> asyncio.Lock:
+    """At most one start at a time (per toolkit): the overlap check and the insert must not
+    interleave."""
+    lock = tk.services.get("symlink_start_lock")
+    if lock is None:
+        lock = tk.services["symlink_start_lock"] = asyncio.Lock()
+    return lock
 
 
 async def settings_of(tk: Toolkit) -> SymlinkSettings:
@@ -109,7 +116,7 @@ def validate_scan_request(data: dict) -> tuple[list[str], str, str]:
 async def _insert_scan(tk: Toolkit, resolved: list[str], mode: str, depth: str,
                        job_id: str | None = None) -> SymlinkScan:
     """A new ``queued`` scan row; 409 when an active scan covers any of the same folders.
-    Callers hold ``_start_lock`` so that the check and the insert do not interleave."""
+    Callers hold ``_start_lock(tk)`` so that the check and the insert do not interleave."""
     async with tk.sessions() as session:
         await reconcile_active(tk, session)
         active = (await session.execute(select(SymlinkScan).where(
@@ -132,7 +139,7 @@ async def start_scan(tk: Toolkit, data: dict, *, expected_links: int | None = No
     resolved, errors = await off_loop(_resolve_all, settings.media_path, paths)
     if errors:
         raise ApiError(400, "invalid scan paths", fields=errors)
-    async with _start_lock:
+    async with _start_lock(tk):
         scan = await _insert_scan(tk, resolved, mode, depth)
         try:
             job = await tk.runner.enqueue("symlink:scan", {
@@ -164,7 +171,7 @@ async def scan_for_scheduled_job(tk: Toolkit, job_id: str, params: dict) -> dict
     resolved, errors = await off_loop(_resolve_all, settings.media_path, paths)
     if errors:
         raise ApiError(400, "invalid scan paths: " + "; ".join(errors.values()))
-    async with _start_lock:
+    async with _start_lock(tk):
         scan = await _insert_scan(tk, resolved, mode, depth, job_id=job_id)
     await rotate(tk)
     return {"scan_id": scan.id, "paths": resolved, "mode": mode, "depth": depth,
@@ -172,13 +179,17 @@ async def scan_for_scheduled_job(tk: Toolkit, job_id: str, params: dict) -> dict
 
 
 async def rotate(tk: Toolkit, keep: int = KEEP_SCANS) -> int:
-    """The seed's rotation: keep the newest ``keep`` scans (a running one is never removed);
-    their problems go with them. The deletion journal is never touched."""
+    """The seed's rotation: keep the newest ``keep`` scans (one that is running, or whose
+    deletion is running, is never removed); their problems go with them. The deletion journal is never touched."""
     async with tk.sessions() as session:
         older = (await session.execute(
-            select(SymlinkScan.id, SymlinkScan.status)
+            select(SymlinkScan.id, SymlinkScan.status, SymlinkScan.deletion_job_id)
             .order_by(SymlinkScan.scan_date.desc()).offset(keep))).all()
-        old = [scan_id for scan_id, status in older if status not in ACTIVE_SCAN_STATES]
+        old = []
+        for scan_id, status, deletion_job_id in older:
+            deleting = await _job_or_none(tk, deletion_job_id)
+            if status not in ACTIVE_SCAN_STATES and not (deleting and deleting.active):
+                old.append(scan_id)
         if old:
             await session.execute(delete(SymlinkProblem).where(SymlinkProblem.scan_id.in_(old)))
             await session.execute(delete(SymlinkScan).where(SymlinkScan.id.in_(old)))
