@@ -122,3 +122,12 @@ async def test_path_mappings_are_edited_as_lines(toolkit_client):
     assert 'data-state="error"' in bad and "line 1" in bad
     relative = await (await toolkit_client.post("/symlink/settings", headers=HX, form={"path_mappings": "tv = /tv"})).get_data(as_text=True)
     assert 'data-state="error"' in relative and "absolute" in relative
+
+
+def test_the_plugin_adds_the_engines_cli_group():
+    from click.testing import CliRunner
+
+    from toolkit.cli import build_cli
+
+    result = CliRunner().invoke(build_cli(), ["symlink", "--help"])
+    assert result.exit_code == 0 and "scan" in result.output and "restore" in result.output
