@@ -1,6 +1,6 @@
 """Phase 2 through a real rclone mount with per-request latency, and the re-scan.
 
-    .venv/bin/python bench/symlink_phase2.py [--files 60] [--latency 0.02] [--probe-workers 12]
+    .venv/bin/python bench/symlink_phase2.py [--files 200] [--latency 0.02] [--probe-workers 12] [--damaged-every 20]
 
 Serves generated media (healthy and damaged copies) from a local WebDAV server with
 ``latency`` seconds added to every request, mounts it with rclone, links a library into
@@ -108,19 +108,24 @@ def engine_scan(library: Path, store: SqlVerdictStore, workers: int, probe_worke
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--files", type=int, default=60)
+    parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--workers", type=int, default=6)
     parser.add_argument("--probe-workers", type=int, default=12)
+    parser.add_argument("--damaged-every", type=int, default=20, help="one damaged file in N")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-phase2-"))
     remote, mount_point, library = work / "remote", work / "mnt", work / "library"
     for folder in (remote, library, work / "media"):
         folder.mkdir()
     contents = make_media(work / "media")
-    names = sorted(contents)
+    healthy_names = ["a.mkv", "b.mp4", "c.mp3"]
+    damaged_names = ["zero.mkv", "junk.mkv"]
     for index in range(args.files):
-        name = names[index % len(names)]
+        if index % args.damaged_every == 0:
+            name = damaged_names[(index // args.damaged_every) % len(damaged_names)]
+        else:
+            name = healthy_names[index % len(healthy_names)]
         stem, ext = os.path.splitext(name)
         remote_name = f"{stem}-{index:04d}{ext}"
         (remote / remote_name).write_bytes(contents[name])
