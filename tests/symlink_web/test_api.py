@@ -466,3 +466,18 @@ async def test_after_a_deletion_sonarr_rescans_and_searches_exactly_the_lost_epi
         assert fake.violations == []
     finally:
         fake.stop()
+
+
+async def test_a_deletion_job_whose_result_set_changed_deletes_nothing(toolkit_app, toolkit_client, media_env):
+    """The job checks the confirmed set again when it starts (an item un-ignored between the
+    confirmation and the job would otherwise be deleted unseen)."""
+    from toolkit.web.app import current_toolkit
+
+    final = await _real_scan(toolkit_client, [str(media_env.media)])
+    async with toolkit_app.app_context():
+        job = await current_toolkit().runner.enqueue("symlink:delete", {
+            "scan_id": final["scan_id"], "token": "not-the-confirmed-set",
+            "paths": final["selected_paths"]})
+    done = await wait_job(toolkit_app, job.id)
+    assert done.state == "failed" and "changed after the confirmation" in done.error
+    assert all(os.path.islink(p) for p in media_env.problems)

@@ -5,7 +5,6 @@ confirm-and-delete, restore, re-run. Both front ends call these; they raise
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import shutil
 import uuid
@@ -21,12 +20,13 @@ from .checker import DEPTHS
 from .history import (ACTIVE_SCAN_STATES, KEEP_SCANS, STATISTICS_COLUMNS, SymlinkIgnore,
                       SymlinkProblem, SymlinkScan, utcnow)
 from .settings import SymlinkSettings
-from .tasks import deletable_filter
+from .tasks import deletable_filter, deletable_set_query, selection_token
 
 NAMESPACE = "symlink"
 MODES = ("dry-run", "real")
 PROBLEM_FILTERS = ("BROKEN", "INACCESSIBLE", "SMALL_FILE", "IO_ERROR", "CORRUPTED", "UNKNOWN", "ERROR")
 MAX_PER_PAGE = 500
+MAX_SELECTION = 5000  # hand-picked ids per confirmation ("all" has no limit)
 FS_TIMEOUT = 10.0
 
 
@@ -384,16 +384,17 @@ async def list_ignores(tk: Toolkit) -> list[dict]:
 
 # ------------------------------------------------------------------------ deletion
 
-async def _deletable_ids(tk: Toolkit, scan_id: str) -> list[int]:
+async def _deletable_set(tk: Toolkit, scan_id: str) -> tuple[int, str]:
+    """How many items of the scan may be deleted, and the token naming exactly that set."""
     async with tk.sessions() as session:
-        return list((await session.execute(select(SymlinkProblem.id).where(
-            *deletable_filter(scan_id)).order_by(SymlinkProblem.id))).scalars())
+        row = (await session.execute(deletable_set_query(scan_id))).one()
+    return row[0], selection_token(scan_id, row)
 
 
-def selection_token(scan_id: str, ids: list[int]) -> str:
-    """Names one exact result set: a confirmation made on a stale page does not match."""
-    digest = hashlib.sha256(f"{scan_id}:{','.join(map(str, ids))}".encode()).hexdigest()
-    return digest[:20]
+async def _deletable_among(tk: Toolkit, scan_id: str, ids: list[int]) -> set[int]:
+    async with tk.sessions() as session:
+        return set((await session.execute(select(SymlinkProblem.id).where(
+            *deletable_filter(scan_id), SymlinkProblem.id.in_(ids)))).scalars())
 
 
 def _why_not_deletable(scan: SymlinkScan) -> str | None:
@@ -407,11 +408,11 @@ def _why_not_deletable(scan: SymlinkScan) -> str | None:
 
 
 async def deletion_summary(tk: Toolkit, scan: SymlinkScan) -> dict:
-    ids = await _deletable_ids(tk, scan.id) if scan.status == "completed" else []
+    count, token = await _deletable_set(tk, scan.id) if scan.status == "completed" else (0, "")
     settings = await settings_of(tk)
     from .deletion import deletion_guard
 
-    guard = deletion_guard(len(ids), scan.total_analyzed or 0, max_count=settings.max_deletions,
+    guard = deletion_guard(count, scan.total_analyzed or 0, max_count=settings.max_deletions,
                            max_share=settings.max_deletion_share)
     async with tk.sessions() as session:
         outcomes = dict((await session.execute(
@@ -426,7 +427,7 @@ async def deletion_summary(tk: Toolkit, scan: SymlinkScan) -> dict:
         except JobNotFound:
             running = False
     return {"allowed": _why_not_deletable(scan) is None, "blocked_reason": _why_not_deletable(scan),
-            "count": len(ids), "token": selection_token(scan.id, ids),
+            "count": count, "token": token,
             "needs_override": not guard.allowed, "guard_reason": guard.reason,
             "outcomes": outcomes, "running": bool(running), "job_id": scan.deletion_job_id}
 
@@ -438,19 +439,21 @@ async def confirm_delete(tk: Toolkit, scan_id: str, data: dict) -> dict:
     why_not = _why_not_deletable(scan)
     if why_not:
         raise ApiError(409, why_not, code="not_deletable")
-    deletable = await _deletable_ids(tk, scan_id)
     override = data.get("override") is True
+    token: str | None = None
     if data.get("all") is True:
-        if data.get("token") != selection_token(scan_id, deletable):
+        count, token = await _deletable_set(tk, scan_id)
+        if data.get("token") != token:
             raise ApiError(409, "the results changed since this list was shown: review it again",
                            code="stale_selection")
         chosen: list[int] | None = None
-        count = len(deletable)
     else:
         ids = data.get("ids")
         if not isinstance(ids, list) or not ids or not all(type(i) is int for i in ids):
             raise ApiError(400, "give 'ids' (a list of problem ids) or 'all': true with its token")
-        stale = sorted(set(ids) - set(deletable))
+        if len(ids) > MAX_SELECTION:
+            raise ApiError(400, f"select at most {MAX_SELECTION} items, or delete all with the token")
+        stale = sorted(set(ids) - await _deletable_among(tk, scan_id, ids))
         if stale:
             raise ApiError(409, f"{len(stale)} selected item(s) are not deletable results of this "
                            f"scan (already handled, ignored, or from another scan)",
@@ -467,7 +470,7 @@ async def confirm_delete(tk: Toolkit, scan_id: str, data: dict) -> dict:
         raise ApiError(409, f"{guard.reason}: confirm with the override to go ahead",
                        code="mass_deletion")
     job = await tk.runner.enqueue("symlink:delete", {
-        "scan_id": scan_id, "problem_ids": chosen, "paths": list(scan.selected_paths),
+        "scan_id": scan_id, "problem_ids": chosen, "token": token, "paths": list(scan.selected_paths),
         "depth": scan.verification_depth, "small_files": settings.small_files})
     async with tk.sessions() as session:
         await session.execute(update(SymlinkScan).where(SymlinkScan.id == scan_id)

@@ -11,6 +11,7 @@ event loop only coordinates.
 """
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import queue
@@ -208,8 +209,23 @@ def deletable_filter(scan_id: str):
             SymlinkProblem.ignored.is_(False), SymlinkProblem.outcome.is_(None))
 
 
+def deletable_set_query(scan_id: str):
+    """Count and fingerprint of a scan's deletable set, computed by the database (no id list
+    in memory, however many problems)."""
+    return select(func.count(), func.coalesce(func.sum(SymlinkProblem.id), 0),
+                  func.coalesce(func.sum(SymlinkProblem.id * SymlinkProblem.id), 0),
+                  func.coalesce(func.min(SymlinkProblem.id), 0),
+                  func.coalesce(func.max(SymlinkProblem.id), 0)).where(*deletable_filter(scan_id))
+
+
+def selection_token(scan_id: str, row) -> str:
+    """Names one result set (count, sum, sum of squares, bounds of its ids): a confirmation
+    made on a page showing another set does not match."""
+    return hashlib.sha256(f"{scan_id}:{':'.join(map(str, row))}".encode()).hexdigest()[:20]
+
+
 def _delete_blocking(ctx: JobContext, database_url: str, scan_id: str, problem_ids: list[int] | None,
-                     options: ScanOptions) -> dict[str, int]:
+                     options: ScanOptions, token: str | None = None):
     from .deletion import delete_problems
     from .mounts import MountMonitor
     from .store import DeletionJournal
@@ -222,6 +238,10 @@ def _delete_blocking(ctx: JobContext, database_url: str, scan_id: str, problem_i
     removed: list[tuple[str, str]] = []  # (path, target) of each link removed, for the *arr repair
     try:
         with engine.connect() as connection:
+            if token is not None and selection_token(
+                    scan_id, connection.execute(deletable_set_query(scan_id)).one()) != token:
+                raise RuntimeError("the scan's results changed after the confirmation: nothing "
+                                   "was deleted; review them again")
             total = connection.execute(select(func.count()).select_from(SymlinkProblem).where(
                 *deletable_filter(scan_id),
                 SymlinkProblem.id.in_(problem_ids) if problem_ids is not None else True)).scalar()
@@ -265,12 +285,12 @@ def _delete_blocking(ctx: JobContext, database_url: str, scan_id: str, problem_i
 
 
 async def delete_task(ctx: JobContext, *, scan_id: str, problem_ids: list[int] | None = None,
-                      paths: list[str] | None = None, depth: str = "basic",
-                      small_files: str = "media") -> dict:
+                      token: str | None = None, paths: list[str] | None = None,
+                      depth: str = "basic", small_files: str = "media") -> dict:
     toolkit = ctx.services["toolkit"]
     options = ScanOptions(paths=paths or ["/"], depth=depth, small_files=small_files, scan_id=scan_id)
     tally, removed = await ctx.run_blocking(_delete_blocking, ctx, toolkit.config.database_url,
-                                            scan_id, problem_ids, options)
+                                            scan_id, problem_ids, options, token)
     summary: dict[str, Any] = {"scan_id": scan_id, **tally}
     if ctx.should_abort():
         raise JobCancelled(summary)
