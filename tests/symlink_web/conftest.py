@@ -109,21 +109,3 @@ async def settle_counts(app) -> None:
     counter = app.extensions.get("symlink_counter")
     if counter is not None:
         await asyncio.wait_for(counter.wait(), 30)
-
-
-@pytest.fixture(scope="module")
-def _browser():
-    """Overrides toolkit.testing's session-scoped browser with a module-scoped one: the sync
-    Playwright API keeps an event loop running in the main thread while it is open, so every
-    async test collected after it would fail with "Runner.run() cannot be called from a
-    running event loop"."""
-    from toolkit.testing import CHROMIUM_ARGS, chromium_path
-
-    path = chromium_path()
-    if not path:
-        pytest.skip("Chromium not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
