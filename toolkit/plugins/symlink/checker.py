@@ -112,6 +112,8 @@ class _Healthy:
 
     size: int
     is_media: bool
+    cached: ProbeVerdict | None = None  # a recent phase-2 verdict for this exact file
+    target: str = ""
 
 
 @dataclass
@@ -136,6 +138,9 @@ class ScanResult:
     phase2_estimate: str | None = None
     stopped_reason: str | None = None
     walk_errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class VerdictStore(Protocol):
@@ -278,10 +283,12 @@ class LinkClassifier:
             return problem(INACCESSIBLE, "not readable", info.st_size)
         if info.st_size < SMALL_FILE_BYTES and _small_rule_applies(path, self.options.small_files):
             return problem(SMALL_FILE, f"{info.st_size} bytes (< {SMALL_FILE_BYTES})", info.st_size)
-        if self.verdict_store is not None and _is_media(path) and self._verified_recently(path, info):
-            # phase 2 read this very file (same size and mtime) recently and found it
-            # healthy: skip the 1024-byte read, the one network request of phase 1
-            return _Healthy(info.st_size, True)
+        if self.verdict_store is not None and _is_media(path):
+            cached = self._recent_verdict(path, info)
+            if cached is not None:
+                # phase 2 read this very file (same size and mtime) recently: skip the
+                # 1024-byte read, the one network request of phase 1, and the probe
+                return _Healthy(info.st_size, True, cached, target)
         try:
             descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
@@ -292,11 +299,10 @@ class LinkClassifier:
             return self._unreadable(problem, absolute_target, exc, info.st_size)
         return _Healthy(info.st_size, _is_media(path))
 
-    def _verified_recently(self, path: str, info: os.stat_result) -> bool:
+    def _recent_verdict(self, path: str, info: os.stat_result) -> ProbeVerdict | None:
         assert self.verdict_store is not None
-        verdict = self.verdict_store.get(os.path.realpath(path), info.st_size, info.st_mtime_ns, self.options.depth,
-                                         self.options.recheck_age_seconds)
-        return verdict is not None and verdict.verdict == OK
+        return self.verdict_store.get(os.path.realpath(path), info.st_size, info.st_mtime_ns, self.options.depth,
+                                      self.options.recheck_age_seconds)
 
     def _unreadable(self, problem: Callable[..., Problem], absolute_target: str, exc: OSError, size: int) -> Problem:
         if exc.errno in UNKNOWN_ERRNOS:
@@ -480,7 +486,9 @@ def _phase1(options, monitor, spool, statistics, count, on_problem, reporter, sh
                 count(OK, "phase1_ok")
                 if outcome.is_media:
                     statistics["media_links"] += 1
-                    if spool is not None:
+                    if outcome.cached is not None:
+                        _count_cached_verdict(path, outcome, statistics, count, on_problem)
+                    elif spool is not None:
                         spool.add(path)
             else:
                 count(outcome.status, _PHASE1_KEYS[outcome.status])
@@ -489,6 +497,14 @@ def _phase1(options, monitor, spool, statistics, count, on_problem, reporter, sh
     except TooManyHungCalls as exc:
         result.stopped_reason = f"{exc}: the filesystem is not answering"
     return should_abort()
+
+
+def _count_cached_verdict(path, healthy: _Healthy, statistics, count, on_problem) -> None:
+    statistics["phase2_analyzed"] += 1
+    statistics["skipped_cached"] += 1
+    if healthy.cached is not None and healthy.cached.verdict == CORRUPTED:
+        count(CORRUPTED, "phase2_corrupted")
+        on_problem(Problem(path, healthy.target, CORRUPTED, 2, healthy.size, healthy.cached.reason))
 
 
 def _phase2(options, monitor, spool, statistics, count, on_problem, reporter, should_abort, store, result) -> bool:
