@@ -214,7 +214,8 @@ async def test_stopping_the_runner_marks_unfinished_jobs_interrupted(sessions):
     async with sessions() as s:
         states = dict((await s.execute(select(JobRow.id, JobRow.state))).all())
     assert states[job.id] == "completed"
-    assert states[slow.id] in ("cancelled", "interrupted")
+    # it honoured the abort flag within the grace period, yet nobody cancelled it
+    assert states[slow.id] == "interrupted"
 
 
 async def test_report_progress_from_many_threads_is_safe(runner):

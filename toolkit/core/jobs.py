@@ -124,6 +124,7 @@ class JobContext:
     sessions: async_sessionmaker
     services: dict = field(default_factory=dict)
     _abort: bool = False
+    _shutdown: bool = False
     _progress: dict = field(default_factory=dict)
 
     def report_progress(
@@ -145,6 +146,11 @@ class JobContext:
 
     def should_abort(self) -> bool:
         return self._abort
+
+    def shutting_down(self) -> bool:
+        """True when the abort comes from the toolkit stopping (the job will be
+        ``interrupted``), not from a user's cancel."""
+        return self._shutdown
 
     async def run_blocking(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run blocking work in a worker thread so the event loop never stalls."""
@@ -227,7 +233,7 @@ class InProcessJobRunner:
 
     async def stop(self) -> None:
         for ctx in self._contexts.values():
-            ctx._abort = True
+            ctx._abort = ctx._shutdown = True
         running = list(self._running.values())
         if running:
             _, pending = await asyncio.wait(running, timeout=self.cancel_grace)
@@ -416,10 +422,11 @@ class InProcessJobRunner:
         flusher = asyncio.create_task(self._flush_progress(ctx))
         try:
             result = await task
-            state = JobState.CANCELLED if ctx._abort else JobState.COMPLETED
-            await self._finish(job_id, state, result=_jsonable(result))
+            state, error = _stopped(ctx) if ctx._abort else (JobState.COMPLETED, None)
+            await self._finish(job_id, state, result=_jsonable(result), error=error)
         except JobCancelled as exc:
-            await self._finish(job_id, JobState.CANCELLED, result=_jsonable(exc.result))
+            state, error = _stopped(ctx)
+            await self._finish(job_id, state, result=_jsonable(exc.result), error=error)
         except asyncio.CancelledError:
             if asyncio.current_task().cancelling():  # the runner itself is stopping
                 raise
@@ -458,6 +465,14 @@ class InProcessJobRunner:
                 await self.recover()
             except Exception:
                 log.exception("job heartbeat failed")
+
+
+def _stopped(ctx: JobContext) -> tuple[str, str | None]:
+    """Final state and error of a job that honoured its abort flag: nobody asked a job
+    stopped by the toolkit's shutdown to stop, so it is ``interrupted``, not cancelled."""
+    if ctx._shutdown:
+        return JobState.INTERRUPTED, "interrupted: the toolkit was shut down"
+    return JobState.CANCELLED, None
 
 
 def _jsonable(value: Any) -> dict | None:
