@@ -1,39 +1,15 @@
 """Notifications through Apprise, delivered to a real HTTP endpoint on 127.0.0.1."""
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import sys
+from pathlib import Path
 
 import pytest
 
 from toolkit.core.settings import MASK
 
-
-class Inbox:
-    """A webhook receiver: Apprise's json:// posts land in ``messages``."""
-
-    def __init__(self, status: int = 200):
-        self.messages: list[dict] = []
-        self.status = status
-        inbox = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                inbox.messages.append({"path": self.path, **json.loads(body)})
-                self.send_response(inbox.status)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"json://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/fakes
+from fakes.inbox import Inbox  # noqa: E402
 
 
 @pytest.fixture

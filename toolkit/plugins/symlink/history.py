@@ -46,6 +46,7 @@ class SymlinkConfig(Base):
     radarr_api_key: Mapped[str | None] = mapped_column(Text)
     repair_policy: Mapped[str | None] = mapped_column(String(16))
     path_mappings: Mapped[list | None] = mapped_column(JSON)
+    scheduled_deletions: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime)
 
@@ -87,6 +88,8 @@ class SymlinkScan(Base):
     results_json: Mapped[dict | None] = mapped_column(JSON)
     error_message: Mapped[str | None] = mapped_column(Text)
     deletion_job_id: Mapped[str | None] = mapped_column(String(32))
+    # the schedule that started this scan (None: started by hand)
+    schedule_name: Mapped[str | None] = mapped_column(String(200))
 
     def statistics(self) -> dict[str, int]:
         return {name: getattr(self, name) or 0 for name in STATISTICS_COLUMNS}
@@ -105,6 +108,8 @@ class SymlinkScan(Base):
             "mounts": results.get("mounts", []),
             "walk_errors": results.get("walk_errors", []),
             "error": self.error_message, "deletion_job_id": self.deletion_job_id,
+            "schedule_name": self.schedule_name, "scheduled": self.schedule_name is not None,
+            "auto_delete": results.get("auto_delete"),
         }
 
 

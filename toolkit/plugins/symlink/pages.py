@@ -8,6 +8,7 @@ Progress polls every second and stops with HTTP 286.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 
 from quart import Blueprint, Response, render_template, request
@@ -16,7 +17,7 @@ from toolkit.core.jobs import JobConflict, JobNotFound
 from toolkit.core.settings import MASK, SettingsError, public
 from toolkit.web.errors import ApiError
 
-from . import scans
+from . import scans, schedules
 from .checker import DELETABLE_STATUSES, DEPTHS
 from .history import ACTIVE_SCAN_STATES, KEEP_SCANS
 from .probe import original_estimate
@@ -25,7 +26,7 @@ from .routes import (apply_detected, config_body, detect_services, directory_lev
 from .settings import SymlinkSettings, format_path_mappings, parse_path_mappings
 
 HERE = Path(__file__).resolve().parent
-TABS = ("dashboard", "scanner", "settings")
+TABS = ("dashboard", "scanner", "schedules", "settings")
 STOP_POLLING = 286
 pages = Blueprint("symlink_pages", __name__, template_folder=str(HERE / "templates"),
                   static_folder=str(HERE / "static"), static_url_path="/symlink/static")
@@ -85,10 +86,13 @@ async def tab_context(tab: str) -> dict:
         context["scan"] = await _scan_or_none(scan_id)
         context["depths"] = DEPTHS
         context["ffprobe"] = not bool(_depth_error("full"))
+    elif tab == "schedules":
+        context.update(await schedules_context(request.args.get("edit")))
     elif tab == "settings":
         context["fields"] = SymlinkSettings.model_fields
         context["mask"] = MASK
         context["mappings_text"] = format_path_mappings(config["path_mappings"])
+        context["notify"] = await notification_values()
     return context
 
 
@@ -378,3 +382,103 @@ async def apply_detected_fragment():
         message = exc.message if isinstance(exc, ApiError) else str(exc)
         return await fragment("symlink/_error.html", message=message)
     return Response("", headers={"HX-Redirect": "/symlink?tab=settings"})
+
+
+# ------------------------------------------------------------------------ schedules
+
+NEW_SCHEDULE = {"original": "", "name": "nightly", "frequency": "daily", "time": "03:00", "weekday": "0",
+                "cron": "", "paths": "", "mode": "dry-run", "verification_depth": "basic", "enabled": True}
+
+
+async def schedules_context(edit: str | None = None, form: dict | None = None,
+                            errors: dict | None = None, message: str | None = None) -> dict:
+    tk = toolkit()
+    listed = await schedules.list_schedules(tk)
+    if form is None:
+        form = dict(NEW_SCHEDULE)
+        editing = next((s for s in listed if s["name"] == edit), None) if edit else None
+        if editing is not None:
+            form.update(editing["form"], original=editing["name"], name=editing["name"],
+                        paths="\n".join(editing["paths"]), mode=editing["mode"],
+                        verification_depth=editing["depth"], enabled=editing["enabled"])
+    settings = await scans.settings_of(tk)
+    return {"schedules": listed, "form": form, "errors": errors or {}, "message": message,
+            "weekdays": schedules.WEEKDAYS, "depths": DEPTHS, "media_path": settings.media_path,
+            "scheduled_deletions": settings.scheduled_deletions,
+            "timezone": datetime.now().astimezone().strftime("%Z")}
+
+
+async def _schedules_panel(**context) -> Response:
+    return await fragment("symlink/_schedules.html", **(await schedules_context(**context)))
+
+
+@pages.post("/symlink/schedules")
+async def save_schedule_fragment():
+    form = await request.form
+    data = {key: form.get(key, "") for key in NEW_SCHEDULE}
+    data["enabled"] = "true" in form.getlist("enabled")
+    try:
+        saved = await schedules.save_schedule(toolkit(), data)
+    except ApiError as exc:
+        return await _schedules_panel(form=data, errors=exc.fields or {"name": exc.message})
+    return await _schedules_panel(message=f"Schedule “{saved['name']}” saved: {saved['description']}"
+                                          + (f", next run {saved['next_run']}." if saved["next_run"] else " (disabled)."))
+
+
+@pages.post("/symlink/schedules/<name>/enabled")
+async def enable_schedule_fragment(name: str):
+    enabled = (await request.form).get("enabled") == "true"
+    try:
+        await schedules.set_enabled(toolkit(), name, enabled)
+    except ApiError as exc:
+        return await _schedules_panel(message=exc.message)
+    return await _schedules_panel(message=f"Schedule “{name}” {'enabled' if enabled else 'disabled'}.")
+
+
+@pages.post("/symlink/schedules/<name>/delete")
+async def delete_schedule_fragment(name: str):
+    try:
+        await schedules.delete_schedule(toolkit(), name)
+    except ApiError as exc:
+        return await _schedules_panel(message=exc.message)
+    return await _schedules_panel(message=f"Schedule “{name}” deleted.")
+
+
+# ------------------------------------------------------------------------ notifications
+
+NOTIFY_FIELDS = ("urls", "on_problems", "on_deleted", "on_guard", "on_failure")
+
+
+async def notification_values() -> dict:
+    from toolkit.core.notify import NAMESPACE
+
+    tk = toolkit()
+    return {**public(await tk.settings.get(NAMESPACE)),
+            "overridden_by_env": tk.settings.overridden(NAMESPACE)}
+
+
+@pages.post("/symlink/settings/notifications")
+async def save_notifications_fragment():
+    from toolkit.core.notify import NAMESPACE
+
+    form = await request.form
+    changes: dict = {}
+    for name in NOTIFY_FIELDS:
+        if name in form:
+            values = form.getlist(name)
+            changes[name] = values[-1] if name == "urls" else "true" in values
+    try:
+        await toolkit().settings.update(NAMESPACE, changes)
+        errors: dict = {}
+    except SettingsError as exc:
+        errors = {name.split(".")[0]: message for name, message in exc.fields.items()}
+    return await fragment("symlink/_notify_state.html", errors=errors, fields=NOTIFY_FIELDS)
+
+
+@pages.post("/symlink/settings/notifications/test")
+async def test_notification_fragment():
+    result = await toolkit().notifier.send(
+        "test", "Redriva Toolkit: test",
+        "Notifications work: scheduled scans will report here.", link="/symlink?tab=settings",
+        force=True)
+    return await fragment("symlink/_notify_test.html", result=result)

@@ -53,6 +53,32 @@ def toolkit_register_routes(app):
     return [api, pages]
 
 
+def _toolkit_of(app):
+    return app.extensions.get("toolkit") if app is not None else None
+
+
+@hookimpl
+def toolkit_startup(app):
+    """Scans whose job ended while the toolkit was down (a crash, a restart) take their
+    job's final state now rather than looking "running" until someone opens the page."""
+    tk = _toolkit_of(app)
+    if tk is None:
+        return None
+    from .scans import reconcile_all
+
+    return reconcile_all(tk)
+
+
+@hookimpl
+def toolkit_job_finished(app, job):
+    tk = _toolkit_of(app)
+    if tk is None or not job.task.startswith("symlink:"):
+        return None
+    from .notifications import job_finished
+
+    return job_finished(tk, job)
+
+
 @hookimpl
 def toolkit_shutdown(app):
     counter = app.extensions.get("symlink_counter") if app is not None else None

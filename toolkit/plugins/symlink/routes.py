@@ -14,7 +14,7 @@ from toolkit.core.settings import MASK, SettingsError, field_errors, public
 from toolkit.web.api import json_body
 from toolkit.web.errors import ApiError
 
-from . import scans
+from . import scans, schedules
 from .directories import LinkCounter, list_subdirs, node
 from .settings import check_media_path
 
@@ -231,6 +231,35 @@ async def add_ignore():
 @api.delete("/ignores/<int:ignore_id>")
 async def remove_ignore(ignore_id: int):
     return await scans.unignore(toolkit(), ignore_id)
+
+
+# ------------------------------------------------------------------------ schedules
+
+@api.get("/schedules")
+async def list_schedules():
+    """The scan schedules: when (``description``, ``cron``), folders, mode, depth, enabled,
+    ``next_run``, and the last result (``last_scan``, ``last_job_state``)."""
+    return jsonify(await schedules.list_schedules(toolkit()))
+
+
+@api.post("/schedules")
+async def save_schedule():
+    """Create or replace a scan schedule: ``{name, frequency: daily|weekly|cron, time: "HH:MM",
+    weekday: 0-6 (0 = Sunday), cron, paths[] (empty: the whole media path), mode,
+    verification_depth, enabled, original (the name being renamed)}``. Real mode needs the
+    ``scheduled_deletions`` setting. 422 with a message per field."""
+    return await schedules.save_schedule(toolkit(), await json_body())
+
+
+@api.post("/schedules/<name>/enabled")
+async def enable_schedule(name: str):
+    """``{"enabled": true|false}``."""
+    return await schedules.set_enabled(toolkit(), name, (await json_body()).get("enabled") is True)
+
+
+@api.delete("/schedules/<name>")
+async def delete_schedule(name: str):
+    return await schedules.delete_schedule(toolkit(), name)
 
 
 # ------------------------------------------------------------------------ services

@@ -114,7 +114,7 @@ def validate_scan_request(data: dict) -> tuple[list[str], str, str]:
 
 
 async def _insert_scan(tk: Toolkit, resolved: list[str], mode: str, depth: str,
-                       job_id: str | None = None) -> SymlinkScan:
+                       job_id: str | None = None, schedule_name: str | None = None) -> SymlinkScan:
     """A new ``queued`` scan row; 409 when an active scan covers any of the same folders.
     Callers hold ``_start_lock(tk)`` so that the check and the insert do not interleave."""
     async with tk.sessions() as session:
@@ -127,7 +127,7 @@ async def _insert_scan(tk: Toolkit, resolved: list[str], mode: str, depth: str,
                                code="already_running", scan_id=other.id)
         scan = SymlinkScan(id=uuid.uuid4().hex[:16], job_id=job_id, scan_date=utcnow(), mode=mode,
                            selected_paths=resolved, verification_depth=depth, status="queued",
-                           **{name: 0 for name in STATISTICS_COLUMNS}, problems_found=0)
+                           schedule_name=schedule_name, **{name: 0 for name in STATISTICS_COLUMNS}, problems_found=0)
         session.add(scan)
         await session.commit()
     return scan
@@ -160,10 +160,11 @@ async def start_scan(tk: Toolkit, data: dict, *, expected_links: int | None = No
     return scan
 
 
-async def scan_for_scheduled_job(tk: Toolkit, job_id: str, params: dict) -> dict:
+async def scan_for_scheduled_job(tk: Toolkit, job_id: str, params: dict,
+                                 schedule: str | None = None) -> dict:
     """A scan started by a schedule (no scan row yet): validate its parameters like a
-    request (default: a dry run of the whole media path) and record it. Returns the task's
-    parameters."""
+    request (default: a dry run of the whole media path) and record it, marked with the
+    schedule's name. Returns the task's parameters."""
     settings = await settings_of(tk)
     data = {"paths": params.get("paths") or [settings.media_path],
             "mode": params.get("mode", "dry-run"), "verification_depth": params.get("depth", "basic")}
@@ -172,7 +173,8 @@ async def scan_for_scheduled_job(tk: Toolkit, job_id: str, params: dict) -> dict
     if errors:
         raise ApiError(400, "invalid scan paths: " + "; ".join(errors.values()))
     async with _start_lock(tk):
-        scan = await _insert_scan(tk, resolved, mode, depth, job_id=job_id)
+        scan = await _insert_scan(tk, resolved, mode, depth, job_id=job_id,
+                                  schedule_name=schedule or "schedule")
     await rotate(tk)
     return {"scan_id": scan.id, "paths": resolved, "mode": mode, "depth": depth,
             "workers": settings.max_workers, "small_files": settings.small_files}
@@ -233,6 +235,11 @@ async def reconcile_active(tk: Toolkit, session) -> None:
             changed |= _final_state(scan, await _job_or_none(tk, scan.job_id))
     if changed:
         await session.commit()
+
+
+async def reconcile_all(tk: Toolkit) -> None:
+    async with tk.sessions() as session:
+        await reconcile_active(tk, session)
 
 
 async def get_scan(tk: Toolkit, scan_id: str, *, with_job: bool = False):
@@ -469,14 +476,67 @@ async def confirm_delete(tk: Toolkit, scan_id: str, data: dict) -> dict:
     if not guard.allowed:
         raise ApiError(409, f"{guard.reason}: confirm with the override to go ahead",
                        code="mass_deletion")
+    job = await _enqueue_deletion(tk, scan, settings, chosen, token)
+    return {"scan_id": scan_id, "job_id": job.id, "count": count, "override": guard.reason}
+
+
+async def _enqueue_deletion(tk: Toolkit, scan: SymlinkScan, settings: SymlinkSettings,
+                            problem_ids: list[int] | None, token: str | None):
     job = await tk.runner.enqueue("symlink:delete", {
-        "scan_id": scan_id, "problem_ids": chosen, "token": token, "paths": list(scan.selected_paths),
-        "depth": scan.verification_depth, "small_files": settings.small_files})
+        "scan_id": scan.id, "problem_ids": problem_ids, "token": token,
+        "paths": list(scan.selected_paths), "depth": scan.verification_depth,
+        "small_files": settings.small_files})
     async with tk.sessions() as session:
-        await session.execute(update(SymlinkScan).where(SymlinkScan.id == scan_id)
+        await session.execute(update(SymlinkScan).where(SymlinkScan.id == scan.id)
                               .values(deletion_job_id=job.id))
         await session.commit()
-    return {"scan_id": scan_id, "job_id": job.id, "count": count, "override": guard.reason}
+    return job
+
+
+async def auto_delete(tk: Toolkit, scan_id: str) -> dict:
+    """After a scheduled real-mode scan: delete what it found, but only when the user opted
+    in (``scheduled_deletions``), no mount was down or unanswering during the scan (no
+    UNKNOWN item) and the mass-deletion limits hold. Otherwise nothing is deleted and the
+    decision says why. The decision (``outcome``: started, nothing, off, guard) is kept in
+    the scan's results; the deletion job then repairs as after a manual deletion."""
+    from .checker import UNKNOWN
+    from .deletion import deletion_guard
+
+    settings = await settings_of(tk)
+    scan = await get_scan(tk, scan_id)
+    decision: dict[str, Any] = {"outcome": "guard", "count": 0, "job_id": None}
+    count, token = await _deletable_set(tk, scan_id) if scan.status == "completed" else (0, "")
+    decision["count"] = count
+    async with tk.sessions() as session:
+        unknown = (await session.execute(select(func.count()).select_from(SymlinkProblem).where(
+            SymlinkProblem.scan_id == scan_id, SymlinkProblem.status == UNKNOWN,
+            SymlinkProblem.ignored.is_(False)))).scalar_one()
+    limits = deletion_guard(count, scan.total_analyzed or 0, max_count=settings.max_deletions,
+                            max_share=settings.max_deletion_share)
+    if not settings.scheduled_deletions:
+        decision.update(outcome="off", reason="scheduled deletions are off in Settings: "
+                                              "this real-mode scan only reported")
+    elif (scan.results_json or {}).get("stopped_reason"):
+        decision["reason"] = f"the scan stopped: {scan.results_json['stopped_reason']}"
+    elif (scan.results_json or {}).get("mount_down"):
+        decision["reason"] = "a mount was down during the scan"
+    elif unknown:
+        decision["reason"] = (f"{unknown} link(s) could not be checked (UNKNOWN: their mount "
+                              "was down or did not answer)")
+    elif not limits.allowed:
+        decision["reason"] = f"mass-deletion limit: {limits.reason}"
+    elif count == 0:
+        decision.update(outcome="nothing", reason="nothing to delete")
+    else:
+        job = await _enqueue_deletion(tk, scan, settings, None, token)
+        decision.update(outcome="started", reason=None, job_id=job.id)
+    if decision["outcome"] == "guard":
+        decision["reason"] += ": nothing was deleted"
+    async with tk.sessions() as session:
+        row = await session.get(SymlinkScan, scan_id)
+        row.results_json = {**(row.results_json or {}), "auto_delete": decision}
+        await session.commit()
+    return decision
 
 
 async def deletions_page(tk: Toolkit, *, state: str | None = "deleted", page: int = 1,

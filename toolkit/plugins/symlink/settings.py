@@ -39,6 +39,9 @@ class SymlinkSettings(BaseModel):
         "targeted", description="What Sonarr/Radarr are asked after links were deleted")
     path_mappings: list[PathMapping] = Field(
         default_factory=list, description="Library paths as Sonarr/Radarr see them")
+    scheduled_deletions: bool = Field(
+        False, description="Let scheduled real-mode scans delete what they find (only when no "
+                           "mount was down and the deletion limits above hold)")
 
     @field_validator("media_path")
     @classmethod

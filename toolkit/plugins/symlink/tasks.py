@@ -160,13 +160,17 @@ async def _set_scan(ctx: JobContext, scan_id: str, **values: Any) -> None:
 
 async def scan_task(ctx: JobContext, *, scan_id: str | None = None, paths: list[str] | None = None,
                     mode: str = "dry-run", depth: str = "basic", workers: int = 6,
-                    small_files: str = "media", expected_links: int | None = None) -> dict:
-    toolkit = ctx.services["toolkit"]
-    if scan_id is None:  # started by a schedule: record (and validate) the scan first
-        from .scans import scan_for_scheduled_job
+                    small_files: str = "media", expected_links: int | None = None,
+                    schedule: str | None = None) -> dict:
+    """Run one scan. Started by a schedule (no ``scan_id``), it records its scan row first and,
+    in real mode, may delete what it found afterwards (see :func:`scans.auto_delete`)."""
+    from . import scans
 
-        planned = await scan_for_scheduled_job(
-            toolkit, ctx.job_id, {"paths": paths, "mode": mode, "depth": depth})
+    toolkit = ctx.services["toolkit"]
+    scheduled = scan_id is None
+    if scheduled:
+        planned = await scans.scan_for_scheduled_job(
+            toolkit, ctx.job_id, {"paths": paths, "mode": mode, "depth": depth}, schedule=schedule)
         scan_id, paths, mode, depth = planned["scan_id"], planned["paths"], planned["mode"], planned["depth"]
         workers, small_files = planned["workers"], planned["small_files"]
     await _set_scan(ctx, scan_id, status="running")
@@ -182,7 +186,11 @@ async def scan_task(ctx: JobContext, *, scan_id: str | None = None, paths: list[
         await _set_scan(ctx, scan_id, status="error", error_message=f"{type(exc).__name__}: {exc}",
                         finished_at=utcnow(), duration=round(time.monotonic() - started, 3))
         raise
-    status = "cancelled" if result.cancelled else "error" if result.stopped_reason else "completed"
+    if result.cancelled:
+        # stopped by the toolkit's shutdown: "interrupted", like its job (nobody cancelled it)
+        status = "interrupted" if ctx.shutting_down() else "cancelled"
+    else:
+        status = "error" if result.stopped_reason else "completed"
     statistics = {name: result.statistics.get(name, 0) for name in STATISTICS_COLUMNS}
     statistics["files_deleted"] = 0
     await _set_scan(
@@ -198,6 +206,9 @@ async def scan_task(ctx: JobContext, *, scan_id: str | None = None, paths: list[
                "statistics": statistics, "mode": mode}
     if result.cancelled:
         raise JobCancelled(summary)
+    if scheduled and mode == "real":
+        # also when the engine stopped the scan: the decision then says why nothing is deleted
+        summary["auto_delete"] = await scans.auto_delete(toolkit, scan_id)
     if result.stopped_reason:
         raise RuntimeError(result.stopped_reason)
     return summary
@@ -343,7 +354,8 @@ async def repair_arr(ctx: JobContext, settings, removed: list[tuple[str, str]]) 
 
 SCHEDULES = [
     Schedule(name="symlink-weekly-dry-run", task="symlink:scan", cron="0 4 * * 0",
-             params={"mode": "dry-run", "depth": "basic"}, enabled=False),
+             params={"mode": "dry-run", "depth": "basic", "schedule": "symlink-weekly-dry-run"},
+             enabled=False),
 ]
 
 TASKS = [

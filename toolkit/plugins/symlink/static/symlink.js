@@ -12,6 +12,13 @@
     });
   });
 
+  // schedule form: the fields shown follow the chosen frequency (CSS reads data-frequency)
+  document.addEventListener("change", function (event) {
+    var select = event.target;
+    if (!select.matches || !select.matches("[data-frequency-select]")) return;
+    select.form.setAttribute("data-frequency", select.value);
+  });
+
   document.addEventListener("click", function (event) {
     var closer = event.target.closest && event.target.closest("[data-close-dialog]");
     if (closer) {

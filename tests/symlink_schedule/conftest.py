@@ -1,0 +1,78 @@
+"""Fixtures for scheduled scans and notifications: the symlink tests' generated library,
+a webhook inbox for Apprise's ``json://`` URL, and helpers to fire a schedule now."""
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from toolkit.core.jobs import wait_until
+from toolkit.core.models import ScheduleRow, utcnow
+
+_TESTS_DIR = str(Path(__file__).resolve().parents[1])
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
+
+from fakes.inbox import Inbox  # noqa: E402
+from symlink_web.conftest import Library, build_library, library, media_env  # noqa: E402,F401
+
+
+@pytest.fixture
+def inbox():
+    box = Inbox()
+    yield box
+    box.close()
+
+
+def toolkit_of(app):
+    return app.extensions["toolkit"]
+
+
+async def make_due(tk, name: str) -> None:
+    """Move a schedule's next run into the past, as if its time had come."""
+    async with tk.sessions() as session:
+        await session.execute(update(ScheduleRow).where(ScheduleRow.name == name)
+                              .values(next_run_at=utcnow() - timedelta(minutes=1)))
+        await session.commit()
+
+
+async def fire(tk, name: str) -> str:
+    """Make ``name`` due and let the scheduler fire it (``tick()``; the app's own scheduler
+    loop may win the race, which is fine: the compare-and-set fires it once). Returns the
+    job's id."""
+    before = (await tk.scheduler.get(name)).last_job_id
+    await make_due(tk, name)
+    await tk.scheduler.tick()
+
+    async def fired() -> bool:
+        return (await tk.scheduler.get(name)).last_job_id not in (None, before)
+
+    await wait_until(fired, timeout=15)
+    return (await tk.scheduler.get(name)).last_job_id
+
+
+async def run_schedule(tk, name: str, timeout: float = 60):
+    """Fire ``name`` and wait for its scan job, then for the deletion it may have started.
+    Returns ``(scan job, scan dict, deletion job or None)``."""
+    from toolkit.plugins.symlink import scans
+
+    job = await tk.runner.wait(await fire(tk, name), timeout=timeout)
+    history = await scans.history(tk)
+    scan = next((h for h in history if h["job_id"] == job.id), None)
+    deletion = None
+    if scan and (scan.get("auto_delete") or {}).get("job_id"):
+        deletion = await tk.runner.wait(scan["auto_delete"]["job_id"], timeout=timeout)
+        scan = next(h for h in await scans.history(tk) if h["job_id"] == job.id)
+    return job, scan, deletion
+
+
+async def save_schedule(client, **fields) -> dict:
+    body = {"name": "nightly", "frequency": "daily", "time": "03:00", "mode": "dry-run",
+            "verification_depth": "basic", "enabled": True, **fields}
+    response = await client.post("/api/symlink/schedules", json=body)
+    data = await response.get_json()
+    assert response.status_code == 200, data
+    return data

@@ -1,0 +1,129 @@
+"""Short messages about the symlink plugin's jobs, sent through the host's notifier (Apprise).
+
+Called from the plugin's ``toolkit_job_finished`` hook with each job's final view:
+
+- a scan that completed with problems -> ``problems`` (counts by status, folders, mode);
+- a scan whose automatic deletion a guard refused, or that the engine stopped because a
+  mount was down / not answering -> ``guard`` (why; nothing was deleted);
+- a scan or deletion that failed -> ``failure``;
+- a deletion that acted on links -> ``deleted`` (counts, and what Sonarr/Radarr were asked).
+
+Every message is a title and one to three lines, and links to the scan on the page.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import func, select
+
+from .history import SymlinkProblem, SymlinkScan
+
+log = logging.getLogger(__name__)
+MAX_PATHS_SHOWN = 2
+
+
+def scan_link(scan_id: str) -> str:
+    return f"/symlink?tab=scanner&scan={scan_id}"
+
+
+def _folders(scan: SymlinkScan) -> str:
+    paths = list(scan.selected_paths or [])
+    shown = ", ".join(paths[:MAX_PATHS_SHOWN])
+    return shown + (f" (+{len(paths) - MAX_PATHS_SHOWN} more)" if len(paths) > MAX_PATHS_SHOWN else "")
+
+
+def _origin(scan: SymlinkScan) -> str:
+    mode = "dry run" if scan.mode == "dry-run" else "real mode"
+    return f"scheduled '{scan.schedule_name}', {mode}" if scan.schedule_name else mode
+
+
+async def _scan_of(tk, job) -> SymlinkScan | None:
+    async with tk.sessions() as session:
+        scan_id = (job.result or {}).get("scan_id") or job.params.get("scan_id")
+        if scan_id:
+            return await session.get(SymlinkScan, scan_id)
+        return (await session.execute(
+            select(SymlinkScan).where(SymlinkScan.job_id == job.id))).scalar_one_or_none()
+
+
+async def _counts_by_status(tk, scan_id: str) -> dict[str, int]:
+    async with tk.sessions() as session:
+        rows = await session.execute(
+            select(SymlinkProblem.status, func.count()).where(
+                SymlinkProblem.scan_id == scan_id, SymlinkProblem.ignored.is_(False))
+            .group_by(SymlinkProblem.status).order_by(func.count().desc()))
+        return dict(rows.all())
+
+
+async def scan_finished(tk, job) -> None:
+    scan = await _scan_of(tk, job)
+    notifier = tk.notifier
+    if scan is None:
+        if job.state == "failed":  # it failed before recording its scan (bad schedule)
+            await notifier.send("failure", "Symlink: scheduled scan failed",
+                                job.error or "unknown error", link="/symlink?tab=schedules")
+        return
+    link = scan_link(scan.id)
+    results = scan.results_json or {}
+    if job.state == "failed":
+        if results.get("stopped_reason"):
+            await notifier.send(
+                "guard", "Symlink: scan stopped by a safety guard",
+                f"{results['stopped_reason']}\nNothing was deleted · {_folders(scan)} ({_origin(scan)})",
+                link=link)
+        else:
+            await notifier.send("failure", "Symlink: scan failed",
+                                f"{job.error or scan.error_message}\n{_folders(scan)} ({_origin(scan)})",
+                                link=link)
+        return
+    if job.state != "completed":
+        return  # cancelled by the user, or interrupted: nothing to report
+    counts = await _counts_by_status(tk, scan.id)
+    if counts:
+        total = sum(counts.values())
+        by_status = " · ".join(f"{status} {count}" for status, count in counts.items())
+        await notifier.send(
+            "problems", f"Symlink: {total} problem{'s' if total != 1 else ''} found",
+            f"{by_status} (of {scan.total_analyzed} links)\n{_folders(scan)} ({_origin(scan)})",
+            link=link)
+    decision = results.get("auto_delete") or {}
+    if decision.get("outcome") == "guard":
+        await notifier.send("guard", "Symlink: automatic deletion stopped",
+                            f"{decision.get('reason')}\n{_folders(scan)} ({_origin(scan)})", link=link)
+
+
+def _repair_line(repair: dict | None) -> str:
+    if not repair:
+        return "Repair: Sonarr/Radarr were not asked (off or not configured)"
+    if not repair.get("ok"):
+        return f"Repair failed: {'; '.join(repair.get('errors') or ['see the page'])[:200]}"
+    commands = len(repair.get("commands") or [])
+    return f"Repair: {commands} command{'s' if commands != 1 else ''} sent to Sonarr/Radarr " \
+           f"({repair.get('policy')}) for {repair.get('items', 0)} item(s)"
+
+
+async def deletion_finished(tk, job) -> None:
+    scan_id = job.params.get("scan_id", "")
+    link = scan_link(scan_id)
+    if job.state == "failed":
+        await tk.notifier.send("failure", "Symlink: deletion failed",
+                               job.error or "unknown error", link=link)
+        return
+    result = job.result or {}
+    deleted, skipped, failed = (result.get(k, 0) for k in ("deleted", "skipped", "failed"))
+    if job.state != "completed" or not (deleted or skipped or failed):
+        return
+    title = f"Symlink: {deleted} link{'s' if deleted != 1 else ''} deleted"
+    body = f"{skipped} skipped · {failed} failed\n{_repair_line(result.get('repair'))}"
+    await tk.notifier.send("deleted", title, body, link=link)
+
+
+async def job_finished(tk, job) -> None:
+    """Never raises: a notification must not disturb the job runner."""
+    try:
+        if job.task == "symlink:scan":
+            await scan_finished(tk, job)
+        elif job.task == "symlink:delete":
+            await deletion_finished(tk, job)
+    except Exception:
+        log.exception("symlink notification for job %s failed", job.id)
