@@ -106,6 +106,16 @@ def test_a_path_given_as_a_link_is_checked_itself(tree):
     assert found["single.mkv"].status == "BROKEN"
 
 
+def test_a_library_path_that_is_a_link_to_a_folder_is_walked(tree):
+    tree.link("broken.mkv", tree.targets / "missing.mkv")
+    tree.link("ok.mkv", tree.file("ok.mkv"))
+    alias = tree.root / "media-alias"
+    os.symlink(tree.library, alias)
+    result, found = scan([alias])
+    assert {n: p.status for n, p in found.items()} == {"broken.mkv": "BROKEN"}
+    assert result.statistics["total_analyzed"] == 2
+
+
 def test_problems_stream_and_ok_links_are_not_reported(tree):
     for index in range(50):
         tree.link(f"ok{index}.mkv", tree.file(f"f{index}.mkv"))

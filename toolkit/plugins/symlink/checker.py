@@ -188,9 +188,10 @@ _PHASE1_KEYS = {
 
 def walk_links(paths: Iterable[str], errors: list[str] | None = None) -> Iterator[str]:
     """Every symlink under ``paths`` (streaming ``os.scandir``; directory links are yielded,
-    never followed). A path that is itself a link is yielded as is."""
+    never followed). A given path that is a link to a directory is walked (the user named
+    it); a given link to anything else is yielded itself."""
     for root in paths:
-        if os.path.islink(root):
+        if os.path.islink(root) and not os.path.isdir(root):
             yield root
             continue
         stack = [root]
