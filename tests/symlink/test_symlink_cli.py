@@ -133,3 +133,21 @@ def test_through_the_installed_console_script(messy, tmp_path):
     )
     assert completed.returncode == 3, completed.stdout + completed.stderr
     assert json.loads(report_path.read_text())["statistics"]["files_deleted"] == 2
+
+
+def test_full_depth_reports_corrupted_and_caches_verdicts(tree, media, database_url, tmp_path):
+    tree.link("ok.mkv", media["ok.mkv"])
+    tree.link("zerohead.mkv", media["zerohead.mkv"])
+    first_report, second_report = tmp_path / "first.json", tmp_path / "second.json"
+
+    first = run("scan", str(tree.library), "--depth", "full", "--json", str(first_report))
+    second = run("scan", str(tree.library), "--depth", "full", "--json", str(second_report))
+
+    assert first.exit_code == 2 and "original estimate ~1 min" in first.output
+    report = json.loads(first_report.read_text())
+    assert [(Path(p["path"]).name, p["status"], p["phase"]) for p in report["problems_found"]] == [
+        ("zerohead.mkv", "CORRUPTED", 2)]
+    assert report["statistics"]["phase2_analyzed"] == 2 and report["statistics"]["phase2_corrupted"] == 1
+    again = json.loads(second_report.read_text())["statistics"]
+    assert second.exit_code == 2
+    assert (again["skipped_cached"], again["phase2_probed"], again["phase2_corrupted"]) == (2, 0, 1)
