@@ -124,3 +124,13 @@ def test_full_depth_without_ffprobe_is_a_clear_error(tree, monkeypatch, tmp_path
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ToolMissing, match="ffprobe not found"):
         run_scan(ScanOptions(paths=[str(tree.library)], depth="full"))
+
+
+def test_old_verdicts_are_pruned(engine):
+    from toolkit.plugins.symlink.probe import ProbeVerdict
+
+    store = SqlVerdictStore(engine)
+    store.put("/m/a.mkv", 10, 1, "full", ProbeVerdict("OK"))
+    store.flush()
+    assert store.prune(3600) == 0 and store.get("/m/a.mkv", 10, 1, "full", 3600) is not None
+    assert store.prune(-1) == 1 and store.get("/m/a.mkv", 10, 1, "full", 3600) is None

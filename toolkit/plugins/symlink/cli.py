@@ -119,6 +119,8 @@ def scan_command(paths, mode, depth, workers, probe_workers, json_path, yes, for
     scan_date = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
     with _AbortFlag() as abort:
         result = _scan_with_progress(console, options, spool, abort, verdict_store)
+        if verdict_store is not None:
+            verdict_store.prune(2 * options.recheck_age_seconds)  # expired twice over: of no use
         statistics = result.statistics
         deletable = sum(n for status, n in spool.by_status.items() if status in DELETABLE_STATUSES)
         stopped_by: str | None = None

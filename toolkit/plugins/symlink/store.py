@@ -10,7 +10,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -118,6 +118,12 @@ class SqlVerdictStore:
     def flush(self) -> None:
         with self._lock:
             self._flush_locked()
+
+    def prune(self, older_than_seconds: float) -> int:
+        """Forget verdicts older than this (files that changed or left leave old rows)."""
+        oldest_kept = utcnow() - timedelta(seconds=older_than_seconds)
+        with self.engine.begin() as connection:
+            return connection.execute(delete(SymlinkVerdict).where(SymlinkVerdict.checked_at < oldest_kept)).rowcount
 
     def _flush_locked(self) -> None:
         if not self._pending:
