@@ -55,6 +55,8 @@ def test_walk_scan_filter_delete_restore(toolkit_server, browser_page, library, 
     # Keyboard: arrow keys move between tabs, Enter opens one.
     page.locator("#tab-settings").focus()
     page.keyboard.press("ArrowLeft")
+    expect(page.locator("#tab-schedules")).to_be_focused()
+    page.keyboard.press("ArrowLeft")
     expect(page.locator("#tab-scanner")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"tab=scanner"))
