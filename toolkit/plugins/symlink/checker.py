@@ -318,9 +318,6 @@ class LinkClassifier:
         Looks for the nearest existing ancestor of the target: an empty directory that is
         not a mount point is what an unmounted mount point looks like.
         """
-        health = self.monitor.report_failure(absolute_target) if self.monitor.expected_mounts else None
-        if health is not None and not health.healthy:
-            return f"mount {health.mount_point} is down: {health.reason}"
         directory = os.path.dirname(absolute_target)
         if directory in self._unmounted_roots:
             return self._unmounted_roots[directory]
