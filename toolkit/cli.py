@@ -21,6 +21,7 @@ def _serve(app, host: str, port: int) -> None:
     config.bind = [f"{host}:{port}"]
     config.accesslog = None
     config.graceful_timeout = 5
+    logging.getLogger("hypercorn.error").propagate = False  # it has its own handler
     asyncio.run(serve(app, config))
 
 
