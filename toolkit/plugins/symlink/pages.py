@@ -472,7 +472,7 @@ async def save_notifications_fragment():
         errors: dict = {}
     except SettingsError as exc:
         errors = {name.split(".")[0]: message for name, message in exc.fields.items()}
-    return await fragment("symlink/_notify_state.html", errors=errors, fields=NOTIFY_FIELDS)
+    return await fragment("symlink/_notify_state.html", errors=errors, fields=("urls",))
 
 
 @pages.post("/symlink/settings/notifications/test")

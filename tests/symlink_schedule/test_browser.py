@@ -1,0 +1,66 @@
+"""The user story in real headless Chromium against the app served by hypercorn: set a
+nightly dry-run scan, give a notification URL, press Test, and the message arrives.
+
+Screenshots go to ``$TOOLKIT_SCREENSHOT_DIR`` when set
+(``TOOLKIT_SCREENSHOT_DIR=docs/screenshots pytest -m browser tests/symlink_schedule``)."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def shoot(locator, name: str, tmp_path: Path) -> None:
+    directory = Path(os.environ.get("TOOLKIT_SCREENSHOT_DIR") or tmp_path)
+    directory.mkdir(parents=True, exist_ok=True)
+    locator.screenshot(path=str(directory / f"symlink-{name}.png"))
+
+
+def test_set_a_nightly_dry_run_and_a_phone_notification(toolkit_server, browser_page, media_env, inbox, tmp_path):
+    page = browser_page
+    expect = pytest.importorskip("playwright.sync_api").expect
+    page.goto(f"{toolkit_server}/symlink")
+
+    # Schedules: a nightly dry run of the whole library.
+    page.get_by_role("tab", name="Schedules").click()
+    expect(page).to_have_url(re.compile(r"tab=schedules"))
+    form = page.locator("#sl-schedule-form")
+    frequency = form.locator('select[name="frequency"]')
+    frequency.select_option("weekly")
+    expect(form.locator('select[name="weekday"]')).to_be_visible()  # the fields follow the frequency
+    frequency.select_option("cron")
+    expect(form.locator('input[name="cron"]')).to_be_visible()
+    form.locator('input[name="cron"]').fill("every night")
+    form.get_by_role("button", name="Save schedule").click()
+    expect(page.locator("#sched-err-cron")).to_contain_text("not a valid cron expression")
+    page.locator('#sl-schedule-form select[name="frequency"]').select_option("daily")
+    page.locator('#sl-schedule-form input[name="time"]').fill("02:00")
+    expect(page.locator('#sl-schedule-form input[name="mode"][value="dry-run"]')).to_be_checked()
+    page.locator("#sl-schedule-form").get_by_role("button", name="Save schedule").click()
+    expect(page.locator(".sl-flash")).to_contain_text("Schedule “nightly” saved: daily at 02:00, next run")
+    row = page.locator('tr[data-schedule="nightly"]')
+    expect(row).to_contain_text("daily at 02:00")
+    expect(row.locator(".sl-next-run")).to_contain_text(re.compile(r"\d{4}-\d\d-\d\d 02:00"))
+    expect(row.get_by_role("switch")).to_have_attribute("aria-checked", "true")
+    shoot(page.locator("#symlink-panel"), "schedules", tmp_path)
+
+    # Settings › Notifications: the phone's URL (here a webhook on 127.0.0.1), autosaved, then Test.
+    page.get_by_role("tab", name="Settings").click()
+    expect(page).to_have_url(re.compile(r"tab=settings"))  # htmx has swapped and set up the tab
+    urls = page.locator('#sl-notifications textarea[name="urls"]')
+    urls.fill(inbox.url)
+    urls.dispatch_event("change")
+    expect(page.locator("#sl-notify-state")).to_have_attribute("data-state", "saved")
+    page.get_by_role("button", name="Send a test").click()
+    expect(page.locator("#sl-notify-test-result")).to_contain_text("Sent to 1 target", timeout=20_000)
+    (message,) = inbox.wait_for(1)
+    assert message["title"] == "Redriva Toolkit: test"
+    assert message["message"].splitlines()[-1] == f"{toolkit_server}/symlink?tab=settings"
+    shoot(page.locator("#sl-notifications"), "notifications", tmp_path)
+
+    page.reload()  # stored, and shown masked
+    expect(page.locator('#sl-notifications textarea[name="urls"]')).to_have_value("********")
