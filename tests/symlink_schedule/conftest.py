@@ -17,6 +17,7 @@ if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
 from fakes.inbox import Inbox  # noqa: E402
+from symlink.conftest import rclone_mount  # noqa: E402,F401  (a real rclone mount; skips without FUSE)
 from symlink_web.conftest import Library, build_library, library, media_env  # noqa: E402,F401
 
 

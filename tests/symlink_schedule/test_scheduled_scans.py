@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 
+import pytest
+
 from .conftest import build_library, run_schedule, save_schedule, toolkit_of
 
 
@@ -155,7 +157,8 @@ async def test_a_schedule_whose_folder_disappeared_fails_and_says_so(toolkit_app
     assert job.state == "failed" and scan is None
     (message,) = inbox.wait_for(1)
     assert message["type"] == "failure" and message["title"] == "Symlink: scheduled scan failed"
-    assert "is not an existing folder" in message["message"]
+    assert message["message"].splitlines()[0] == (
+        f"invalid scan paths: '{media_env.media / 'Show 2'}' is not an existing folder")
     listed = (await (await toolkit_client.get("/api/symlink/schedules")).get_json())
     assert next(s for s in listed if s["name"] == "nightly")["last_job_state"] == "failed"
 
@@ -166,3 +169,31 @@ async def test_event_switches_silence_an_event(toolkit_app, toolkit_client, medi
     await save_schedule(toolkit_client)
     job, _, _ = await run_schedule(toolkit_of(toolkit_app), "nightly")
     assert job.state == "completed" and inbox.messages == []
+
+
+@pytest.mark.fuse
+async def test_a_dead_rclone_mount_stops_the_automatic_deletion(toolkit_app, toolkit_client, tmp_path, monkeypatch,
+                                                                 inbox, rclone_mount):
+    """The targets live in a real rclone mount whose process died (every stat answers
+    ENOTCONN): the links into it are UNKNOWN, not BROKEN, and even the genuinely broken local
+    link is kept, because a scan that could not see everything deletes nothing."""
+    (rclone_mount.remote_root / "Movie A.mkv").write_bytes(b"\x1a\x45\xdf\xa3" + b"\0" * 4092)
+    media = tmp_path / "media" / "Movies"
+    media.mkdir(parents=True)
+    os.symlink(rclone_mount.mount_point / "Movie A.mkv", media / "Movie A.mkv")
+    os.symlink(rclone_mount.mount_point / "Movie B.mkv", media / "Movie B.mkv")
+    broken = media / "Movie C.mkv"
+    os.symlink(tmp_path / "nowhere" / "Movie C.mkv", broken)
+    monkeypatch.setenv("TOOLKIT_SYMLINK__MEDIA_PATH", str(media.parent))
+    await configure(toolkit_client, inbox, scheduled_deletions=True)
+    await save_schedule(toolkit_client, name="clean-up", mode="real")
+    rclone_mount.kill()
+
+    job, scan, deletion = await run_schedule(toolkit_of(toolkit_app), "clean-up")
+
+    assert deletion is None and scan["mount_down"] is True
+    assert scan["auto_delete"] == {"outcome": "guard", "count": 1, "job_id": None,
+                                   "reason": "a mount was down during the scan: nothing was deleted"}
+    assert os.path.islink(broken) and os.path.islink(media / "Movie A.mkv")
+    guard = next(m for m in inbox.wait_for(2) if m["title"] == "Symlink: automatic deletion stopped")
+    assert guard["message"].splitlines()[0] == "a mount was down during the scan: nothing was deleted"

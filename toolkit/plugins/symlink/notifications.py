@@ -22,6 +22,11 @@ log = logging.getLogger(__name__)
 MAX_PATHS_SHOWN = 2
 
 
+def _error_text(job) -> str:
+    """The job's error as users should read it (a refused request is not a Python crash)."""
+    return (job.error or "unknown error").removeprefix("ApiError: ")
+
+
 def scan_link(scan_id: str) -> str:
     return f"/symlink?tab=scanner&scan={scan_id}"
 
@@ -60,8 +65,8 @@ async def scan_finished(tk, job) -> None:
     notifier = tk.notifier
     if scan is None:
         if job.state == "failed":  # it failed before recording its scan (bad schedule)
-            await notifier.send("failure", "Symlink: scheduled scan failed",
-                                job.error or "unknown error", link="/symlink?tab=schedules")
+            await notifier.send("failure", "Symlink: scheduled scan failed", _error_text(job),
+                                link="/symlink?tab=schedules")
         return
     link = scan_link(scan.id)
     results = scan.results_json or {}
@@ -73,7 +78,7 @@ async def scan_finished(tk, job) -> None:
                 link=link)
         else:
             await notifier.send("failure", "Symlink: scan failed",
-                                f"{job.error or scan.error_message}\n{_folders(scan)} ({_origin(scan)})",
+                                f"{_error_text(job)}\n{_folders(scan)} ({_origin(scan)})",
                                 link=link)
         return
     if job.state != "completed":
@@ -106,8 +111,7 @@ async def deletion_finished(tk, job) -> None:
     scan_id = job.params.get("scan_id", "")
     link = scan_link(scan_id)
     if job.state == "failed":
-        await tk.notifier.send("failure", "Symlink: deletion failed",
-                               job.error or "unknown error", link=link)
+        await tk.notifier.send("failure", "Symlink: deletion failed", _error_text(job), link=link)
         return
     result = job.result or {}
     deleted, skipped, failed = (result.get(k, 0) for k in ("deleted", "skipped", "failed"))
