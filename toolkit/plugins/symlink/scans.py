@@ -73,7 +73,9 @@ def resolve_under_media(media_path: str, path: str) -> str:
     return candidate
 
 
-def _resolve_all(media_path: str, paths: list[str]) -> tuple[list[str], dict[str, str]]:
+def resolve_all(media_path: str, paths: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Blocking. The folders resolved under the media path (nested ones dropped) and an error
+    per refused one (``paths.<index>``)."""
     resolved, errors = [], {}
     for index, path in enumerate(paths):
         try:
@@ -136,7 +138,7 @@ async def _insert_scan(tk: Toolkit, resolved: list[str], mode: str, depth: str,
 async def start_scan(tk: Toolkit, data: dict, *, expected_links: int | None = None) -> SymlinkScan:
     paths, mode, depth = validate_scan_request(data)
     settings = await settings_of(tk)
-    resolved, errors = await off_loop(_resolve_all, settings.media_path, paths)
+    resolved, errors = await off_loop(resolve_all, settings.media_path, paths)
     if errors:
         raise ApiError(400, "invalid scan paths", fields=errors)
     async with _start_lock(tk):
@@ -169,7 +171,7 @@ async def scan_for_scheduled_job(tk: Toolkit, job_id: str, params: dict,
     data = {"paths": params.get("paths") or [settings.media_path],
             "mode": params.get("mode", "dry-run"), "verification_depth": params.get("depth", "basic")}
     paths, mode, depth = validate_scan_request(data)
-    resolved, errors = await off_loop(_resolve_all, settings.media_path, paths)
+    resolved, errors = await off_loop(resolve_all, settings.media_path, paths)
     if errors:
         raise ApiError(400, "invalid scan paths: " + "; ".join(errors.values()))
     async with _start_lock(tk):
@@ -189,7 +191,7 @@ async def rotate(tk: Toolkit, keep: int = KEEP_SCANS) -> int:
             .order_by(SymlinkScan.scan_date.desc()).offset(keep))).all()
         old = []
         for scan_id, status, deletion_job_id in older:
-            deleting = await _job_or_none(tk, deletion_job_id)
+            deleting = await job_or_none(tk, deletion_job_id)
             if status not in ACTIVE_SCAN_STATES and not (deleting and deleting.active):
                 old.append(scan_id)
         if old:
@@ -217,7 +219,7 @@ def _final_state(scan: SymlinkScan, job) -> bool:
     return False
 
 
-async def _job_or_none(tk: Toolkit, job_id: str | None):
+async def job_or_none(tk: Toolkit, job_id: str | None):
     if not job_id:
         return None
     try:
@@ -232,7 +234,7 @@ async def reconcile_active(tk: Toolkit, session) -> None:
     changed = False
     for scan in rows:
         if scan.job_id:
-            changed |= _final_state(scan, await _job_or_none(tk, scan.job_id))
+            changed |= _final_state(scan, await job_or_none(tk, scan.job_id))
     if changed:
         await session.commit()
 
@@ -251,7 +253,7 @@ async def get_scan(tk: Toolkit, scan_id: str, *, with_job: bool = False):
         if scan is None:
             raise ApiError(404, f"no scan {scan_id!r} (only the last {KEEP_SCANS} scans are kept)")
         if scan.status in ACTIVE_SCAN_STATES and scan.job_id:
-            job = await _job_or_none(tk, scan.job_id)
+            job = await job_or_none(tk, scan.job_id)
             if _final_state(scan, job):
                 await session.commit()
     return (scan, job) if with_job else scan

@@ -116,7 +116,7 @@ async def save_schedule(tk: Toolkit, data: dict) -> dict:
     if mode == "real" and not settings.scheduled_deletions and "mode" not in fields:
         fields["mode"] = ("real mode on a schedule needs the opt-in: turn on “Scheduled "
                           "deletions” in Settings first")
-    resolved, path_errors = await scans.off_loop(scans._resolve_all, settings.media_path, raw_paths)
+    resolved, path_errors = await scans.off_loop(scans.resolve_all, settings.media_path, raw_paths)
     if path_errors:
         fields["paths"] = "; ".join(path_errors.values())
     if fields:
@@ -141,7 +141,7 @@ async def _views(tk: Toolkit, schedules) -> list[dict]:
     views = []
     for s in schedules:
         last_scan = scans_by_job.get(s.last_job_id)
-        last_job = await scans._job_or_none(tk, s.last_job_id)
+        last_job = await scans.job_or_none(tk, s.last_job_id)
         params = s.params or {}
         views.append({
             "name": s.name, "cron": s.cron, "description": describe(s.cron), "enabled": s.enabled,
