@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from urllib.parse import urlencode
 
 from .conftest import settle_counts, wait_scan
@@ -66,6 +67,8 @@ async def test_settings_autosave_reports_saved_or_field_errors(toolkit_client, t
         **HX, "Content-Type": "application/x-www-form-urlencoded"})
     html = await ok.get_data(as_text=True)
     assert 'data-state="saved"' in html
+    # the warning about the previous (missing) media path is replaced, out of band, by none
+    assert re.search(r'<p id="sl-media-path-problem" class="tk-warn" hx-swap-oob="true"></p>', html)
     config = await (await toolkit_client.get("/api/symlink/config")).get_json()
     assert config["max_workers"] == 4 and config["sonarr_enabled"] is True
     bad = await toolkit_client.post("/symlink/settings", headers=HX, form={

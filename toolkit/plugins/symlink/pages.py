@@ -23,7 +23,7 @@ from .history import ACTIVE_SCAN_STATES, KEEP_SCANS
 from .probe import original_estimate
 from .routes import (apply_detected, config_body, detect_services, directory_level, link_counter, save_config,
                      start_from, test_services, toolkit)
-from .settings import SymlinkSettings, format_path_mappings, parse_path_mappings
+from .settings import SymlinkSettings, check_media_path, format_path_mappings, parse_path_mappings
 
 HERE = Path(__file__).resolve().parent
 TABS = ("dashboard", "scanner", "schedules", "settings")
@@ -346,8 +346,11 @@ async def save_settings_fragment():
         for name, message in exc.fields.items():  # "path_mappings.0.arr_prefix" -> its field
             field = name.split(".")[0]
             errors[field] = f"{errors[field]}; {message}" if field in errors else message
+    # the warning under the media path follows the value just saved
+    problem = await scans.off_loop(check_media_path, settings.media_path)
     return await fragment("symlink/_save_state.html", errors=errors, values=public(settings),
-                          fields=SymlinkSettings.model_fields)
+                          fields=SymlinkSettings.model_fields,
+                          config={"media_path_problem": problem})
 
 
 @pages.post("/symlink/settings/test/<kind>")
