@@ -26,17 +26,20 @@ All callbacks are called from the thread that called :func:`run_scan`.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from .mounts import UNKNOWN_ERRNOS, MountMonitor, is_under, lexical_target
+from .mounts import UNKNOWN_ERRNOS, MountHealth, MountMonitor, is_network_fstype, is_under, lexical_target
 from .probe import MEDIA_EXTENSIONS, PROBE_TIMEOUT_SECONDS, ProbeVerdict, original_estimate, probe, tool_path
+from .walk import walk_links  # noqa: F401  (part of the engine's API: directories.py, tests)
 from .workers import TIMED_OUT, DeadlinePool, TooManyHungCalls
 
 OK = "OK"
@@ -151,6 +154,14 @@ class VerdictStore(Protocol):
     def flush(self) -> None: ...
 
 
+class MountMemory(Protocol):
+    """Mount points where earlier scans saw targets answering (see ``store.SqlMountMemory``)."""
+
+    def known(self) -> dict[str, str]: ...  # mount point -> what was seen there
+
+    def remember(self, healthy: list[MountHealth]) -> None: ...
+
+
 def new_statistics() -> dict[str, int]:
     """The original's keys first (same names as the seed's symlink_scans columns)."""
     return {
@@ -183,39 +194,6 @@ _PHASE1_KEYS = {
 }
 
 
-# ----------------------------------------------------------------------------- walk
-
-
-def walk_links(paths: Iterable[str], errors: list[str] | None = None) -> Iterator[str]:
-    """Every symlink under ``paths`` (streaming ``os.scandir``; directory links are yielded,
-    never followed). A given path that is a link to a directory is walked (the user named
-    it); a given link to anything else is yielded itself."""
-    for root in paths:
-        if os.path.islink(root) and not os.path.isdir(root):
-            yield root
-            continue
-        stack = [root]
-        while stack:
-            directory = stack.pop()
-            try:
-                with os.scandir(directory) as entries:
-                    for entry in entries:
-                        try:
-                            if entry.is_symlink():
-                                yield entry.path
-                            elif entry.is_dir(follow_symlinks=False):
-                                stack.append(entry.path)
-                        except OSError as exc:
-                            _note(errors, f"{entry.path}: {exc}")
-            except OSError as exc:
-                _note(errors, f"{directory}: {exc.strerror or exc}")
-
-
-def _note(errors: list[str] | None, message: str, limit: int = 100) -> None:
-    if errors is not None and len(errors) < limit:
-        errors.append(message)
-
-
 # ----------------------------------------------------------------------------- phase 1
 
 
@@ -231,6 +209,17 @@ def _describe(exc: OSError) -> str:
     return f"{exc.strerror or exc} (errno {exc.errno})" if exc.errno else str(exc)
 
 
+@dataclass
+class _MissingFolder:
+    """Phase-1 BROKEN whose target lies under a *folder* that is missing on a local
+    filesystem (``missing`` is the first path component that does not exist). A scan holds
+    these back: when most of its links point under missing folders of one parent, the
+    mount that should be there is not visible (UNKNOWN), not a library of broken links."""
+
+    problem: Problem
+    missing: str
+
+
 class LinkClassifier:
     """Phase-1 classification of one link; safe to call from many threads."""
 
@@ -238,15 +227,19 @@ class LinkClassifier:
         self.options = options
         self.monitor = monitor
         self.verdict_store = verdict_store if options.depth != "basic" else None
-        self._unmounted_roots: dict[str, str | None] = {}
+        self._missing_context: dict[str, tuple[str | None, str | None]] = {}
 
     def classify(self, path: str) -> Problem | _Healthy | None:
+        outcome = self.classify_for_scan(path)
+        return outcome.problem if isinstance(outcome, _MissingFolder) else outcome
+
+    def classify_for_scan(self, path: str) -> Problem | _Healthy | _MissingFolder | None:
         try:
             return self._classify(path)
         except Exception as exc:  # the original's ERROR: anything not an OSError of the checks
             return Problem(path, _safe_readlink(path), ERROR, 1, 0, f"{type(exc).__name__}: {exc}")
 
-    def _classify(self, path: str) -> Problem | _Healthy | None:
+    def _classify(self, path: str) -> Problem | _Healthy | _MissingFolder | None:
         try:
             target = os.readlink(path)
         except (FileNotFoundError, NotADirectoryError):
@@ -267,10 +260,11 @@ class LinkClassifier:
             info = os.stat(path)
         except OSError as exc:
             if exc.errno in _BROKEN_ERRNOS:
-                doubt = self._doubt_missing_target(absolute_target)
+                doubt, missing_folder = self._missing_target_context(absolute_target)
                 if doubt:
                     return problem(UNKNOWN, doubt)
-                return problem(BROKEN, "symlink loop" if exc.errno == errno.ELOOP else f"target missing: {_describe(exc)}")
+                broken = problem(BROKEN, "symlink loop" if exc.errno == errno.ELOOP else f"target missing: {_describe(exc)}")
+                return _MissingFolder(broken, missing_folder) if missing_folder else broken
             if exc.errno == errno.EACCES:
                 return problem(INACCESSIBLE, f"cannot reach the target: {_describe(exc)}")
             return self._unreadable(problem, absolute_target, exc, 0)
@@ -312,35 +306,46 @@ class LinkClassifier:
             return problem(UNKNOWN, f"{_describe(exc)}; mount {health.mount_point} {state}", size)
         return problem(IO_ERROR, _describe(exc), size)
 
-    def _doubt_missing_target(self, absolute_target: str) -> str | None:
-        """Why a missing target may be a missing *mount* rather than a missing file.
+    def _missing_target_context(self, absolute_target: str) -> tuple[str | None, str | None]:
+        """(why a missing target may be a missing *mount* rather than a missing file,
+        the missing folder to hold the link back for when it sits on a local filesystem).
 
         Looks for the nearest existing ancestor of the target: an empty directory that is
-        not a mount point is what an unmounted mount point looks like.
+        not a mount point is what an unmounted mount point looks like (a scan-level
+        finding, as the banner and the deletion refusal rely on ``mount_down``).
         """
         directory = os.path.dirname(absolute_target)
-        if directory in self._unmounted_roots:
-            return self._unmounted_roots[directory]
-        verdict = None
-        ancestor = directory
-        while ancestor != "/":
+        known = self._missing_context.get(directory)
+        if known is not None:
+            return known
+        doubt = missing_folder = None
+        ancestor, below = directory, directory
+        while True:
             try:
                 with os.scandir(ancestor) as entries:
                     empty = next(entries, None) is None
             except FileNotFoundError:
-                ancestor = os.path.dirname(ancestor)
+                if ancestor == "/":
+                    break
+                ancestor, below = os.path.dirname(ancestor), ancestor
                 continue
             except OSError as exc:
                 if exc.errno in UNKNOWN_ERRNOS:
-                    verdict = f"{ancestor}: {_describe(exc)}"
+                    doubt = f"{ancestor}: {_describe(exc)}"
+                    self.monitor.note_not_visible(ancestor, f"cannot list it: {_describe(exc)}")
                 break
             if empty and not self.monitor.is_mount_point(ancestor):
-                verdict = f"target root {ancestor} is empty and not a mount point: looks unmounted"
+                doubt = f"target root {ancestor} is empty and not a mount point: looks unmounted"
+                self.monitor.note_not_visible(
+                    ancestor, "empty and not a mount point: looks unmounted (the links into it are UNKNOWN)")
+            elif ancestor != directory:  # a folder is missing, not only the file
+                if not is_network_fstype(self.monitor.mount_of(ancestor).fstype):
+                    missing_folder = below
             break
-        if len(self._unmounted_roots) > 10_000:
-            self._unmounted_roots.clear()
-        self._unmounted_roots[directory] = verdict
-        return verdict
+        if len(self._missing_context) > 10_000:
+            self._missing_context.clear()
+        self._missing_context[directory] = (doubt, missing_folder)
+        return doubt, missing_folder
 
 
 def _safe_readlink(path: str) -> str:
@@ -412,8 +417,13 @@ def run_scan(
     should_abort: Callable[[], bool] = lambda: False,
     verdict_store: VerdictStore | None = None,
     monitor: MountMonitor | None = None,
+    mount_memory: MountMemory | None = None,
 ) -> ScanResult:
-    """Scan ``options.paths``; see the module docstring. Never deletes anything."""
+    """Scan ``options.paths``; see the module docstring. Never deletes anything.
+
+    With ``mount_memory``, a mount point where earlier scans saw targets answering is
+    "down" when it is missing now (its links UNKNOWN, ``mount_down`` set), and the FUSE /
+    network mounts seen answering by this scan are remembered."""
     if options.depth != "basic":
         tool_path("ffprobe")
         if options.depth == "deep":
@@ -423,7 +433,8 @@ def run_scan(
     counts: dict[str, int] = {}
     reporter = _ProgressReporter(on_progress, counts)
     monitor = monitor or MountMonitor(
-        timeout=options.mount_timeout, interval=options.mount_check_interval, expected_mounts=options.expected_mounts
+        timeout=options.mount_timeout, interval=options.mount_check_interval, expected_mounts=options.expected_mounts,
+        known_mounts=mount_memory.known() if mount_memory is not None else None,
     )
     result = ScanResult(options.scan_id or "", statistics, [], 0.0, False, False)
 
@@ -452,8 +463,12 @@ def run_scan(
             spool.close()
         if verdict_store is not None:
             verdict_store.flush()
-    result.mounts = [h.as_dict() for h in monitor.findings()]
-    result.mount_down = monitor.any_down()
+    monitor.wait_for_rechecks(options.mount_timeout + 1)  # a hung folder's mount check decides mount_down
+    findings = monitor.findings()
+    if mount_memory is not None:
+        mount_memory.remember([h for h in findings if h.healthy and not h.was_down and is_network_fstype(h.fstype)])
+    result.mounts = [h.as_dict() for h in findings]
+    result.mount_down = any(h.was_down for h in findings)
     result.duration_seconds = round(time.monotonic() - started, 3)
     reporter.phase = "done"
     reporter.send(statistics["total_analyzed"], None, "cancelled" if result.cancelled else "finished", force=True)
@@ -464,9 +479,22 @@ def _phase1(options, monitor, spool, statistics, count, on_problem, reporter, sh
     classifier = LinkClassifier(options, monitor, store)
     reporter.start_phase("phase1", "phase 1: checking links")
     pool = DeadlinePool(
-        classifier.classify, workers=options.workers, deadline=options.fs_timeout, max_abandoned=options.max_hung_calls
+        classifier.classify_for_scan, workers=options.workers, deadline=options.fs_timeout,
+        max_abandoned=options.max_hung_calls,
     )
-    links = walk_links(options.paths, result.walk_errors)
+    hung_folders: list[str] = []
+
+    def folder_hung(folder: str) -> None:  # called by the walk, in the pool's feeder thread
+        hung_folders.append(folder)
+        monitor.recheck_soon(folder)
+
+    links = walk_links(options.paths, result.walk_errors, deadline=options.fs_timeout, on_hung=folder_hung)
+    held_back = _HeldBack()
+
+    def report(problem: Problem) -> None:
+        count(problem.status, _PHASE1_KEYS[problem.status])
+        on_problem(problem)
+
     done = 0
     try:
         for path, outcome in pool.run(links, should_abort):
@@ -488,13 +516,72 @@ def _phase1(options, monitor, spool, statistics, count, on_problem, reporter, sh
                         _count_cached_verdict(path, outcome, statistics, count, on_problem)
                     elif spool is not None:
                         spool.add(path)
+            elif isinstance(outcome, _MissingFolder):
+                held_back.add(outcome)
             else:
-                count(outcome.status, _PHASE1_KEYS[outcome.status])
-                on_problem(outcome)
+                report(outcome)
             reporter.send(done, None, f"phase 1: {done} links")
     except TooManyHungCalls as exc:
         result.stopped_reason = f"{exc}: the filesystem is not answering"
+    finally:
+        held_back.release(statistics["total_analyzed"], monitor, report)
+    for folder in hung_folders:
+        statistics["total_analyzed"] += 1
+        report(Problem(folder, "", UNKNOWN, 1, 0,
+                       f"library folder did not answer within {options.fs_timeout:g}s: its links were not checked"))
     return should_abort()
+
+
+# when this share of a scan's links point under missing folders of one parent folder on a
+# local filesystem, the mount that should be there is not visible (a container without the
+# rclone bind, say), rather than the whole library being broken
+NOT_VISIBLE_SHARE = 0.8
+
+
+class _HeldBack:
+    """BROKEN links under missing local folders, spooled to disk until phase 1 ends."""
+
+    def __init__(self) -> None:
+        self.file: Any = None
+        self.by_parent: dict[str, Counter[str]] = {}  # parent -> missing folder -> links
+        # parent -> folders the links point into (2 at most: one folder is one lost release,
+        # as in a real debrid breakage; several are a whole tree gone)
+        self.target_folders: dict[str, set[str]] = {}
+
+    def add(self, held: _MissingFolder) -> None:
+        if self.file is None:
+            self.file = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self.file.write(json.dumps([held.missing, held.problem.as_dict()], ensure_ascii=False) + "\n")
+        self.by_parent.setdefault(os.path.dirname(held.missing), Counter())[held.missing] += 1
+        folders = self.target_folders.setdefault(os.path.dirname(held.missing), set())
+        if len(folders) < 2:
+            folders.add(os.path.dirname(lexical_target(held.problem.path, held.problem.target)))
+
+    def release(self, analyzed: int, monitor: MountMonitor, report: Callable[[Problem], None]) -> None:
+        """Report the held links: UNKNOWN when their parent's missing folders hold most of
+        the scan's links (and say so at the scan level), BROKEN otherwise."""
+        if self.file is None:
+            return
+        not_visible: dict[str, str] = {}
+        for parent, missing in self.by_parent.items():
+            links = sum(missing.values())
+            if links >= NOT_VISIBLE_SHARE * analyzed and len(self.target_folders[parent]) > 1:
+                why = (f"{links} of the scan's {analyzed} links point into it, under {parent} which exists: "
+                       "the mount that should be there is not visible here")
+                for folder, _ in missing.most_common(3):
+                    monitor.note_not_visible(folder, f"does not exist; {why}")
+                not_visible[parent] = why
+        self.file.seek(0)
+        for line in self.file:
+            missing, fields = json.loads(line)
+            problem = Problem(**fields)
+            why = not_visible.get(os.path.dirname(missing))
+            if why is not None:
+                problem = Problem(problem.path, problem.target, UNKNOWN, 1, problem.size,
+                                  f"target folder {missing} does not exist; {why}")
+            report(problem)
+        self.file.close()
+        self.file = None
 
 
 def _count_cached_verdict(path, healthy: _Healthy, statistics, count, on_problem) -> None:

@@ -88,8 +88,11 @@ class _AbortFlag:
 @click.option("--fs-timeout", type=click.FloatRange(0.1), default=10.0, show_default=True,
               help="Seconds one link's filesystem checks may take before it counts as UNKNOWN.")
 @click.option("--probe-timeout", type=click.FloatRange(0.1), default=15.0, show_default=True)
+@click.option("--repair/--no-repair", default=True, show_default=True,
+              help="After a real-mode deletion, ask the Sonarr/Radarr of the toolkit's symlink settings to "
+                   "rescan (and, with the targeted policy, search) exactly what was lost.")
 def scan_command(paths, mode, depth, workers, probe_workers, json_path, yes, force, max_delete, max_delete_share,
-                 expected_mounts, small_files, recheck_days, no_cache, fs_timeout, probe_timeout) -> None:
+                 expected_mounts, small_files, recheck_days, no_cache, fs_timeout, probe_timeout, repair) -> None:
     """Scan PATH... for problem symlinks (and, in real mode, delete them reversibly)."""
     console = _console()
     try:
@@ -104,11 +107,12 @@ def scan_command(paths, mode, depth, workers, probe_workers, json_path, yes, for
         small_files=small_files, recheck_age_seconds=recheck_days * 86400, fs_timeout=fs_timeout,
         probe_timeout=probe_timeout,
     )
-    engine = None
-    if mode == "real" or (depth != "basic" and not no_cache):
-        from .store import open_database
+    engine = _open_database(console, required=mode == "real" or (depth != "basic" and not no_cache))
+    mount_memory = None
+    if engine is not None:
+        from .store import SqlMountMemory
 
-        engine = open_database()
+        mount_memory = SqlMountMemory(engine)
     verdict_store = None
     if engine is not None and depth != "basic" and not no_cache:
         from .store import SqlVerdictStore
@@ -118,7 +122,7 @@ def scan_command(paths, mode, depth, workers, probe_workers, json_path, yes, for
     spool = ProblemSpool()
     scan_date = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
     with _AbortFlag() as abort:
-        result = _scan_with_progress(console, options, spool, abort, verdict_store)
+        result = _scan_with_progress(console, options, spool, abort, verdict_store, mount_memory)
         if verdict_store is not None:
             verdict_store.prune(2 * options.recheck_age_seconds)  # expired twice over: of no use
         statistics = result.statistics
@@ -143,14 +147,17 @@ def scan_command(paths, mode, depth, workers, probe_workers, json_path, yes, for
             elif yes or _confirm(console, spool.by_status):
                 if guard.reason:
                     console.print(f"[yellow]{guard.reason}[/]")
-                outcomes = _delete_with_progress(console, spool, engine, options, abort)
+                outcomes = _delete_with_progress(console, spool, engine, options, abort, mount_memory)
             else:
                 console.print("Declined: this run stays a dry run.")
         elif mode == "dry-run" and not guard.allowed:
             console.print(f"[yellow]Note:[/] a real run would stop here: {guard.reason}")
         deleted = [o.as_dict() for o in outcomes if o.outcome == "deleted"]
         statistics["files_deleted"] = len(deleted)
-        _print_summary(result, spool, outcomes, stopped_by)
+        repair_summary = None
+        if deleted and repair:
+            repair_summary = _repair(console, [(d["path"], d["target"]) for d in deleted], abort)
+        _print_summary(result, spool, outcomes, stopped_by, repair_summary)
         if json_path:
             write_report(
                 json_path, scan_date=scan_date, mode=mode, statistics=statistics, problems=spool,
@@ -161,6 +168,7 @@ def scan_command(paths, mode, depth, workers, probe_workers, json_path, yes, for
                     "stopped_by": stopped_by, "phase2_estimate": result.phase2_estimate,
                     "walk_errors": result.walk_errors,
                     "deletions": [o.as_dict() for o in outcomes],
+                    "repair": repair_summary,
                 },
             )
     spool.close()
@@ -171,7 +179,46 @@ def scan_command(paths, mode, depth, workers, probe_workers, json_path, yes, for
     sys.exit(EXIT_PROBLEMS if spool.count else EXIT_OK)
 
 
-def _scan_with_progress(console: Console, options: ScanOptions, spool: ProblemSpool, abort, verdict_store):
+def _open_database(console: Console, *, required: bool):
+    """The toolkit's database (journal, verdicts, remembered mounts). A basic dry run can
+    do without it: then it only loses the memory of the mounts seen answering."""
+    from .store import open_database
+
+    try:
+        return open_database()
+    except Exception as exc:
+        if required:
+            raise
+        console.print(f"[yellow]No toolkit database ({type(exc).__name__}: {exc}): mounts seen by earlier "
+                      "scans are not known to this one.[/]")
+        return None
+
+
+def _repair(console: Console, removed: list[tuple[str, str]], abort) -> dict | None:
+    """Sonarr/Radarr repair after a deletion, with the settings the web stores."""
+    import asyncio
+
+    from toolkit.core.db import database_url
+
+    from .repair import load_settings, repair_after_deletion
+
+    async def run() -> dict | None:
+        settings = await load_settings(database_url())
+        with RichProgress(SpinnerColumn(), TextColumn("{task.description}"), console=console,
+                          transient=True) as bar:
+            task = bar.add_task("asking Sonarr/Radarr to repair", total=None)
+            return await repair_after_deletion(
+                settings, removed, should_abort=abort,
+                on_progress=lambda done, total, message: bar.update(task, description=f"repair: {message}"))
+
+    try:
+        return asyncio.run(run())
+    except Exception as exc:  # the deletion is done; the repair is reported, not raised
+        return {"ok": False, "errors": [f"{type(exc).__name__}: {exc}"], "items": 0, "item_outcomes": []}
+
+
+def _scan_with_progress(console: Console, options: ScanOptions, spool: ProblemSpool, abort, verdict_store,
+                        mount_memory):
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TimeRemainingColumn()]
     with RichProgress(*columns, console=console, transient=True) as bar:
@@ -189,7 +236,7 @@ def _scan_with_progress(console: Console, options: ScanOptions, spool: ProblemSp
                        description=f"{progress.phase} {counts}".strip(), rate=f"{progress.rate:,.0f}/s")
 
         return run_scan(options, on_problem=spool.add, on_progress=on_progress, should_abort=abort,
-                        verdict_store=verdict_store)
+                        verdict_store=verdict_store, mount_memory=mount_memory)
 
 
 def _confirm(console: Console, by_status: Counter[str]) -> bool:
@@ -198,19 +245,24 @@ def _confirm(console: Console, by_status: Counter[str]) -> bool:
     return click.confirm("Delete these links?", default=False, err=True)
 
 
-def _delete_with_progress(console, spool, engine, options, abort):
+def _delete_with_progress(console, spool, engine, options, abort, mount_memory):
+    from .mounts import MountMonitor
     from .store import DeletionJournal
 
     journal = DeletionJournal(engine)
+    # the re-checks know the mounts earlier scans saw: one gone since the scan keeps its links
+    monitor = MountMonitor(timeout=options.mount_timeout, interval=options.mount_check_interval,
+                           expected_mounts=options.expected_mounts,
+                           known_mounts=mount_memory.known() if mount_memory is not None else None)
     candidates = (p for p in spool if p.status in DELETABLE_STATUSES)
     with RichProgress(SpinnerColumn(), TextColumn("deleting"), MofNCompleteColumn(), console=console,
                       transient=True) as bar:
         task = bar.add_task("deleting", total=None)
         return delete_problems(candidates, journal=journal, scan_id=options.scan_id, should_abort=abort,
-                               options=options, on_outcome=lambda o: bar.advance(task))
+                               options=options, monitor=monitor, on_outcome=lambda o: bar.advance(task))
 
 
-def _print_summary(result, spool: ProblemSpool, outcomes, stopped_by: str | None) -> None:
+def _print_summary(result, spool: ProblemSpool, outcomes, stopped_by: str | None, repair: dict | None) -> None:
     out = Console()
     stats = result.statistics
     table = Table(title=f"Symlink scan {result.scan_id} ({result.duration_seconds:.1f}s)")
@@ -228,14 +280,31 @@ def _print_summary(result, spool: ProblemSpool, outcomes, stopped_by: str | None
     out.print(table)
     for mount in result.mounts:
         if mount["was_down"]:
-            out.print(f"[bold red]Mount {mount['mount_point']} was down:[/] {mount['reason']}")
+            state = "is not visible" if mount["fstype"] in ("not visible", "known") else "was down"
+            out.print(f"[bold red]Mount {mount['mount_point']} {state}:[/] {mount['reason']}")
     skipped = Counter(o.outcome for o in outcomes)
     if outcomes:
         out.print("Deletion: " + ", ".join(f"{n} {k}" for k, n in sorted(skipped.items())))
+    if repair is not None:
+        _print_repair(out, repair)
     if result.cancelled:
         out.print("[yellow]Cancelled: the counts cover what was checked before the stop.[/]")
     if stopped_by:
         out.print(f"[bold red]Stopped by a safety guard:[/] {stopped_by}")
+
+
+def _print_repair(out: Console, repair: dict) -> None:
+    colour = "green" if repair.get("ok") else "red"
+    out.print(f"[{colour}]Sonarr/Radarr repair ({repair.get('policy', '?')}):[/] {repair.get('items', 0)} items")
+    for item in repair.get("item_outcomes", []):
+        commands = ", ".join(c["name"] + (f" ({c['status']})" if c["status"] != "completed" else "")
+                             for c in item["commands"]) or "no command"
+        out.print(f"  {item['service']} {item['item_type']} {item['title']}: {item['outcome']} — {commands}"
+                  + (f" — {item['note']}" if item["note"] else ""))
+    if repair.get("unmatched"):
+        out.print(f"  {repair['unmatched']} deleted links belong to no Sonarr/Radarr item")
+    for error in repair.get("errors", []):
+        out.print(f"  [red]error:[/] {error}")
 
 
 @symlink_cli.command("journal")

@@ -58,3 +58,15 @@ class SymlinkVerdict(Base):
     verdict: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(Text)
     checked_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SymlinkKnownMount(Base):
+    """A FUSE / network mount point where a scan saw targets answering. A later scan that
+    finds it missing says "mount not visible" (UNKNOWN) instead of reporting every link
+    under it BROKEN."""
+
+    __tablename__ = "symlink_known_mounts"
+
+    mount_point: Mapped[str] = mapped_column(Text, primary_key=True)
+    fstype: Mapped[str] = mapped_column(String(64))
+    last_seen_healthy: Mapped[datetime] = mapped_column(DateTime)

@@ -12,7 +12,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -22,7 +22,18 @@ UNKNOWN_ERRNOS = frozenset(
      errno.ECONNREFUSED, errno.ECONNRESET, errno.ENODEV, errno.EINTR}
 )
 
+# Filesystems a debrid library's targets live on (rclone/zurg FUSE mounts, network
+# shares): a scan remembers those it saw answering, so that one missing later is "not
+# visible" rather than a library of BROKEN links.
+NETWORK_FSTYPES = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "davfs", "virtiofs"})
+# pseudo fstypes of mount points that are missing from the mount table
+EXPECTED, KNOWN = "expected", "known"
+
 T = TypeVar("T")
+
+
+def is_network_fstype(fstype: str) -> bool:
+    return fstype.startswith("fuse") or fstype in NETWORK_FSTYPES
 
 
 class CallTimeout(TimeoutError):
@@ -129,11 +140,17 @@ def check_mount(mount: MountPoint, *, timeout: float, expected: bool = False) ->
     return MountHealth(mount.path, mount.fstype, True)
 
 
+_MAX_NOT_VISIBLE = 20
+
+
 class MountMonitor:
     """Thread-safe, cached mount health for the targets of a scan.
 
     ``expected_mounts`` are paths that must be mount points (for example ``/mnt/zurg``);
-    when one is not mounted, every target under it is "cannot tell".
+    when one is not mounted, every target under it is "cannot tell". ``known_mounts``
+    (mount point -> what was seen there, from earlier scans) are the same, but only
+    reported when a target lives under one. Folders found "not visible" by the scan
+    itself (:meth:`note_not_visible`) are findings too.
     """
 
     def __init__(
@@ -142,12 +159,15 @@ class MountMonitor:
         timeout: float = 5.0,
         interval: float = 30.0,
         expected_mounts: Iterable[str] = (),
+        known_mounts: Mapping[str, str] | None = None,
         mountinfo: str = "/proc/self/mountinfo",
     ) -> None:
         self.timeout = timeout
         self.interval = interval
         self.mountinfo = mountinfo
         self.expected_mounts = tuple(os.path.normpath(os.path.abspath(p)) for p in expected_mounts)
+        self.known_mounts = {os.path.normpath(path): seen for path, seen in (known_mounts or {}).items()}
+        self._not_visible: dict[str, MountHealth] = {}
         self._lock = threading.Lock()
         self._check_locks: dict[str, threading.Lock] = {}
         self._health: dict[str, MountHealth] = {}
@@ -162,7 +182,11 @@ class MountMonitor:
         mounted = {m.path for m in mounts}
         for expected in self.expected_mounts:
             if expected not in mounted:
-                mounts.append(MountPoint(expected, "expected", "not mounted"))
+                mounts.append(MountPoint(expected, EXPECTED, "not mounted"))
+                mounted.add(expected)
+        for known, seen in self.known_mounts.items():
+            if known not in mounted:
+                mounts.append(MountPoint(known, KNOWN, seen))
         # longest path first so the first prefix match is the innermost mount
         self._mounts = sorted(mounts, key=lambda m: len(m.path), reverse=True)
         self._mount_paths = frozenset(m.path for m in mounts)
@@ -187,7 +211,7 @@ class MountMonitor:
         return found
 
     def is_mount_point(self, path: str) -> bool:
-        return any(m.path == path and m.fstype != "expected" for m in self._mounts)
+        return any(m.path == path and m.fstype not in (EXPECTED, KNOWN) for m in self._mounts)
 
     def health(self, mount: MountPoint, *, force: bool = False) -> MountHealth:
         """Cached health; ``force`` accepts only an answer from a check that ended after
@@ -203,8 +227,11 @@ class MountMonitor:
             if known is not None and (known.checked_at >= asked_at if force
                                       else time.time() - known.checked_at < self.interval):
                 return known  # another thread checked it while we waited
-            if mount.fstype == "expected":
+            if mount.fstype == EXPECTED:
                 fresh = MountHealth(mount.path, mount.fstype, False, "expected mount point is not mounted")
+            elif mount.fstype == KNOWN:
+                fresh = MountHealth(mount.path, mount.fstype, False,
+                                    f"not mounted here, or not visible (earlier scans saw {mount.source})")
             else:
                 fresh = check_mount(mount, timeout=self.timeout)
             fresh.was_down = (not fresh.healthy) or (known is not None and known.was_down)
@@ -242,8 +269,22 @@ class MountMonitor:
                 seen[expected] = self.health(self.mount_of(expected), force=True)
         return list(seen.values())
 
+    def note_not_visible(self, path: str, reason: str) -> None:
+        """The scan found that the folder holding targets is missing or looks unmounted."""
+        with self._lock:
+            if path not in self._not_visible and len(self._not_visible) < _MAX_NOT_VISIBLE:
+                self._not_visible[path] = MountHealth(path, "not visible", False, reason, was_down=True)
+
+    def wait_for_rechecks(self, timeout: float) -> None:
+        """Let background re-checks started by :meth:`recheck_soon` finish (bounded)."""
+        deadline = time.monotonic() + timeout
+        for thread in list(self._background.values()):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
     def findings(self) -> list[MountHealth]:
-        return sorted(self._health.values(), key=lambda h: h.mount_point)
+        with self._lock:
+            found = {**self._health, **self._not_visible}
+        return sorted(found.values(), key=lambda h: h.mount_point)
 
     def any_down(self) -> bool:
-        return any(h.was_down for h in self._health.values())
+        return any(h.was_down for h in self.findings())

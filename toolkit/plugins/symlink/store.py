@@ -1,4 +1,5 @@
-"""Blocking database access for the engine: the deletion journal and the verdict cache.
+"""Blocking database access for the engine: the deletion journal, the verdict cache and the
+mounts scans saw answering.
 
 Both use a synchronous SQLAlchemy engine on the toolkit's database (the engine runs in a
 worker thread). :func:`open_database` upgrades the schema with the plugin's alembic
@@ -17,7 +18,8 @@ from sqlalchemy.orm import Session
 from toolkit.core.db import create_engine_sync, database_url
 from toolkit.core.hookspecs import Models
 
-from .models import SymlinkDeletion, SymlinkVerdict, metadata
+from .models import SymlinkDeletion, SymlinkKnownMount, SymlinkVerdict, metadata
+from .mounts import MountHealth
 from .probe import ProbeVerdict
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "versions"
@@ -139,3 +141,35 @@ class SqlVerdictStore:
         with self.engine.begin() as connection:
             connection.execute(statement, self._pending)
         self._pending = []
+
+
+class SqlMountMemory:
+    """``symlink_known_mounts``: FUSE / network mount points where scans saw targets
+    answering. One not seen answering for ``forget_after_days`` is forgotten (a setup that
+    moved its mount should not hold its old links UNKNOWN for ever)."""
+
+    def __init__(self, engine: Engine, *, forget_after_days: float = 180) -> None:
+        self.engine = engine
+        self.forget_after = timedelta(days=forget_after_days)
+
+    def known(self) -> dict[str, str]:
+        oldest = utcnow() - self.forget_after
+        query = select(SymlinkKnownMount).where(SymlinkKnownMount.last_seen_healthy >= oldest)
+        with Session(self.engine) as session:
+            return {row.mount_point: f"{row.fstype} answering on {row.last_seen_healthy:%Y-%m-%d %H:%M}"
+                    for row in session.scalars(query)}
+
+    def remember(self, healthy: list[MountHealth]) -> None:
+        if not healthy:
+            return
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        rows = [{"mount_point": h.mount_point, "fstype": h.fstype, "last_seen_healthy": utcnow()} for h in healthy]
+        statement = sqlite_insert(SymlinkKnownMount)
+        statement = statement.on_conflict_do_update(
+            index_elements=["mount_point"],
+            set_={"fstype": statement.excluded.fstype, "last_seen_healthy": statement.excluded.last_seen_healthy})
+        with self.engine.begin() as connection:
+            connection.execute(statement, rows)
+            connection.execute(delete(SymlinkKnownMount).where(
+                SymlinkKnownMount.last_seen_healthy < utcnow() - self.forget_after))
