@@ -180,3 +180,18 @@ def test_a_library_folder_on_a_hung_mount_is_unknown_and_the_scan_finishes(rclon
     assert "did not answer within 0.5s" in problems[0].reason
     assert any(str(hung_library) in error and "no answer" in error for error in result.walk_errors)
     assert result.statistics["phase1_ok"] == 1
+
+
+def test_the_watched_walk_finds_the_same_links_as_the_plain_walk(tree):
+    from toolkit.plugins.symlink.walk import walk_links
+
+    for show in range(30):
+        for episode in range(40):  # more than one hand-over batch in all
+            tree.link(f"Show {show}/Season 1/e{episode}.mkv", tree.targets / "x.mkv")
+    named_link = tree.link("single.mkv", tree.targets / "x.mkv")
+    plain = sorted(walk_links([str(tree.library)]))
+
+    watched = sorted(walk_links([str(tree.library), str(named_link)], deadline=5))
+
+    assert len(plain) == 30 * 40 + 1
+    assert watched == sorted(plain + [str(named_link)])

@@ -197,12 +197,17 @@ _PHASE1_KEYS = {
 # ----------------------------------------------------------------------------- phase 1
 
 
-def _is_media(path: str) -> bool:
-    return os.path.splitext(path)[1].lower() in MEDIA_EXTENSIONS
+def _root_reads_everything() -> bool:
+    """Running as root with CAP_DAC_OVERRIDE (not dropped, as containers may)."""
+    if os.geteuid() != 0:
+        return False
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            capabilities = next(line for line in status if line.startswith("CapEff:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(int(capabilities.split()[1], 16) & (1 << 1))  # CAP_DAC_OVERRIDE is bit 1
 
-
-def _small_rule_applies(path: str, small_files: str) -> bool:
-    return small_files == "all" or os.path.splitext(path)[1].lower() not in SIDECAR_EXTENSIONS
 
 
 def _describe(exc: OSError) -> str:
@@ -228,6 +233,7 @@ class LinkClassifier:
         self.monitor = monitor
         self.verdict_store = verdict_store if options.depth != "basic" else None
         self._missing_context: dict[str, tuple[str | None, str | None]] = {}
+        self.root_reads_everything = _root_reads_everything()  # per classifier: a forked child may setuid
 
     def classify(self, path: str) -> Problem | _Healthy | None:
         outcome = self.classify_for_scan(path)
@@ -274,11 +280,17 @@ class LinkClassifier:
             if not os.access(path, os.R_OK | os.X_OK):
                 return problem(INACCESSIBLE, "directory not readable")
             return _Healthy(0, False)
-        if not os.access(path, os.R_OK):
+        # root with CAP_DAC_OVERRIDE is granted read on every file: the access() call would
+        # only cost a system call per link (a FUSE mount that still refuses root answers the
+        # open below with EACCES, which says INACCESSIBLE as well)
+        if not self.root_reads_everything and not os.access(path, os.R_OK):
             return problem(INACCESSIBLE, "not readable", info.st_size)
-        if info.st_size < SMALL_FILE_BYTES and _small_rule_applies(path, self.options.small_files):
+        extension = os.path.splitext(path)[1].lower()
+        if info.st_size < SMALL_FILE_BYTES and (self.options.small_files == "all"
+                                                or extension not in SIDECAR_EXTENSIONS):
             return problem(SMALL_FILE, f"{info.st_size} bytes (< {SMALL_FILE_BYTES})", info.st_size)
-        if self.verdict_store is not None and _is_media(path):
+        is_media = extension in MEDIA_EXTENSIONS
+        if self.verdict_store is not None and is_media:
             cached = self._recent_verdict(path, info)
             if cached is not None:
                 # phase 2 read this very file (same size and mtime) recently: skip the
@@ -291,8 +303,10 @@ class LinkClassifier:
             finally:
                 os.close(descriptor)
         except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                return problem(INACCESSIBLE, f"not readable: {_describe(exc)}", info.st_size)
             return self._unreadable(problem, absolute_target, exc, info.st_size)
-        return _Healthy(info.st_size, _is_media(path))
+        return _Healthy(info.st_size, is_media)
 
     def _recent_verdict(self, path: str, info: os.stat_result) -> ProbeVerdict | None:
         assert self.verdict_store is not None

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 
-_BATCH = 256  # links handed from the walker thread to the caller at a time
+_BATCH = 1024  # links handed from the walker thread to the caller at a time
 _POLL_SECONDS = 0.1
 MAX_HUNG_FOLDERS = 8  # past this many, the walk stops: the library's filesystem is not answering
 
@@ -77,6 +77,7 @@ class _Walker(threading.Thread):
         super().__init__(daemon=True, name="symlink-walker")
         self.walk = walk
         self.folder: str | None = None  # the folder being listed
+        self.pending: list[str] = []  # links found, not handed over yet
         self.last_progress = time.monotonic()
         self.abandoned = False
 
@@ -89,13 +90,13 @@ class _Walker(threading.Thread):
             while True:
                 with walk.lock:
                     if self.abandoned or walk.stopped:
-                        break
+                        return
                     if walk.named:  # a scanned path: resolving it (islink, isdir) may hang too
                         self.folder, named = walk.named.pop(0), True
                     elif walk.stack:
                         self.folder, named = walk.stack.pop(), False
                     else:
-                        break
+                        break  # every folder listed (and every link handed over: see below)
                     self._touch()
                 found: list[str] = []
                 if named:
@@ -107,9 +108,15 @@ class _Walker(threading.Thread):
                         return  # the watcher gave this folder up; its links are not wanted now
                     walk.stack.extend(found)
                     self.folder = None
-                for start in range(0, len(links), _BATCH):
-                    if not self._hand_over(links[start:start + _BATCH]):
-                        return
+                    # links of small folders travel together (fewer hand-overs); the watcher
+                    # takes what is pending if this thread hangs on a later folder
+                    self.pending.extend(links)
+                    last = not (walk.stack or walk.named)
+                    batch = self.pending if len(self.pending) >= _BATCH or last else None
+                    if batch is not None:
+                        self.pending = []
+                if batch and not self._hand_over(batch):
+                    return
         except BaseException as exc:  # surfaced by the watcher
             walk.failure = exc
         finally:
@@ -163,6 +170,8 @@ class _WatchedWalk:
                     if stuck is None or time.monotonic() - walker.last_progress <= self.deadline:
                         continue
                     walker.abandoned = True
+                    found_before, walker.pending = walker.pending, []
+                yield from found_before
                 hung += 1
                 _note(self.errors, f"{stuck}: no answer within {self.deadline:g}s; its links were not checked")
                 self.on_hung(stuck)
