@@ -3,6 +3,7 @@ real generated library of symlinks on disk."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 
@@ -464,6 +465,12 @@ async def test_after_a_deletion_sonarr_rescans_and_searches_exactly_the_lost_epi
         assert [(c.name, c.body.get("seriesId"), c.body.get("episodeIds")) for c in fake.commands] == [
             ("RescanSeries", series["id"], None), ("EpisodeSearch", None, [episode["id"]])]
         assert fake.violations == []
+        # the outcome per item is shown on the page after the deletion
+        html = await (await toolkit_client.get(f"/symlink/scans/{final['scan_id']}/deletion",
+                                               headers={"HX-Request": "true"})).get_data(as_text=True)
+        row = re.search(r'<table class="tk-table sl-repair-items">.*?</table>', html, re.S).group(0)
+        assert "Sonarr · Show 1" in row
+        assert "RescanSeries: completed" in row and f"EpisodeSearch ({episode['id']}): completed" in row
     finally:
         fake.stop()
 

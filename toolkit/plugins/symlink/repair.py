@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from toolkit.core.services import ArrService, PathMapper, RemovedLink, client_for, repair_after_cleanup
-from toolkit.core.services.settings import RadarrConnection, RepairSettings, SonarrConnection
+from toolkit.core.services.settings import RepairSettings
 
 from .settings import SymlinkSettings
 
@@ -26,12 +26,10 @@ def arr_services(settings: SymlinkSettings, *, http: httpx.AsyncClient | None = 
     """The enabled services that have a host, each with the settings' path mappings.
     The caller closes their clients (``await service.client.aclose()``)."""
     services = []
-    for kind, model in (("sonarr", SonarrConnection), ("radarr", RadarrConnection)):
+    for kind in ("sonarr", "radarr"):
         if getattr(settings, f"{kind}_enabled") and getattr(settings, f"{kind}_host"):
-            connection = model(enabled=True, host=getattr(settings, f"{kind}_host"),
-                               port=getattr(settings, f"{kind}_port"),
-                               api_key=getattr(settings, f"{kind}_api_key"))
-            services.append(ArrService(client_for(connection, http=http), PathMapper(settings.path_mappings)))
+            client = client_for(settings.arr_connection(kind), http=http)
+            services.append(ArrService(client, PathMapper(settings.path_mappings)))
     return services
 
 

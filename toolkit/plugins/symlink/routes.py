@@ -267,14 +267,12 @@ async def delete_schedule(name: str):
 async def test_services(which: list[str]) -> dict:
     """Test the enabled (or named) Sonarr/Radarr connections with the services layer:
     each answer says the version found, or why it failed."""
-    from toolkit.core.services import RadarrClient, ServiceError, SonarrClient
-    from toolkit.core.services.settings import RadarrConnection, SonarrConnection
+    from toolkit.core.services import ServiceError, client_for
 
     tk = toolkit()
     settings = await scans.settings_of(tk)
     results = {}
-    for kind, connection_model, client_class in (("sonarr", SonarrConnection, SonarrClient),
-                                                 ("radarr", RadarrConnection, RadarrClient)):
+    for kind in ("sonarr", "radarr"):
         if which and kind not in which:
             continue
         host, enabled = getattr(settings, f"{kind}_host"), getattr(settings, f"{kind}_enabled")
@@ -284,10 +282,7 @@ async def test_services(which: list[str]) -> dict:
                                         "give its host and API key"}
             continue
         try:
-            connection = connection_model(
-                enabled=True, host=host, port=getattr(settings, f"{kind}_port"),
-                api_key=getattr(settings, f"{kind}_api_key"), timeout=10)
-            async with client_class(connection, http=tk.http) as client:
+            async with client_for(settings.arr_connection(kind, timeout=10), http=tk.http) as client:
                 results[kind] = (await client.test_connection()).to_dict()
         except ServiceError as exc:
             results[kind] = {"ok": False, **exc.to_dict()}

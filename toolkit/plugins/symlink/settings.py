@@ -43,6 +43,17 @@ class SymlinkSettings(BaseModel):
         False, description="Let scheduled real-mode scans delete what they find (only when no "
                            "mount was down and the deletion limits above hold)")
 
+    def arr_connection(self, kind: str, **overrides):
+        """The services layer's connection model for ``kind`` ("sonarr" or "radarr"), built
+        from the flat ``<kind>_*`` fields of the seed's table; raises ``ValueError`` when
+        the services layer refuses a value."""
+        from toolkit.core.services.settings import RadarrConnection, SonarrConnection
+
+        model = {"sonarr": SonarrConnection, "radarr": RadarrConnection}[kind]
+        return model(**{"enabled": True, "host": getattr(self, f"{kind}_host"),
+                        "port": getattr(self, f"{kind}_port"),
+                        "api_key": getattr(self, f"{kind}_api_key"), **overrides})
+
     @field_validator("media_path")
     @classmethod
     def _absolute(cls, value: str) -> str:

@@ -101,7 +101,7 @@ def _scan_child(database_url: str, options: ScanOptions, ignored: frozenset[str]
     """Runs in a child process: the engine's threads then never compete with the web's event
     loop for the GIL. Problems go straight to the database; progress and the result go back
     to the parent through ``messages``; ``abort`` is the parent's cancel flag."""
-    from .store import SqlVerdictStore
+    from .store import SqlMountMemory, SqlVerdictStore
 
     os.nice(SCAN_NICENESS)  # background work: the web's requests get the CPU first
     engine = create_engine_sync(database_url)
@@ -109,7 +109,8 @@ def _scan_child(database_url: str, options: ScanOptions, ignored: frozenset[str]
     try:
         result = run_scan(options, on_problem=writer.add,
                           on_progress=lambda progress: messages.put(("progress", progress)),
-                          should_abort=abort.is_set, verdict_store=SqlVerdictStore(engine))
+                          should_abort=abort.is_set, verdict_store=SqlVerdictStore(engine),
+                          mount_memory=SqlMountMemory(engine))
         writer.flush()
         messages.put(("result", (result, writer.count)))
     except BaseException as exc:  # reported to the parent, which fails the job with it
@@ -239,12 +240,13 @@ def _delete_blocking(ctx: JobContext, database_url: str, scan_id: str, problem_i
                      options: ScanOptions, token: str | None = None):
     from .deletion import delete_problems
     from .mounts import MountMonitor
-    from .store import DeletionJournal
+    from .store import DeletionJournal, SqlMountMemory
 
     engine = create_engine_sync(database_url)
     journal = DeletionJournal(engine)
     monitor = MountMonitor(timeout=options.mount_timeout, interval=options.mount_check_interval,
-                           expected_mounts=options.expected_mounts)
+                           expected_mounts=options.expected_mounts,
+                           known_mounts=SqlMountMemory(engine).known())
     tally = {"deleted": 0, "skipped": 0, "failed": 0}
     removed: list[tuple[str, str]] = []  # (path, target) of each link removed, for the *arr repair
     try:
@@ -310,46 +312,15 @@ async def delete_task(ctx: JobContext, *, scan_id: str, problem_ids: list[int] |
 
 
 async def repair_arr(ctx: JobContext, settings, removed: list[tuple[str, str]]) -> dict | None:
-    """After links were deleted, ask the enabled Sonarr/Radarr to rescan (and, with the
-    ``targeted`` policy, search) exactly what was lost. ``None`` when nothing was asked;
-    a failure is reported in the summary, never raised (the deletion itself is done)."""
-    from toolkit.core.services import ArrService, PathMapper, RemovedLink, client_for, repair_after_cleanup
-    from toolkit.core.services.settings import RadarrConnection, RepairSettings, SonarrConnection
+    """After links were deleted, ask the enabled Sonarr/Radarr to catch up (the same code as
+    the CLI); a failure is reported in the summary, never raised (the deletion is done)."""
+    from .repair import repair_after_deletion
 
-    if not removed or settings.repair_policy == "off":
-        return None
-    http = ctx.services.get("http")
-    services = []
-    for kind, model in (("sonarr", SonarrConnection), ("radarr", RadarrConnection)):
-        if getattr(settings, f"{kind}_enabled") and getattr(settings, f"{kind}_host"):
-            connection = model(enabled=True, host=getattr(settings, f"{kind}_host"),
-                               port=getattr(settings, f"{kind}_port"),
-                               api_key=getattr(settings, f"{kind}_api_key"))
-            services.append(ArrService(client_for(connection, http=http), PathMapper(settings.path_mappings)))
-    if not services:
-        return None
-
-    def progress(done: int, total: int, message: str) -> None:
-        ctx.report_progress(done / total if total else None, "repair", message=message)
-
-    try:
-        report = await repair_after_cleanup(
-            [RemovedLink(path, target) for path, target in removed], services,
-            RepairSettings(policy=settings.repair_policy), on_progress=progress,
-            should_abort=ctx.should_abort)
-    except Exception as exc:  # the services layer types its errors; anything else too
-        return {"policy": settings.repair_policy, "ok": False, "items": 0, "outcomes": {},
-                "errors": [f"{type(exc).__name__}: {exc}"], "unmatched": 0}
-    finally:
-        for service in services:
-            await service.client.aclose()
-    outcomes: dict[str, int] = {}
-    for item in report.items:
-        outcomes[item.outcome] = outcomes.get(item.outcome, 0) + 1
-    return {"policy": report.policy, "ok": report.ok, "items": len(report.items), "outcomes": outcomes,
-            "commands": [c.name for c in report.commands_sent()][:50],
-            "errors": [str(e.get("message", e)) for e in report.errors][:10],
-            "unmatched": len(report.unmatched_links)}
+    return await repair_after_deletion(
+        settings, removed, http=ctx.services.get("http"),
+        on_progress=lambda done, total, message: ctx.report_progress(
+            done / total if total else None, "repair", message=message),
+        should_abort=ctx.should_abort)
 
 
 SCHEDULES = [
