@@ -30,6 +30,7 @@ import json
 import os
 import stat
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -40,7 +41,7 @@ from typing import Any, Protocol
 from .mounts import UNKNOWN_ERRNOS, MountHealth, MountMonitor, is_network_fstype, is_under, lexical_target
 from .probe import MEDIA_EXTENSIONS, PROBE_TIMEOUT_SECONDS, ProbeVerdict, original_estimate, probe, tool_path
 from .walk import walk_links  # noqa: F401  (part of the engine's API: directories.py, tests)
-from .workers import TIMED_OUT, DeadlinePool, TooManyHungCalls
+from .workers import TIMED_OUT, DeadlinePool, QuickLocalPool, QuickRules, TooManyHungCalls
 
 OK = "OK"
 BROKEN = "BROKEN"
@@ -82,12 +83,16 @@ class ScanOptions:
     expected_mounts: list[str] = field(default_factory=list)
     max_hung_calls: int = 64
     scan_id: str | None = None
+    # worker processes for links into local filesystems (CPU-bound: threads cannot help)
+    local_processes: int = field(default_factory=lambda: min(2, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0)
 
     def __post_init__(self) -> None:
         if self.depth not in DEPTHS:
             raise ValueError(f"depth must be one of {', '.join(DEPTHS)}, not {self.depth!r}")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
+        if self.local_processes < 0:
+            raise ValueError("local_processes cannot be negative")
         if self.small_files not in ("media", "all"):
             raise ValueError("small_files must be 'media' or 'all'")
         if not self.paths:
@@ -378,10 +383,15 @@ class _Spool:
     def __init__(self) -> None:
         self.file = tempfile.TemporaryFile()
         self.count = 0
+        self.lock = threading.Lock()  # phase 1 adds from two threads (see QuickLocalPool)
 
     def add(self, path: str) -> None:
-        self.file.write(os.fsencode(path) + b"\0")
-        self.count += 1
+        self.add_many([path])
+
+    def add_many(self, paths: list[str]) -> None:
+        with self.lock:
+            self.file.write(b"".join(os.fsencode(path) + b"\0" for path in paths))
+            self.count += len(paths)
 
     def __iter__(self) -> Iterator[str]:
         self.file.flush()
@@ -457,10 +467,10 @@ def run_scan(
         if not health.healthy and any(is_under(p, health.mount_point) for p in options.paths):
             result.stopped_reason = f"the scanned path's mount {health.mount_point} is down: {health.reason}"
 
-    def count(status: str, phase_key: str | None) -> None:
-        counts[status] = counts.get(status, 0) + 1
+    def count(status: str, phase_key: str | None, times: int = 1) -> None:
+        counts[status] = counts.get(status, 0) + times
         if phase_key:
-            statistics[phase_key] += 1
+            statistics[phase_key] += times
 
     spool = _Spool() if options.depth != "basic" else None
     try:
@@ -503,19 +513,41 @@ def _phase1(options, monitor, spool, statistics, count, on_problem, reporter, sh
         monitor.recheck_soon(folder)
 
     links = walk_links(options.paths, result.walk_errors, deadline=options.fs_timeout, on_hung=folder_hung)
+    quick = QuickLocalPool(
+        QuickRules(
+            mounts=monitor.local_mount_table(), root_reads_everything=classifier.root_reads_everything,
+            small_files_all=options.small_files == "all", sidecar_extensions=sorted(SIDECAR_EXTENSIONS),
+            media_extensions=sorted(MEDIA_EXTENSIONS), media_to_caller=classifier.verdict_store is not None,
+            media_paths_wanted=spool is not None, small_bytes=SMALL_FILE_BYTES, read_bytes=READ_BYTES,
+        ),
+        processes=options.local_processes, deadline=options.fs_timeout,
+        on_media=spool.add_many if spool is not None else lambda paths: None,
+    )
     held_back = _HeldBack()
+    mounts_seen: set[str] = set()
 
     def report(problem: Problem) -> None:
         count(problem.status, _PHASE1_KEYS[problem.status])
         on_problem(problem)
 
-    done = 0
+    def count_settled() -> None:
+        """Count the links the worker processes found OK (none of them is a problem)."""
+        tally = quick.take()
+        if tally.ok:
+            count(OK, "phase1_ok", tally.ok)
+            statistics["total_analyzed"] += tally.ok
+            statistics["media_links"] += tally.media
+            reporter.send(statistics["total_analyzed"], None, f"phase 1: {statistics['total_analyzed']} links")
+        for mount_point in tally.touched - mounts_seen:  # a mount is a finding once its targets are checked
+            mounts_seen.add(mount_point)
+            monitor.health(monitor.mount_of(mount_point))
+
     try:
-        for path, outcome in pool.run(links, should_abort):
+        for path, outcome in pool.run(quick.unsettled(links), should_abort, count_settled):
             if outcome is None:
                 continue  # vanished or not a link any more
-            done += 1
             statistics["total_analyzed"] += 1
+            done = statistics["total_analyzed"]
             if outcome is TIMED_OUT:
                 target = _safe_readlink(path)  # the link itself is local: lstat-level, no hang
                 monitor.recheck_soon(lexical_target(path, target))
@@ -538,6 +570,8 @@ def _phase1(options, monitor, spool, statistics, count, on_problem, reporter, sh
     except TooManyHungCalls as exc:
         result.stopped_reason = f"{exc}: the filesystem is not answering"
     finally:
+        quick.close()
+        count_settled()
         held_back.release(statistics["total_analyzed"], monitor, report)
     for folder in hung_folders:
         statistics["total_analyzed"] += 1

@@ -26,6 +26,8 @@ UNKNOWN_ERRNOS = frozenset(
 # shares): a scan remembers those it saw answering, so that one missing later is "not
 # visible" rather than a library of BROKEN links.
 NETWORK_FSTYPES = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "davfs", "virtiofs"})
+# Local disk filesystems: a link into one can be checked by a worker process (workers.py)
+LOCAL_FSTYPES = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "tmpfs", "overlay"})
 # pseudo fstypes of mount points that are missing from the mount table
 EXPECTED, KNOWN = "expected", "known"
 
@@ -209,6 +211,11 @@ class MountMonitor:
                 self._mount_of_folder = {}
             self._mount_of_folder[folder] = found
         return found
+
+    def local_mount_table(self) -> list[tuple[str, bool]]:
+        """(mount point, on a local disk filesystem) for every mount, innermost first;
+        expected and remembered mount points that are missing count as not local."""
+        return [(m.path, m.fstype in LOCAL_FSTYPES) for m in self._mounts]
 
     def is_mount_point(self, path: str) -> bool:
         return any(m.path == path and m.fstype not in (EXPECTED, KNOWN) for m in self._mounts)

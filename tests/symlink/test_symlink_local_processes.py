@@ -1,0 +1,179 @@
+"""Phase 1 in worker processes for links into local filesystems (``QuickLocalPool``):
+same verdicts as the in-process classifier, only plain OK links settled there, a worker
+stuck on a blocking target abandoned (its batch goes back), nothing left running."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from toolkit.plugins.symlink import workers
+from toolkit.plugins.symlink.checker import MEDIA_EXTENSIONS, SIDECAR_EXTENSIONS, ScanOptions, run_scan
+from toolkit.plugins.symlink.mounts import MountMonitor
+from toolkit.plugins.symlink.workers import QuickLocalPool, QuickRules
+
+
+def build_mixed_library(tree) -> dict[str, str]:
+    """Every kind of link; returns the expected problem status per link name."""
+    big = tree.file("Movies/movie.mkv", 4096)
+    tree.file("Movies/notes.txt", 4096)
+    for index in range(30):
+        tree.link(f"ok {index}.mkv", big)
+    tree.link("ok notes.txt", tree.targets / "Movies/notes.txt")
+    tree.link("relative ok é.mkv", os.path.relpath(big, tree.library))
+    tree.link("sidecar.nfo", tree.file("tiny.nfo", 10))  # small, but a sidecar: OK
+    tree.link("season link", tree.targets / "Movies")  # a folder: left to the classifier, OK
+    hop = tree.link("hop.mkv", big)
+    tree.link("chain.mkv", hop)
+    tree.link("broken.mkv", tree.targets / "gone.mkv")
+    tree.link("small.mkv", tree.file("small.mkv", 1023))
+    tree.link("loop-a", tree.library / "loop-a")
+    return {"broken.mkv": "BROKEN", "small.mkv": "SMALL_FILE", "loop-a": "BROKEN"}
+
+
+def scan(tree, **options):
+    problems = []
+    result = run_scan(ScanOptions(paths=[str(tree.library)], **options), on_problem=problems.append)
+    return result, {Path(p.path).name: p.status for p in problems}
+
+
+def rules(**overrides) -> QuickRules:
+    fields = dict(
+        mounts=MountMonitor().local_mount_table(), root_reads_everything=os.geteuid() == 0, small_files_all=False,
+        sidecar_extensions=sorted(SIDECAR_EXTENSIONS), media_extensions=sorted(MEDIA_EXTENSIONS),
+        media_to_caller=False, media_paths_wanted=True, small_bytes=1024, read_bytes=1024,
+    )
+    fields.update(overrides)
+    return QuickRules(**fields)
+
+
+def test_scan_with_worker_processes_matches_the_scan_without(tree, monkeypatch):
+    expected = build_mixed_library(tree)
+    monkeypatch.setattr(workers, "QUICK_BATCH", 4)  # small batches: several round trips, both workers
+
+    with_processes, problems_with = scan(tree, local_processes=2)
+    without, problems_without = scan(tree, local_processes=0)
+
+    assert problems_with == problems_without == expected
+    assert with_processes.statistics == without.statistics
+    assert with_processes.statistics["phase1_ok"] == 36
+    assert with_processes.statistics["media_links"] == 33
+    assert [m["mount_point"] for m in with_processes.mounts] == [m["mount_point"] for m in without.mounts]
+
+
+def test_workers_settle_only_plain_ok_links(tree, monkeypatch):
+    build_mixed_library(tree)
+    monkeypatch.setattr(workers, "QUICK_BATCH", 4)
+    media: list[str] = []
+    pool = QuickLocalPool(rules(), processes=2, deadline=10, on_media=media.extend)
+    links = sorted(str(p) for p in tree.library.iterdir())
+
+    unsettled = sorted(Path(p).name for p in pool.unsettled(links))
+    tally = pool.take()
+
+    # problems and folders go back to the full classifier; everything else is settled
+    assert unsettled == ["broken.mkv", "loop-a", "season link", "small.mkv"]
+    assert tally.ok == len(links) - 4
+    assert tally.media == 33 and sorted(Path(p).name for p in media) == sorted(
+        n for n in os.listdir(tree.library) if n.endswith(".mkv") and n not in ("broken.mkv", "small.mkv"))
+    assert tally.touched == {MountMonitor().mount_of(str(tree.targets)).path}
+    assert pool.given_up is None and pool.processes == []  # closed at the end
+
+
+def test_media_go_back_when_a_verdict_cache_applies(tree, monkeypatch):
+    build_mixed_library(tree)
+    monkeypatch.setattr(workers, "QUICK_BATCH", 4)
+    pool = QuickLocalPool(rules(media_to_caller=True), processes=1, deadline=10)
+    links = sorted(str(p) for p in tree.library.iterdir())
+
+    unsettled = {Path(p).name for p in pool.unsettled(links)}
+
+    assert {"ok 0.mkv", "chain.mkv", "broken.mkv"} <= unsettled
+    assert pool.take().ok == 2  # ok notes.txt, sidecar.nfo
+
+
+def test_targets_outside_local_filesystems_go_back(tree, monkeypatch):
+    build_mixed_library(tree)
+    monkeypatch.setattr(workers, "QUICK_BATCH", 4)
+    not_local = [(path, False) for path, _ in MountMonitor().local_mount_table()]
+    pool = QuickLocalPool(rules(mounts=not_local), processes=2, deadline=10)
+    links = sorted(str(p) for p in tree.library.iterdir())
+
+    assert sorted(pool.unsettled(links)) == links
+    assert pool.take().ok == 0
+
+
+@pytest.fixture
+def blocking_sidecar(tree):
+    """A link to a FIFO named like a sidecar: its size (0) passes the small-file rule and
+    opening it blocks until a writer comes -- a local stand-in for a hung mount."""
+    fifo = tree.targets / "pipe.nfo"
+    os.mkfifo(fifo)
+    yield tree.link("hangs.nfo", fifo)
+    # release the threads and processes still blocked in open()
+    for _ in range(20):
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            break
+        time.sleep(0.05)
+
+
+@pytest.mark.fuse  # the rclone_mount fixture skips with the reason when FUSE is missing
+def test_a_worker_stuck_on_a_hung_mount_is_abandoned_and_its_batch_goes_back(rclone_mount, tree, monkeypatch):
+    build_mixed_library(tree)
+    (rclone_mount.remote_root / "far.mkv").write_bytes(b"\x42" * 8192)
+    # the link's own target is local; the hop behind it is on the mount, which stops answering
+    hop = tree.link("../store/hop to mount.mkv", rclone_mount.mount_point / "far.mkv")
+    stuck = tree.link("via hop.mkv", hop)
+    rclone_mount.server.faults.latency = 3.0
+    monkeypatch.setattr(workers, "QUICK_BATCH", 4)
+    pool = QuickLocalPool(rules(), processes=2, deadline=0.5)
+    links = sorted(str(p) for p in tree.library.iterdir())
+
+    unsettled = list(pool.unsettled(links))
+    tally = pool.take()
+
+    assert str(stuck) in unsettled
+    assert pool.given_up is not None and "0.5s" in pool.given_up
+    assert tally.ok + len(unsettled) == len(links)  # every link counted once: settled or given back
+    assert pool.processes == []
+
+
+def test_scan_reports_the_stuck_link_unknown_and_every_other_verdict(tree, monkeypatch, blocking_sidecar):
+    expected = build_mixed_library(tree)
+    monkeypatch.setattr(workers, "QUICK_BATCH", 4)
+
+    result, problems = scan(tree, local_processes=2, fs_timeout=0.5)
+
+    assert problems == {**expected, "hangs.nfo": "UNKNOWN"}
+    assert result.statistics["phase1_ok"] == 36
+    assert result.statistics["total_analyzed"] == 36 + len(problems)
+
+
+def test_a_short_walk_starts_no_process(tree):
+    build_mixed_library(tree)  # fewer links than one batch
+    pool = QuickLocalPool(rules(), processes=2, deadline=10)
+    links = sorted(str(p) for p in tree.library.iterdir())
+
+    assert sorted(pool.unsettled(links)) == links
+    assert pool.take().ok == 0
+
+
+def test_cancel_stops_the_worker_processes(tree, monkeypatch):
+    build_mixed_library(tree)
+    monkeypatch.setattr(workers, "QUICK_BATCH", 4)
+    pool = QuickLocalPool(rules(), processes=2, deadline=10)
+    iterator = pool.unsettled(sorted(str(p) for p in tree.library.iterdir()))
+    next(iterator)  # workers started, some batches out
+    children = [p.popen for p in pool.processes]
+    assert children
+
+    pool.close()
+
+    for child in children:
+        child.wait(timeout=5)
+        assert child.returncode is not None
+    assert list(iterator) is not None and pool.processes == []
