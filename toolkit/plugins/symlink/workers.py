@@ -211,6 +211,18 @@ class DeadlinePool:
 
 QUICK_BATCH = 1024  # links per hand-over; a walk shorter than one batch uses no process
 _FRAME = struct.Struct("!Q")
+# A worker imports this module and mounts.py only (standard library, no site-packages):
+# the packages above are stand-ins, so their __init__ files (pluggy...) are not run; it
+# keeps each worker at ~11 MiB.
+_WORKER_BOOTSTRAP = """
+import sys, types
+for name in ("toolkit", "toolkit.plugins", "toolkit.plugins.symlink"):
+    package = types.ModuleType(name)
+    package.__path__ = [sys.argv[1] + "/" + name.replace(".", "/")]
+    sys.modules[name] = package
+from toolkit.plugins.symlink.workers import _quick_worker_main
+_quick_worker_main()
+"""
 
 
 @dataclass
@@ -350,11 +362,9 @@ class QuickTally:
 class _Process:
     def __init__(self, rules: QuickRules) -> None:
         package_root = str(Path(__file__).resolve().parents[3])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "toolkit.plugins.symlink.workers"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            env=env, close_fds=True,
+            [sys.executable, "-I", "-S", "-c", _WORKER_BOOTSTRAP, package_root], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, close_fds=True,
         )
         assert self.popen.stdin is not None and self.popen.stdout is not None
         self.stdin, self.stdout = self.popen.stdin, self.popen.stdout
@@ -509,6 +519,3 @@ class QuickLocalPool:
                 self.processes.remove(process)
         process.kill()
 
-
-if __name__ == "__main__":
-    _quick_worker_main()
