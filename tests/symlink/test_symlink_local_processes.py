@@ -177,3 +177,14 @@ def test_cancel_stops_the_worker_processes(tree, monkeypatch):
         child.wait(timeout=5)
         assert child.returncode is not None
     assert list(iterator) is not None and pool.processes == []
+
+
+def test_media_settled_by_the_workers_reach_phase_2(tree, monkeypatch):
+    build_mixed_library(tree)
+    monkeypatch.setattr(workers, "QUICK_BATCH", 8)
+
+    with_processes, problems = scan(tree, local_processes=2, depth="full")
+
+    # the targets are not real media: every spooled link is probed and found CORRUPTED
+    assert with_processes.statistics["phase2_analyzed"] == 33
+    assert sum(status == "CORRUPTED" for status in problems.values()) == 33
