@@ -84,7 +84,7 @@ class ScanOptions:
     max_hung_calls: int = 64
     scan_id: str | None = None
     # worker processes for links into local filesystems (CPU-bound: threads cannot help)
-    local_processes: int = field(default_factory=lambda: min(2, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0)
+    local_processes: int = field(default_factory=lambda: 2 if (os.cpu_count() or 1) > 1 else 0)
 
     def __post_init__(self) -> None:
         if self.depth not in DEPTHS:
