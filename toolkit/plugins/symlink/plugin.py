@@ -88,10 +88,6 @@ def toolkit_shutdown(app):
 
 @hookimpl
 def toolkit_register_commands(cli):
-    try:
-        from .cli import symlink_cli
-    except ModuleNotFoundError as exc:  # the engine's CLI is not there yet
-        if exc.name != f"{__package__}.cli":
-            raise
-        return
+    from .cli import symlink_cli
+
     cli.add_command(symlink_cli)
