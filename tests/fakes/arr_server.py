@@ -1,11 +1,11 @@
 """A real HTTP server on 127.0.0.1 that speaks the Sonarr v3 / Radarr v3 / Lidarr v1 API.
 
 Every request is checked against the application's official OpenAPI document
-(``../shared/contracts/*.openapi.json`` beside the repository): the path and method must
+(``tests/contracts/*.openapi.json``, copied from the applications' repositories): the path and method must
 exist, query parameters must be declared and of the declared type, JSON bodies must match
 the request schema, and ``X-Api-Key`` must be the configured key (``/ping`` is anonymous,
 as in the applications). Command bodies are checked against the command table of
-``COMMANDS.md`` instead, because the documents' ``CommandResource`` forbids the fields
+``tests/contracts/COMMANDS.md`` instead, because the documents' ``CommandResource`` forbids the fields
 real commands carry. Anything off is recorded in ``violations`` (the test fixture fails
 the test on teardown) and answered 400.
 
@@ -42,8 +42,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CONTRACTS_DIR = Path(os.environ.get("TOOLKIT_CONTRACTS_DIR", REPO_ROOT.parent / "shared" / "contracts"))
+CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "contracts"
 DOCUMENTS = {"sonarr": "sonarr-v3.openapi.json", "radarr": "radarr-v3.openapi.json",
              "lidarr": "lidarr-v1.openapi.json"}
 API_PREFIX = {"sonarr": "/api/v3", "radarr": "/api/v3", "lidarr": "/api/v1"}
@@ -78,10 +77,6 @@ _JSON_TYPES = {
     _INTS: {"type": "array", "items": {"type": "integer"}},
     _STRS: {"type": "array", "items": {"type": "string"}},
 }
-
-
-def contracts_available() -> bool:
-    return all((CONTRACTS_DIR / name).is_file() for name in DOCUMENTS.values())
 
 
 def _slug(title: str) -> str:

@@ -12,17 +12,9 @@ _TESTS_DIR = str(Path(__file__).resolve().parents[1])
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
-from fakes.arr_server import CONTRACTS_DIR, FakeArr, contracts_available  # noqa: E402
+from fakes.arr_server import FakeArr  # noqa: E402
 
 from toolkit.core.services.settings import CONNECTION_MODELS, ServiceKind  # noqa: E402
-
-
-def _start_fake(kind: str, **options):
-    if not contracts_available():
-        pytest.skip(f"official OpenAPI documents not found in {CONTRACTS_DIR} "
-                    "(set TOOLKIT_CONTRACTS_DIR)")
-    fake = FakeArr(kind, **options).start()
-    return fake
 
 
 @pytest.fixture
@@ -31,7 +23,7 @@ def make_fake_arr():
     started: list[FakeArr] = []
 
     def make(kind: str, **options) -> FakeArr:
-        fake = _start_fake(kind, **options)
+        fake = FakeArr(kind, **options).start()
         started.append(fake)
         return fake
 

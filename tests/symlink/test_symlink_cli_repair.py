@@ -11,15 +11,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fakes.arr_server import CONTRACTS_DIR, FakeArr, contracts_available
+from fakes.arr_server import FakeArr
 from toolkit.plugins.symlink import repair
 from toolkit.plugins.symlink.cli import symlink_cli
 
 
 @pytest.fixture
 def arr():
-    if not contracts_available():
-        pytest.skip(f"official OpenAPI documents not found in {CONTRACTS_DIR} (set TOOLKIT_CONTRACTS_DIR)")
     started = []
 
     def start(kind: str, **options) -> FakeArr:
