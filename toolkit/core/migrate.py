@@ -1,4 +1,5 @@
-"""Run alembic in-process: the core's branch in ``migrations/`` plus one branch per plugin.
+"""Run alembic in-process: the core's branch in ``toolkit/core/migrations/`` plus one branch
+per plugin.
 
 Blocking: call it from a thread when an event loop is running.
 """
@@ -13,7 +14,8 @@ from alembic.config import Config
 from toolkit.core import db
 from toolkit.core.hookspecs import Models
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# Inside the package, so that an installed wheel carries its alembic environment.
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def core_models() -> Models:
@@ -30,11 +32,6 @@ def plugin_models() -> list[Models]:
 
 
 def alembic_config(url: str | None = None, models: list[Models] | None = None) -> Config:
-    if not (MIGRATIONS_DIR / "env.py").exists():
-        raise RuntimeError(
-            f"alembic environment not found at {MIGRATIONS_DIR}: install the toolkit from its "
-            "source tree (pip install -e .)"
-        )
     models = [core_models(), *(plugin_models() if models is None else models)]
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
