@@ -1,5 +1,12 @@
 # Redriva Toolkit image: the web app on hypercorn, ffprobe for the scan depths full/deep.
 # No Docker engine runs where this project is developed: this file is kept correct by reading.
+# The wheel is built in its own stage; the image installs it like any user would (no source tree).
+FROM python:3.11-slim-bookworm AS wheel
+WORKDIR /src
+COPY pyproject.toml README.md LICENSE ./
+COPY toolkit ./toolkit
+RUN pip wheel --no-cache-dir --no-deps -w /dist .
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
@@ -10,11 +17,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-# The alembic environment lives in migrations/ beside the package: install from the tree.
-COPY pyproject.toml README.md ./
-COPY toolkit ./toolkit
-COPY migrations ./migrations
-RUN pip install -e . && mkdir -p /app/data /app/medias
+COPY --from=wheel /dist /tmp/dist
+RUN pip install /tmp/dist/*.whl && rm -rf /tmp/dist && mkdir -p /app/data /app/medias
 
 COPY docker/entrypoint.sh /usr/local/bin/entrypoint.sh
 RUN chmod +x /usr/local/bin/entrypoint.sh
