@@ -101,6 +101,40 @@ async def test_cancel_stops_a_cooperative_job_within_a_second(runner):
     assert final.result["done"] > 1  # what was found is kept
 
 
+async def short(ctx, seconds: float = 0.0):
+    """Ends on its own after ``seconds`` in a thread, whatever the abort flag says."""
+    await ctx.run_blocking(time.sleep, seconds)
+    return {"slept": seconds}
+
+
+async def test_a_cancel_racing_the_end_of_a_job_never_ends_completed(sessions):
+    """Cancels land just before, during and just after the end of a job, many times: the
+    job always ends, ends once, and once a cancel answered 'cancelling' it ends cancelled."""
+    finished: list[tuple[str, str]] = []
+
+    async def on_finished(view):
+        finished.append((view.id, view.state))
+
+    r = InProcessJobRunner(sessions, {"t:short": Task("t:short", short)}, max_concurrent=2,
+                           on_finished=on_finished)
+    await r.start()
+    try:
+        outcomes = set()
+        for attempt in range(60):
+            job = await r.enqueue("t:short", {"seconds": 0.002 * (attempt % 5)})
+            await asyncio.sleep(0.001 * (attempt % 7))
+            answered = (await r.cancel(job.id)).state
+            final = await r.wait(job.id, timeout=10)
+            outcomes.add((answered, final.state))
+            assert final.state in ("completed", "cancelled"), (attempt, answered, final.state)
+            if answered in ("cancelling", "cancelled"):
+                assert final.state == "cancelled", (attempt, answered)
+            assert [state for job_id, state in finished if job_id == job.id] == [final.state]
+        assert {"cancelled"} <= {final for _, final in outcomes}
+    finally:
+        await r.stop()
+
+
 async def test_cancel_a_queued_job(sessions):
     r = InProcessJobRunner(sessions, TASKS, max_concurrent=1)
     await r.start()

@@ -139,3 +139,49 @@ def test_restore_recreates_links_and_leaves_occupied_paths_alone(tree, engine):
 def test_restore_needs_a_selection(engine):
     with pytest.raises(ValueError):
         restore(DeletionJournal(engine))
+
+
+def test_a_folder_swapped_for_a_link_stops_the_deletion(tree, engine):
+    """After the scan, ``tv/Show`` becomes a link to another folder holding a link of the same
+    name and target: it passes every path-based re-check, yet it is not under the library."""
+    tree.link("tv/Show/ep3.mkv", tree.targets / "gone.mkv")
+    problems = scan_problems(tree.library)
+    other = tree.root / "other"
+    other.mkdir()
+    os.symlink(tree.targets / "gone.mkv", other / "ep3.mkv")
+    os.unlink(tree.library / "tv" / "Show" / "ep3.mkv")
+    (tree.library / "tv" / "Show").rmdir()
+    os.symlink(other, tree.library / "tv" / "Show")
+    journal = DeletionJournal(engine)
+
+    outcomes = delete_problems(problems, journal=journal, scan_id="s", root=str(tree.library))
+
+    assert [(o.outcome, o.reason) for o in outcomes] == [
+        ("skipped", f"{tree.library}/tv/Show is not a real folder under {tree.library} "
+                    "(a link or a file took its place)")]
+    assert os.path.islink(other / "ep3.mkv")
+    [entry] = journal.entries(scan_id="s")
+    assert (entry.state, entry.error) == ("skipped", outcomes[0].reason)
+
+
+def test_a_link_outside_the_root_is_never_deleted(tree, engine):
+    link = tree.link("broken.mkv", tree.targets / "gone.mkv")
+    outcomes = delete_problems(scan_problems(tree.library), journal=DeletionJournal(engine), scan_id="s",
+                               root=str(tree.root / "elsewhere"))
+    assert [(o.outcome, o.reason) for o in outcomes] == [("skipped", f"outside {tree.root / 'elsewhere'}")]
+    assert os.path.islink(link)
+
+
+def test_restore_never_follows_a_folder_swapped_for_a_link(tree, engine):
+    tree.link("tv/Show/ep3.mkv", tree.targets / "gone.mkv")
+    journal = DeletionJournal(engine)
+    delete_problems(scan_problems(tree.library), journal=journal, scan_id="s", root=str(tree.library))
+    other = tree.root / "other"
+    other.mkdir()
+    (tree.library / "tv" / "Show").rmdir()
+    os.symlink(other, tree.library / "tv" / "Show")
+
+    [outcome] = restore(journal, scan_id="s", root=str(tree.library))
+
+    assert outcome.outcome == "skipped" and "tv/Show is not a real folder" in outcome.reason
+    assert list(other.iterdir()) == []

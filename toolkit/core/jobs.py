@@ -41,6 +41,15 @@ class JobState(StrEnum):
 
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.CANCELLING)
+# States only move forward: each final state may be reached from these states only (every
+# transition is an ``UPDATE ... WHERE state IN (...)``), so a cancelled job never ends
+# "completed" and a finished job never becomes active again.
+FINAL_FROM: dict[str, tuple[str, ...]] = {
+    JobState.COMPLETED: (JobState.RUNNING,),
+    JobState.FAILED: (JobState.RUNNING, JobState.CANCELLING),
+    JobState.CANCELLED: ACTIVE_STATES,
+    JobState.INTERRUPTED: ACTIVE_STATES,
+}
 
 
 class JobError(Exception):
@@ -263,7 +272,8 @@ class InProcessJobRunner:
             ]
             if orphans:
                 await session.execute(
-                    update(JobRow).where(JobRow.id.in_(orphans)).values(
+                    update(JobRow).where(JobRow.id.in_(orphans),
+                                         JobRow.state.in_(ACTIVE_STATES)).values(
                         state=JobState.INTERRUPTED, finished_at=utcnow(),
                         error="interrupted: the process running it stopped",
                     )
@@ -334,16 +344,17 @@ class InProcessJobRunner:
         view = await self.get(job_id)
         if not view.active:
             return view
-        if view.state == JobState.QUEUED and job_id not in self._running:
-            await self._finish(job_id, JobState.CANCELLED, error="cancelled before it started")
+        if view.state == JobState.QUEUED and await self._finish(
+                job_id, JobState.CANCELLED, error="cancelled before it started",
+                from_states=(JobState.QUEUED,)):
             return await self.get(job_id)
         ctx = self._contexts.get(job_id)
         if ctx is not None:
             ctx._abort = True
-        await self._set(job_id, state=JobState.CANCELLING)
-        task = self._running.get(job_id)
-        if task is not None:
-            asyncio.get_running_loop().call_later(self.cancel_grace, self._force_cancel, job_id)
+        # only a running job becomes "cancelling": one that ended meanwhile keeps its end
+        if await self._transition(job_id, (JobState.RUNNING,), state=JobState.CANCELLING):
+            if job_id in self._running:
+                asyncio.get_running_loop().call_later(self.cancel_grace, self._force_cancel, job_id)
         return await self.get(job_id)
 
     async def wait(self, job_id: str, timeout: float | None = None) -> JobView:
@@ -359,19 +370,33 @@ class InProcessJobRunner:
             log.warning("job %s ignored its abort flag; cancelling it", job_id)
             task.cancel()
 
-    async def _set(self, job_id: str, **values: Any) -> None:
+    async def _transition(self, job_id: str, from_states: tuple[str, ...], **values: Any) -> bool:
+        """Update the job only while it is in one of ``from_states``; True when it was."""
         async with self.sessions() as session:
-            await session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
+            changed = await session.execute(update(JobRow).where(
+                JobRow.id == job_id, JobRow.state.in_(from_states)).values(**values))
             await session.commit()
+        return changed.rowcount == 1
 
     async def _finish(self, job_id: str, state: str, result: dict | None = None,
-                      error: str | None = None) -> None:
+                      error: str | None = None, from_states: tuple[str, ...] | None = None) -> bool:
+        """Move the job to its final ``state`` if it may still go there; a job that finished
+        while a cancel was asked ends ``cancelled`` (keeping its result). False when the job
+        had already ended (nothing changed, nobody is notified twice)."""
         ctx = self._contexts.get(job_id)
         values: dict[str, Any] = dict(state=state, finished_at=utcnow(), result=result,
                                       error=error)
         if ctx is not None:
             values["progress"] = ctx._progress
-        await self._set(job_id, **values)
+        done = self._done.setdefault(job_id, asyncio.Event())
+        moved = await self._transition(job_id, from_states or FINAL_FROM[state], **values)
+        if not moved and state == JobState.COMPLETED:
+            values.update(state=JobState.CANCELLED, error=None)
+            moved = await self._transition(job_id, (JobState.CANCELLING,), **values)
+        if not moved:
+            if not (await self.get(job_id)).active:  # it had ended already
+                done.set()
+            return False
         view = await self.get(job_id)
         await self._prune(view.task)
         if self.on_finished is not None:
@@ -379,7 +404,8 @@ class InProcessJobRunner:
                 await self.on_finished(view)
             except Exception:
                 log.exception("job-finished callback failed for %s", job_id)
-        self._done.setdefault(job_id, asyncio.Event()).set()
+        done.set()
+        return True
 
     async def _prune(self, task: str) -> None:
         keep = self.tasks[task].keep_last if task in self.tasks else 50
@@ -404,16 +430,17 @@ class InProcessJobRunner:
     async def _run(self, job_id: str) -> None:
         async with self.sessions() as session:
             row = await session.get(JobRow, job_id)
-            if row is None or row.state != JobState.QUEUED:
-                self._done.setdefault(job_id, asyncio.Event()).set()
-                return
-            spec = self.tasks[row.task]
-            params = dict(row.params or {})
-            row.state, row.started_at, row.heartbeat_at = JobState.RUNNING, utcnow(), utcnow()
-            await session.commit()
-        ctx = JobContext(job_id=job_id, params=params, sessions=self.sessions,
-                         services=self.services)
-        self._contexts[job_id] = ctx
+            spec = self.tasks.get(row.task) if row is not None else None
+            params = dict(row.params or {}) if row is not None else {}
+        # known before the job is "running", so that a cancel from then on reaches it
+        ctx = self._contexts[job_id] = JobContext(job_id=job_id, params=params,
+                                                  sessions=self.sessions, services=self.services)
+        if spec is None or not await self._transition(
+                job_id, (JobState.QUEUED,), state=JobState.RUNNING, started_at=utcnow(),
+                heartbeat_at=utcnow()):
+            self._contexts.pop(job_id, None)
+            self._done.setdefault(job_id, asyncio.Event()).set()  # cancelled before it started
+            return
         async def call():  # bad parameters then fail the job instead of the worker
             return await spec.func(ctx, **params)
 
@@ -447,7 +474,7 @@ class InProcessJobRunner:
             if ctx._progress is not last:
                 last = ctx._progress
                 try:
-                    await self._set(ctx.job_id, progress=last)
+                    await self._transition(ctx.job_id, ACTIVE_STATES, progress=last)
                 except Exception:
                     log.exception("could not save progress of %s", ctx.job_id)
 

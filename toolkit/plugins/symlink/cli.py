@@ -342,14 +342,16 @@ def journal_command(scan_id, state, limit, as_json) -> None:
 @click.option("--scan", "scan_id", default=None, help="Restore every link deleted by this scan.")
 @click.option("--path", "path_prefix", default=None, help="Restore deleted links under this folder.")
 @click.option("--dry-run", is_flag=True, help="Only say what would be restored.")
-def restore_command(ids, scan_id, path_prefix, dry_run) -> None:
+@click.option("--root", default="/", show_default=True, type=click.Path(file_okay=False),
+              help="Folder the links are re-created under; no folder link below it is followed.")
+def restore_command(ids, scan_id, path_prefix, dry_run, root) -> None:
     """Re-create deleted links from the journal. Exit 1 if any restore failed."""
     from .store import DeletionJournal, open_database
 
     if not (ids or scan_id or path_prefix):
         raise click.UsageError("choose what to restore: --id, --scan or --path")
     outcomes = restore(DeletionJournal(open_database()), ids=list(ids) or None, scan_id=scan_id,
-                       path_prefix=path_prefix, dry_run=dry_run)
+                       path_prefix=path_prefix, dry_run=dry_run, root=root)
     for outcome in outcomes:
         click.echo(f"{outcome.outcome:13} {outcome.path} -> {outcome.target}"
                    + (f"  ({outcome.reason})" if outcome.reason else ""))

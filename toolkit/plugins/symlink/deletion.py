@@ -4,13 +4,20 @@
   scanned links) unless explicitly overridden.
 - :func:`delete_problems` re-checks each item just before acting (still a link, same
   target, still bad, its mount answering), writes the journal row *before* the unlink,
-  and removes only the link (``islink`` then ``unlink``; BROKEN links included).
+  and removes only the link (BROKEN links included).
 - :func:`restore` re-creates links from the journal.
+
+Both are confined to a root folder (the media path) with directory file descriptors: the
+root is opened, then each folder down to the link's parent one component at a time with
+``O_NOFOLLOW|O_DIRECTORY``, and the link itself is checked, removed or created relative to
+its parent's descriptor. A folder swapped for a link (to another folder with the same file
+names) therefore stops the deletion instead of deleting in the other folder.
 
 None of this depends on the CLI; the web page and the job runner call the same functions.
 """
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import time
@@ -63,6 +70,75 @@ def deletion_guard(
     if reason and override:
         return GuardDecision(True, count, scanned, f"override: {reason}")
     return GuardDecision(reason is None, count, scanned, reason)
+
+
+class NotConfined(Exception):
+    """The path is not reachable under the root through real folders only."""
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+def open_parent(root: str, path: str, *, create: bool = False) -> tuple[int, str]:
+    """A descriptor of ``path``'s parent folder reached from ``root`` without following any
+    link, and the entry's name in it (the caller closes the descriptor). ``create`` makes
+    missing folders (restore). Raises :class:`NotConfined` with the reason."""
+    root, path = os.path.normpath(root), os.path.normpath(path)
+    relative = os.path.relpath(path, root)
+    if relative == "." or relative == ".." or relative.startswith("../"):
+        raise NotConfined(f"outside {root}")
+    *folders, name = relative.split("/")
+    fd = os.open(root, _DIR_FLAGS)  # the root itself is configured by the user: links allowed
+    try:
+        reached = root
+        for folder in folders:
+            reached = os.path.join(reached, folder)
+            if create:
+                try:
+                    os.mkdir(folder, dir_fd=fd)
+                except FileExistsError:
+                    pass
+            try:
+                child = os.open(folder, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise NotConfined(f"{reached} is not a real folder under {root} (a link or a "
+                                      "file took its place)") from None
+                if exc.errno == errno.ENOENT:
+                    raise NotConfined(f"{reached} does not exist any more") from None
+                raise
+            os.close(fd)
+            fd = child
+        return fd, name
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def unlink_confined(root: str, path: str, target: str) -> None:
+    """Remove the link ``path`` (confined to ``root``) if it is still a symlink to ``target``.
+    Raises :class:`NotConfined` when something else is there, ``OSError`` on failure."""
+    fd, name = open_parent(root, path)
+    try:
+        try:
+            info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            raise NotConfined("gone at the moment of deletion") from None
+        if not stat.S_ISLNK(info.st_mode):
+            raise NotConfined("not a symlink at the moment of deletion")
+        if os.readlink(name, dir_fd=fd) != target:
+            raise NotConfined("the link points elsewhere at the moment of deletion")
+        os.unlink(name, dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def root_of(path: str, roots: Iterable[str]) -> str:
+    """The deepest of ``roots`` holding ``path`` (the scanned folders), else its parent."""
+    path = os.path.abspath(path)
+    holding = [os.path.abspath(r) for r in roots
+               if path.startswith(os.path.abspath(r).rstrip("/") + "/")]
+    return max(holding, key=len) if holding else os.path.dirname(path)
 
 
 @dataclass(frozen=True)
@@ -119,9 +195,12 @@ def delete_problems(
     monitor: MountMonitor | None = None,
     on_outcome: Callable[[DeletionOutcome], None] = lambda outcome: None,
     io_error_delay: float = IO_ERROR_RECHECK_DELAY,
+    root: str | None = None,
 ) -> list[DeletionOutcome]:
     """Delete each deletable problem link after a re-check; journal first. Never raises
-    for one item: its outcome says ``failed`` with the error."""
+    for one item: its outcome says ``failed`` with the error. Deletion is confined to
+    ``root`` (the media path; default: the scanned folder holding the link): a link whose
+    parent folders are not real folders under it is kept, and its journal row says why."""
     options = options or ScanOptions(paths=["/"])
     monitor = monitor or MountMonitor(timeout=options.mount_timeout, interval=options.mount_check_interval,
                                       expected_mounts=options.expected_mounts)
@@ -155,9 +234,12 @@ def delete_problems(
         entry_id = journal.record_pending(path=problem.path, target=problem.target, status=problem.status,
                                           reason=problem.reason, size=problem.size, scan_id=scan_id)
         try:
-            if not os.path.islink(problem.path):
-                raise FileNotFoundError("not a symlink at the moment of deletion")
-            os.unlink(problem.path)
+            unlink_confined(root or root_of(problem.path, options.paths), problem.path, problem.target)
+        except NotConfined as exc:
+            journal.mark(entry_id, "skipped", error=str(exc))
+            finish(DeletionOutcome(problem.path, problem.target, problem.status, "skipped", str(exc), entry_id,
+                                   problem.size))
+            continue
         except OSError as exc:
             journal.mark(entry_id, "failed", error=str(exc))
             finish(DeletionOutcome(problem.path, problem.target, problem.status, "failed", str(exc), entry_id,
@@ -185,8 +267,11 @@ def restore(
     scan_id: str | None = None,
     path_prefix: str | None = None,
     dry_run: bool = False,
+    root: str = "/",
 ) -> list[RestoreOutcome]:
-    """Re-create deleted links (journal state ``deleted``) matching the filters.
+    """Re-create deleted links (journal state ``deleted``) matching the filters, confined
+    to ``root`` (the media path) like the deletion: missing folders are created, a folder
+    that became a link is not followed.
 
     A path that is occupied (by anything, even a dangling link) is left alone.
     """
@@ -201,8 +286,14 @@ def restore(
             outcomes.append(RestoreOutcome(entry.id, entry.path, entry.target, "would-restore"))
             continue
         try:
-            os.makedirs(os.path.dirname(entry.path), exist_ok=True)
-            os.symlink(entry.target, entry.path)
+            fd, name = open_parent(root, entry.path, create=True)
+            try:
+                os.symlink(entry.target, name, dir_fd=fd)  # fails on an occupied name: kept
+            finally:
+                os.close(fd)
+        except NotConfined as exc:
+            outcomes.append(RestoreOutcome(entry.id, entry.path, entry.target, "skipped", str(exc)))
+            continue
         except OSError as exc:
             journal.mark(entry.id, "deleted", error=f"restore failed: {exc}")
             outcomes.append(RestoreOutcome(entry.id, entry.path, entry.target, "failed", str(exc)))

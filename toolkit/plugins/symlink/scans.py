@@ -562,7 +562,8 @@ async def deletions_page(tk: Toolkit, *, state: str | None = "deleted", page: in
                        "error": r.error} for r in rows]}
 
 
-def _restore_blocking(database_url: str, journal_ids: list[int] | None, scan_id: str | None):
+def _restore_blocking(database_url: str, journal_ids: list[int] | None, scan_id: str | None,
+                      media_path: str):
     from toolkit.core.db import create_engine_sync
 
     from .deletion import restore
@@ -570,7 +571,7 @@ def _restore_blocking(database_url: str, journal_ids: list[int] | None, scan_id:
 
     engine = create_engine_sync(database_url)
     try:
-        return restore(DeletionJournal(engine), ids=journal_ids, scan_id=scan_id)
+        return restore(DeletionJournal(engine), ids=journal_ids, scan_id=scan_id, root=media_path)
     finally:
         engine.dispose()
 
@@ -583,7 +584,7 @@ async def restore_deleted(tk: Toolkit, data: dict) -> dict:
     if not ids and not isinstance(scan_id, str):
         raise ApiError(400, "give journal_ids or a scan_id to restore")
     outcomes = await asyncio.to_thread(_restore_blocking, tk.config.database_url, ids,
-                                       None if ids else scan_id)
+                                       None if ids else scan_id, (await settings_of(tk)).media_path)
     restored = [o.journal_id for o in outcomes if o.outcome == "restored"]
     if restored:
         async with tk.sessions() as session:

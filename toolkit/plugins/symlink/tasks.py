@@ -237,7 +237,7 @@ def selection_token(scan_id: str, row) -> str:
 
 
 def _delete_blocking(ctx: JobContext, database_url: str, scan_id: str, problem_ids: list[int] | None,
-                     options: ScanOptions, token: str | None = None):
+                     options: ScanOptions, token: str | None, media_path: str):
     from .deletion import delete_problems
     from .mounts import MountMonitor
     from .store import DeletionJournal, SqlMountMemory
@@ -291,7 +291,7 @@ def _delete_blocking(ctx: JobContext, database_url: str, scan_id: str, problem_i
                                     dict(tally), f"{done}/{total} handled", done=done, total=total)
 
             delete_problems(problems, journal=journal, scan_id=scan_id, should_abort=ctx.should_abort,
-                            options=options, monitor=monitor, on_outcome=record)
+                            options=options, monitor=monitor, on_outcome=record, root=media_path)
         return tally, removed
     finally:
         engine.dispose()
@@ -301,13 +301,14 @@ async def delete_task(ctx: JobContext, *, scan_id: str, problem_ids: list[int] |
                       token: str | None = None, paths: list[str] | None = None,
                       depth: str = "basic", small_files: str = "media") -> dict:
     toolkit = ctx.services["toolkit"]
+    settings = await toolkit.settings.get("symlink")
     options = ScanOptions(paths=paths or ["/"], depth=depth, small_files=small_files, scan_id=scan_id)
     tally, removed = await ctx.run_blocking(_delete_blocking, ctx, toolkit.config.database_url,
-                                            scan_id, problem_ids, options, token)
+                                            scan_id, problem_ids, options, token, settings.media_path)
     summary: dict[str, Any] = {"scan_id": scan_id, **tally}
     if ctx.should_abort():
         raise JobCancelled(summary)
-    summary["repair"] = await repair_arr(ctx, await toolkit.settings.get("symlink"), removed)
+    summary["repair"] = await repair_arr(ctx, settings, removed)
     return summary
 
 
