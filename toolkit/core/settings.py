@@ -30,8 +30,9 @@ class SettingsError(ValueError):
 
 
 def field_errors(exc: ValidationError) -> dict[str, str]:
+    # a validator's own message, without pydantic's "Value error, " prefix
     return {
-        ".".join(str(p) for p in err["loc"]) or "__root__": err["msg"]
+        ".".join(str(p) for p in err["loc"]) or "__root__": err["msg"].removeprefix("Value error, ")
         for err in exc.errors()
     }
 

@@ -239,6 +239,7 @@ async def ignore_fragment(problem_id: int):
 async def confirm_fragment(scan_id: str):
     """The confirmation dialog: every link that would be deleted, paginated."""
     page_number, per_page = scans.parse_page(request.args)
+    picked = request.args.get("picked") == "1"  # "Delete the selected links": never "all"
     try:
         selected = _ids(request.args.getlist("ids"))
         scan = await scans.scan_status(toolkit(), scan_id)
@@ -246,9 +247,9 @@ async def confirm_fragment(scan_id: str):
             toolkit(), scan_id, deletable_only=True, ids=selected,
             page=1 if selected else page_number, per_page=scans.MAX_PER_PAGE if selected else per_page)
     except ApiError as exc:
-        return await fragment("symlink/_error.html", message=exc.message)
-    if selected is not None and not problems["items"]:
-        return await fragment("symlink/_error.html", message="Tick the links to delete first.")
+        return await fragment("symlink/_error.html", message=exc.message, dialog=True)
+    if (picked and not selected) or (selected is not None and not problems["items"]):
+        return await fragment("symlink/_error.html", message="Tick the links to delete first.", dialog=True)
     return await fragment("symlink/_confirm.html", scan=scan, problems=problems,
                           deletion=scan.get("deletion") or {}, selected=selected)
 
@@ -269,6 +270,8 @@ async def delete_fragment(scan_id: str):
     override = form.get("override") == "yes"
     try:
         selected = _ids(form.getlist("ids"))
+        if form.get("picked") == "1" and not selected:
+            raise ApiError(400, "Tick the links to delete first.")
         data = {"ids": selected, "override": override} if selected else \
             {"all": True, "token": form.get("token", ""), "override": override}
         await scans.confirm_delete(toolkit(), scan_id, data)
@@ -318,8 +321,10 @@ async def restore_fragment():
 
 # ------------------------------------------------------------------------ settings
 
-def _form_changes(form) -> dict:
+def _form_changes(form) -> tuple[dict, dict]:
+    """The settings the form sends, and a message per field that cannot even be parsed."""
     changes: dict = {}
+    errors: dict = {}
     for name, field in SymlinkSettings.model_fields.items():
         if name not in form:
             continue
@@ -330,22 +335,30 @@ def _form_changes(form) -> dict:
             try:
                 changes[name] = parse_path_mappings(values[-1])
             except ValueError as exc:
-                raise SettingsError({name: str(exc)}) from None
+                errors[name] = str(exc)
         else:
             changes[name] = values[-1]
-    return changes
+    return changes, errors
+
+
+async def save_valid(changes: dict, errors: dict):
+    """Save every valid field; a wrong one is reported and left out, so a field fixed or
+    changed later is still saved while another still holds a mistake."""
+    for _ in range(2):
+        try:
+            return await save_config(changes), errors
+        except SettingsError as exc:
+            for name, message in exc.fields.items():  # "path_mappings.0.arr_prefix" -> its field
+                field = name.split(".")[0]
+                errors[field] = f"{errors[field]}; {message}" if field in errors else message
+            changes = {k: v for k, v in changes.items() if k not in errors}
+    return await scans.settings_of(toolkit()), errors
 
 
 @pages.post("/symlink/settings")
 async def save_settings_fragment():
-    try:
-        settings = await save_config(_form_changes(await request.form))
-        errors: dict = {}
-    except SettingsError as exc:
-        settings, errors = await scans.settings_of(toolkit()), {}
-        for name, message in exc.fields.items():  # "path_mappings.0.arr_prefix" -> its field
-            field = name.split(".")[0]
-            errors[field] = f"{errors[field]}; {message}" if field in errors else message
+    changes, errors = _form_changes(await request.form)
+    settings, errors = await save_valid({k: v for k, v in changes.items() if k not in errors}, errors)
     # the warning under the media path follows the value just saved
     problem = await scans.off_loop(check_media_path, settings.media_path)
     return await fragment("symlink/_save_state.html", errors=errors, values=public(settings),

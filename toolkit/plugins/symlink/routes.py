@@ -286,7 +286,10 @@ async def test_services(which: list[str]) -> dict:
                 results[kind] = (await client.test_connection()).to_dict()
         except ServiceError as exc:
             results[kind] = {"ok": False, **exc.to_dict()}
-        except ValueError as exc:  # the connection model refused a value
+        except ValidationError as exc:  # the connection model refused a value: say which
+            results[kind] = {"ok": False, "reason": "invalid",
+                             "message": "; ".join(field_errors(exc).values())}
+        except ValueError as exc:
             results[kind] = {"ok": False, "reason": "invalid", "message": str(exc)}
     return results
 

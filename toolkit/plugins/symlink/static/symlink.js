@@ -12,6 +12,19 @@
     });
   });
 
+  // "Delete the selected links…" is usable only with links ticked, and says how many
+  document.addEventListener("change", function (event) {
+    if (!event.target.matches || !event.target.matches(".sl-pick")) return;
+    var results = event.target.closest("#sl-results");
+    var button = results && results.querySelector("#sl-delete-selected");
+    if (!button) return;
+    var count = results.querySelectorAll(".sl-pick:checked").length;
+    button.disabled = count === 0;
+    var label = results.querySelector("#sl-picked-count");
+    if (label) label.textContent = count === 0 ? label.getAttribute("data-none") :
+      label.getAttribute(count === 1 ? "data-one" : "data-many").replace("{n}", count);
+  });
+
   // schedule form: the fields shown follow the chosen frequency (CSS reads data-frequency)
   document.addEventListener("change", function (event) {
     var select = event.target;
