@@ -52,6 +52,9 @@ def test_serve_with_redriva(tmp_path, redriva_db):
         assert '<a href="/symlink" data-toolkit-link>🔗 Symlink</a>' in dashboard.text
         page = httpx.get(url + "/symlink")
         assert "Symlink manager" in page.text and "🚀 Redriva Web" in page.text
+        # a Redriva page calling sys.exit inside its request does not stop the server
+        assert httpx.get(url + "/api/check_token").status_code == 500
+        assert process.poll() is None
         assert httpx.post(url + "/torrents", data={"name": "Via.CLI.mkv"}).status_code == 302
         assert torrent_names(redriva_db)[-1] == "Via.CLI.mkv"
     finally:

@@ -186,3 +186,23 @@ def test_load_by_name_imports_from_the_current_directory(monkeypatch, tmp_path):
     monkeypatch.chdir(project)
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".")])
     assert isinstance(load_wsgi_app("web_elsewhere:app"), Flask)
+
+
+@pytest.mark.parametrize("path", ["/api/check_token", "/api/interrupt"])
+def test_redriva_failures_stay_redrivas(mounted, path, caplog):
+    """``sys.exit`` or ``KeyboardInterrupt`` inside a Redriva request: a 500 for that request;
+    the server, the toolkit and Redriva's other pages go on."""
+    with caplog.at_level(logging.ERROR, logger="toolkit.web.redriva"):
+        failed = httpx.get(mounted + path, timeout=10)
+    assert failed.status_code == 500 and "Redriva failed on this request" in failed.text
+    assert f"Redriva failed on GET {path}" in caplog.text
+    assert httpx.get(mounted + "/api/toolkit/health", timeout=10).json()["status"] == "ok"
+    assert httpx.get(mounted + "/api/toolkit/jobs", timeout=10).status_code == 200
+    assert httpx.get(mounted + "/torrents", timeout=10).status_code == 200
+    assert httpx.get(mounted + "/symlink", timeout=10).status_code == 200
+
+
+def test_redriva_failing_half_way_through_a_streamed_answer(mounted):
+    answer = httpx.get(mounted + "/api/export", timeout=10)
+    assert answer.status_code == 200 and answer.text == "first line\n"  # the answer ends there
+    assert httpx.get(mounted + "/api/toolkit/health", timeout=10).json()["status"] == "ok"

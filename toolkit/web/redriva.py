@@ -122,7 +122,7 @@ class RedrivaMount:
         self.toolkit_app = toolkit_app
         self.redriva_app = redriva_app
         self.namespaces = toolkit_namespaces(toolkit_app)
-        self._wsgi = WSGIWrapper(_always_start(redriva_app), max_body_size)
+        self._wsgi = WSGIWrapper(_guarded(redriva_app), max_body_size)
         self._threads = threads
         self._executor: ThreadPoolExecutor | None = None
 
@@ -163,24 +163,55 @@ class RedrivaMount:
         return lifespan_send
 
 
-def _always_start(app: Callable) -> Callable:
-    """hypercorn's bridge starts the response on the first body chunk, and werkzeug sends no
-    chunk for HEAD, 204 and 304: give it one empty chunk so those responses are sent."""
+def _guarded(app: Callable) -> Callable:
+    """Redriva's app as the bridge runs it, with two changes:
+
+    - any exception from Redriva, ``SystemExit`` and ``KeyboardInterrupt`` included (a
+      Redriva version calls ``sys.exit(1)`` inside a request when its Real-Debrid token is
+      invalid), becomes a 500 for that request: under gunicorn it would cost one worker,
+      here it would end the server and the toolkit's jobs with it. After the first chunk
+      is sent, the response just ends there;
+    - hypercorn's bridge starts the response on the first body chunk, and werkzeug sends no
+      chunk for HEAD, 204 and 304: those get one empty chunk so they are sent."""
+
+    def failed(environ: dict, start_response: Callable, exc: BaseException) -> bytes:
+        log.error("Redriva failed on %s %s: %s", environ.get("REQUEST_METHOD"),
+                  environ.get("PATH_INFO"), type(exc).__name__, exc_info=exc)
+        start_response("500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain; charset=utf-8")])
+        return "Redriva failed on this request (see the server log).\n".encode()
 
     def wsgi(environ: dict, start_response: Callable):
-        body = app(environ, start_response)
         try:
+            body = app(environ, start_response)
             chunks = iter(body)
-            first = next(chunks, None)
-            if first is None:
-                yield b""
+        except BaseException as exc:  # noqa: BLE001 - SystemExit too: see above
+            yield failed(environ, start_response, exc)
+            return
+        try:
+            try:
+                first = next(chunks, None)
+            except BaseException as exc:  # noqa: BLE001
+                yield failed(environ, start_response, exc)
                 return
-            yield first
-            yield from chunks
+            yield b"" if first is None else first
+            while True:
+                try:
+                    chunk = next(chunks)
+                except StopIteration:
+                    return
+                except BaseException as exc:  # noqa: BLE001 - headers are sent: end the body
+                    log.error("Redriva failed while sending %s: %s", environ.get("PATH_INFO"),
+                              type(exc).__name__, exc_info=exc)
+                    return
+                yield chunk
         finally:
             close = getattr(body, "close", None)
             if close is not None:
-                close()
+                try:
+                    close()
+                except BaseException as exc:  # noqa: BLE001
+                    log.error("Redriva failed closing %s: %s", environ.get("PATH_INFO"),
+                              type(exc).__name__, exc_info=exc)
 
     return wsgi
 

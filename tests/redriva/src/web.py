@@ -1,12 +1,13 @@
 """A small Flask app shaped like Redriva (kesurof/Redriva ``src/web.py``): one global ``app``,
 a dashboard and a torrent list read from its own SQLite file ``data/redriva.db``, a form that
-adds a torrent (POST, flash, redirect), Redriva-style JSON routes under ``/api/`` and its own
-static files. At the end, the documented one-call change that puts the toolkit's links in
+adds a torrent (POST, flash, redirect), Redriva-style JSON routes under ``/api/`` (some fail
+the way Redriva's can: ``sys.exit`` inside a request) and its own static files. At the end, the documented one-call change that puts the toolkit's links in
 its menu (``base.html`` holds the matching include)."""
 from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 import threading
 from pathlib import Path
 
@@ -67,6 +68,23 @@ def create_app(database: str | os.PathLike | None = None) -> Flask:
         with connect() as conn:
             conn.executemany("INSERT INTO torrents (name) VALUES (?)", [(n,) for n in names])
         return jsonify({"imported": len(names)})
+
+    @app.get("/api/check_token")
+    def check_token():
+        # what the Redriva version of the seed plan does when its Real-Debrid token is invalid
+        sys.exit(1)
+
+    @app.get("/api/interrupt")
+    def interrupt():
+        raise KeyboardInterrupt
+
+    @app.get("/api/export")
+    def export():
+        def lines():
+            yield "first line\n"
+            sys.exit(1)  # half-way through a streamed answer
+
+        return app.response_class(lines(), mimetype="text/plain")
 
     @app.get("/api/sync")
     def sync():
