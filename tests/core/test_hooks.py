@@ -89,7 +89,7 @@ async def test_hook_toolkit_settings_schema(toolkit_app_factory):
 async def test_hook_toolkit_register_schedules(toolkit_app_factory):
     plugin = make_plugin(
         "kit",
-        toolkit_register_tasks=lambda: Task("kit:sleep", sleeper),
+        toolkit_register_tasks=lambda: Task("kit:sleep", sleeper, schedulable=True),
         toolkit_register_schedules=lambda: Schedule("kit nightly", "kit:sleep", "daily",
                                                     enabled=True))
     async with toolkit_app_factory([("kit", plugin)], entry_points=False) as app:

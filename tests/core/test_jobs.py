@@ -7,11 +7,13 @@ import time
 from datetime import timedelta
 
 import pytest
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from toolkit.core import db, migrate
 from toolkit.core.hookspecs import Task
-from toolkit.core.jobs import InProcessJobRunner, JobCancelled, JobConflict, UnknownTask
+from toolkit.core.jobs import (InProcessJobRunner, InvalidParams, JobCancelled, JobConflict,
+                               UnknownTask)
 from toolkit.core.models import JobRow, utcnow
 
 
@@ -265,3 +267,30 @@ async def test_report_progress_from_many_threads_is_safe(runner):
     job = await runner.enqueue("t:hammer")
     final = await runner.wait(job.id, 10)
     assert final.state == "completed" and final.progress["counters"]["i"] == 499
+
+
+class CountParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    value: int = Field(0, ge=0, le=10)
+
+
+async def test_parameters_are_validated_when_enqueued_and_again_when_the_job_starts(sessions):
+    spec = Task("t:checked", quick, params=CountParams)
+    r = InProcessJobRunner(sessions, {"t:checked": spec}, max_concurrent=1)
+    with pytest.raises(InvalidParams) as info:
+        await r.enqueue("t:checked", {"value": 11, "extra": 1})
+    assert set(info.value.fields) == {"params.value", "params.extra"}
+    with pytest.raises(InvalidParams):
+        await r.enqueue("t:checked", ["not", "an", "object"])
+    good = await r.enqueue("t:checked", {"value": "3"})
+    assert good.params == {"value": 3}  # the validated values are what is stored
+    async with sessions() as session:  # changed behind the runner's back before it starts
+        row = await session.get(JobRow, good.id)
+        row.params = {"value": 99}
+        await session.commit()
+    await r.start()
+    try:
+        done = await r.wait(good.id, timeout=10)
+    finally:
+        await r.stop()
+    assert done.state == "failed" and "params.value" in done.error and done.result is None

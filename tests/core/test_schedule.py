@@ -19,7 +19,8 @@ async def tick_task(ctx, label: str = ""):
     return {"label": label}
 
 
-TASKS = {"t:tick": Task("t:tick", tick_task, exclusive_key=lambda p: "the-one-resource")}
+TASKS = {"t:tick": Task("t:tick", tick_task, exclusive_key=lambda p: "the-one-resource",
+                        schedulable=True)}
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ async def parts(toolkit_config):
     sessions = db.session_factory(engine)
     runner = InProcessJobRunner(sessions, TASKS)
     await runner.start()
-    scheduler = Scheduler(sessions, runner, tasks=set(TASKS), defaults={
+    scheduler = Scheduler(sessions, runner, tasks=TASKS, defaults={
         "nightly": Schedule("nightly", "t:tick", "daily", {"label": "n"}, enabled=False)})
     await scheduler.sync_defaults()
     yield sessions, runner, scheduler
@@ -108,7 +109,8 @@ async def test_a_run_refused_by_the_runner_is_recorded(parts):
 async def test_schedules_api(toolkit_app_factory):
     from .plugin_kit import make_plugin
 
-    plugin = make_plugin("kit", toolkit_register_tasks=lambda: Task("t:tick", tick_task))
+    plugin = make_plugin("kit", toolkit_register_tasks=lambda: Task("t:tick", tick_task,
+                                                                           schedulable=True))
     async with toolkit_app_factory([("kit", plugin)], entry_points=False) as app:
         client = app.test_client()
         bad = await client.post("/api/toolkit/schedules",

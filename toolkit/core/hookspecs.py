@@ -42,13 +42,21 @@ class Task:
     """A named background task. ``func`` is ``async def func(ctx, **params) -> dict | None``;
     ``ctx`` is a :class:`toolkit.core.jobs.JobContext`. Names are namespaced (``symlink:scan``).
     ``exclusive_key(params)`` returns a resource key: two jobs with the same key never run at
-    once. ``keep_last`` is how many finished jobs of this task the history keeps."""
+    once. ``keep_last`` is how many finished jobs of this task the history keeps.
+
+    ``params`` is a pydantic model of the parameters (give it ``extra="forbid"``): they are
+    validated whenever a job is enqueued (API, schedule, CLI, another task) and again when
+    it starts, and the task receives the validated values. Without a model, any JSON object
+    is passed as is. ``schedulable``: whether a schedule may start it (off by default: a task
+    that deletes or changes things should only start after a person confirmed)."""
 
     name: str
     func: Callable[..., Awaitable[Any]]
     exclusive_key: Callable[[dict], str | None] | None = None
     keep_last: int = 50
     description: str = ""
+    params: type | None = None
+    schedulable: bool = False
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Awaitable, Callable, Protocol
 
+from pydantic import ValidationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -62,6 +63,34 @@ class UnknownTask(JobError):
 
 class JobNotFound(JobError):
     status = 404
+
+
+class InvalidParams(JobError):
+    """The parameters do not fit the task's model; ``fields`` says what is wrong where."""
+
+    status = 422
+
+    def __init__(self, task: str, fields: dict[str, str]):
+        self.fields = fields
+        super().__init__(f"invalid parameters for {task}: "
+                         + "; ".join(f"{k}: {v}" for k, v in fields.items()))
+
+
+def validate_params(spec: Task, params: Any) -> dict:
+    """The task's parameters checked against its model (the validated values, defaults
+    included). Raises :class:`InvalidParams`."""
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise InvalidParams(spec.name, {"params": "must be a JSON object"})
+    if spec.params is None:
+        return dict(params)
+    try:
+        return spec.params.model_validate(params).model_dump(mode="json")
+    except ValidationError as exc:
+        raise InvalidParams(spec.name, {
+            ".".join(["params", *map(str, err["loc"])]): err["msg"] for err in exc.errors()
+        }) from None
 
 
 class JobConflict(JobError):
@@ -297,7 +326,7 @@ class InProcessJobRunner:
         spec = self.tasks.get(task)
         if spec is None:
             raise UnknownTask(f"unknown task {task!r}")
-        params = dict(params or {})
+        params = validate_params(spec, params)
         key = spec.exclusive_key(params) if spec.exclusive_key else None
         async with self._enqueue_lock, self.sessions() as session:
             if key:
@@ -442,7 +471,7 @@ class InProcessJobRunner:
             self._done.setdefault(job_id, asyncio.Event()).set()  # cancelled before it started
             return
         async def call():  # bad parameters then fail the job instead of the worker
-            return await spec.func(ctx, **params)
+            return await spec.func(ctx, **validate_params(spec, params))  # checked again
 
         task = asyncio.create_task(call(), name=f"job-{job_id}")
         self._running[job_id] = task

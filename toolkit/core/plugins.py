@@ -226,6 +226,10 @@ class Registry:
                 raise PluginConflict(
                     f"schedule {schedule.name!r} names unknown task {schedule.task!r}"
                 )
+            if not tasks[schedule.task].schedulable:
+                raise PluginConflict(
+                    f"schedule {schedule.name!r} names task {schedule.task!r}, which may not "
+                    "be scheduled")
         menu = sorted(flatten(hook.toolkit_menu_links()), key=lambda m: (m.order, m.label))
         return cls(models, tasks, settings, schedules, menu)
 

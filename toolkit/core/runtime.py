@@ -44,7 +44,7 @@ class Toolkit:
             services=self.services, on_finished=self._job_finished,
         )
         self.scheduler = Scheduler(
-            self.sessions, self.runner, tasks=set(self.registry.tasks),
+            self.sessions, self.runner, tasks=self.registry.tasks,
             defaults=self.registry.schedules,
         )
         self.started = False

@@ -4,20 +4,25 @@ Cron expressions are read in the machine's local time zone (``TZ``). When the sc
 up after missing several runs (the process was down), it fires once and moves ``next_run_at``
 to the next time after *now*: missed runs are coalesced. A compare-and-set on ``next_run_at``
 makes sure two schedulers sharing the database never fire the same run twice.
+
+A schedule is validated when saved (the task exists and may be scheduled, its parameters fit
+the task's model, the cron has five fields and fires within a year) and again when it fires;
+rows are run one at a time, and a broken one is marked with its error (``last_outcome``) and
+skipped, never stopping the others.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from croniter import croniter
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from toolkit.core.hookspecs import Schedule
-from toolkit.core.jobs import JobError, JobRunner
+from toolkit.core.hookspecs import Schedule, Task
+from toolkit.core.jobs import InvalidParams, JobError, JobRunner, validate_params
 from toolkit.core.models import ScheduleRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -37,10 +42,33 @@ def next_run(cron: str, after: datetime | None = None) -> datetime:
 
 
 def normalise_cron(cron: str) -> str:
-    cron = PRESETS.get(cron.strip().lower(), cron.strip())
-    if not croniter.is_valid(cron):
-        raise ScheduleError({"cron": f"not a valid cron expression: {cron!r}"})
+    """A preset's expression, or ``cron`` itself once checked: five fields, and a next run
+    within a year (``0 0 31 2 *`` never fires)."""
+    if not isinstance(cron, str) or len(cron) > 200:
+        raise ScheduleError({"cron": "a cron expression of five fields is required"})
+    cron = PRESETS.get(cron.strip().lower(), " ".join(cron.split()))
+    if len(cron.split()) != 5 or not croniter.is_valid(cron):
+        raise ScheduleError({"cron": f"not a valid cron expression of five fields: {cron!r}"})
+    try:
+        fires = next_run(cron)
+    except Exception:  # croniter gives up on dates that never come
+        fires = None
+    if fires is None or fires - utcnow() > timedelta(days=366):
+        raise ScheduleError({"cron": f"{cron!r} does not fire within a year"})
     return cron
+
+
+def check_task(tasks: dict[str, Task], task: str, params: object) -> dict:
+    """The validated parameters of a schedulable task; raises ``ScheduleError``."""
+    spec = tasks.get(task)
+    if spec is None:
+        raise ScheduleError({"task": f"unknown task {task!r}"})
+    if not spec.schedulable:
+        raise ScheduleError({"task": f"{task} may not be scheduled"})
+    try:
+        return validate_params(spec, params)
+    except InvalidParams as exc:
+        raise ScheduleError(exc.fields) from None
 
 
 @dataclass
@@ -57,8 +85,12 @@ class ScheduleView:
 
     @classmethod
     def from_row(cls, r: ScheduleRow) -> "ScheduleView":
-        return cls(r.name, r.task, r.cron, r.params or {}, r.enabled, r.next_run_at,
-                   r.last_run_at, r.last_job_id, r.last_outcome)
+        # a row saved broken (params not an object) still shows, with its error
+        params = r.params if isinstance(r.params, dict) else {}
+        outcome = r.last_outcome if isinstance(r.params, dict) or r.params is None else \
+            "error: its parameters are not a JSON object"
+        return cls(r.name, r.task, r.cron, params, r.enabled, r.next_run_at,
+                   r.last_run_at, r.last_job_id, outcome)
 
     def as_dict(self) -> dict:
         iso = lambda d: d.isoformat() if d else None  # noqa: E731
@@ -68,7 +100,7 @@ class ScheduleView:
 
 class Scheduler:
     def __init__(self, sessions: async_sessionmaker, runner: JobRunner, *,
-                 tasks: set[str], defaults: dict[str, Schedule] | None = None,
+                 tasks: dict[str, Task], defaults: dict[str, Schedule] | None = None,
                  interval: float = 5.0):
         self.sessions = sessions
         self.runner = runner
@@ -94,9 +126,14 @@ class Scheduler:
             existing = set((await session.execute(select(ScheduleRow.name))).scalars())
             for s in self.defaults.values():
                 if s.name not in existing:
-                    cron = normalise_cron(s.cron)
+                    try:
+                        cron = normalise_cron(s.cron)
+                        params = check_task(self.tasks, s.task, s.params)
+                    except ScheduleError as exc:
+                        log.error("default schedule %s is invalid: %s", s.name, exc)
+                        continue
                     session.add(ScheduleRow(
-                        name=s.name, task=s.task, cron=cron, params=s.params,
+                        name=s.name, task=s.task, cron=cron, params=params,
                         enabled=s.enabled, next_run_at=next_run(cron) if s.enabled else None,
                         updated_at=utcnow()))
             await session.commit()
@@ -114,12 +151,15 @@ class Scheduler:
 
     async def save(self, name: str, *, task: str, cron: str, params: dict | None = None,
                    enabled: bool = True) -> ScheduleView:
-        """Create or replace a schedule (validated: known task, valid cron)."""
+        """Create or replace a schedule (validated: a schedulable task, its parameters,
+        a cron of five fields firing within a year)."""
         errors = {}
-        if not name or len(name) > 200:
+        if not isinstance(name, str) or not name or len(name) > 200:
             errors["name"] = "a name of 1 to 200 characters is required"
-        if task not in self.tasks:
-            errors["task"] = f"unknown task {task!r}"
+        try:
+            params = check_task(self.tasks, task, params)
+        except ScheduleError as exc:
+            errors.update(exc.fields)
         try:
             cron = normalise_cron(cron)
         except ScheduleError as exc:
@@ -132,7 +172,7 @@ class Scheduler:
             if row is None:
                 row = ScheduleRow(name=name)
                 session.add(row)
-            row.task, row.cron, row.params, row.enabled = task, cron, params or {}, enabled
+            row.task, row.cron, row.params, row.enabled = task, cron, params, enabled
             row.next_run_at = next_run(cron) if enabled else None
             row.updated_at = utcnow()
             await session.commit()
@@ -157,37 +197,54 @@ class Scheduler:
             return True
 
     async def tick(self, now: datetime | None = None) -> list[str]:
-        """Fire every due schedule once; returns the ids of the jobs started."""
+        """Fire every due schedule once, one row at a time; returns the ids of the jobs
+        started. A row that cannot run (unknown or unschedulable task, invalid parameters or
+        cron) is marked with its error and no next run; the others still run."""
         now = now or utcnow()
         fired: list[str] = []
         async with self.sessions() as session:
-            due = (await session.execute(select(ScheduleRow).where(
+            due = (await session.execute(select(ScheduleRow.id).where(
                 ScheduleRow.enabled.is_(True), ScheduleRow.next_run_at <= now))).scalars().all()
-            due = [(r.id, r.task, dict(r.params or {}), r.cron, r.next_run_at) for r in due]
-        for row_id, task, params, cron, planned in due:
-            async with self.sessions() as session:
-                claimed = await session.execute(
-                    update(ScheduleRow)
-                    .where(ScheduleRow.id == row_id, ScheduleRow.next_run_at == planned)
-                    .values(next_run_at=next_run(cron, now), last_run_at=now))
-                await session.commit()
-            if claimed.rowcount != 1:
-                continue  # another scheduler took this run
+        for row_id in due:
             try:
-                job = await self.runner.enqueue(task, params)
-                outcome, job_id = "started", job.id
-                fired.append(job.id)
-            except JobError as exc:
-                outcome, job_id = f"skipped: {exc}", None
-                log.warning("scheduled %s not started: %s", task, exc)
-            async with self.sessions() as session:
-                values = {"last_outcome": outcome}
-                if job_id:
-                    values["last_job_id"] = job_id
-                await session.execute(
-                    update(ScheduleRow).where(ScheduleRow.id == row_id).values(**values))
-                await session.commit()
+                job_id = await self._fire(row_id, now)
+            except Exception as exc:
+                log.warning("schedule %s is broken: %s", row_id, exc)
+                await self._record(row_id, next_run_at=None, last_outcome=f"error: {exc}")
+                continue
+            if job_id:
+                fired.append(job_id)
         return fired
+
+    async def _fire(self, row_id: int, now: datetime) -> str | None:
+        async with self.sessions() as session:
+            row = await session.get(ScheduleRow, row_id)
+            if row is None:
+                return None
+            task, params, cron, planned = row.task, row.params, row.cron, row.next_run_at
+        params = check_task(self.tasks, task, params)  # saved by an older version, perhaps
+        following = next_run(normalise_cron(cron), now)
+        async with self.sessions() as session:
+            claimed = await session.execute(
+                update(ScheduleRow)
+                .where(ScheduleRow.id == row_id, ScheduleRow.next_run_at == planned)
+                .values(next_run_at=following, last_run_at=now))
+            await session.commit()
+        if claimed.rowcount != 1:
+            return None  # another scheduler took this run
+        try:
+            job = await self.runner.enqueue(task, params)
+        except JobError as exc:
+            log.warning("scheduled %s not started: %s", task, exc)
+            await self._record(row_id, last_outcome=f"skipped: {exc}")
+            return None
+        await self._record(row_id, last_outcome="started", last_job_id=job.id)
+        return job.id
+
+    async def _record(self, row_id: int, **values) -> None:
+        async with self.sessions() as session:
+            await session.execute(update(ScheduleRow).where(ScheduleRow.id == row_id).values(**values))
+            await session.commit()
 
     async def _loop(self) -> None:
         while True:

@@ -48,8 +48,9 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(JobError)
     async def _job_error(exc: JobError):
         extra = {"job_id": exc.job_id} if hasattr(exc, "job_id") else {}
-        code = {404: "not_found", 409: "already_running"}.get(exc.status, "bad_request")
-        return error_response(exc.status, str(exc), code, **extra)
+        code = {404: "not_found", 409: "already_running", 422: "invalid"}.get(exc.status,
+                                                                               "bad_request")
+        return error_response(exc.status, str(exc), code, getattr(exc, "fields", None), **extra)
 
     @app.errorhandler(HTTPException)
     async def _http_error(exc: HTTPException):

@@ -182,6 +182,29 @@ async def scan_for_scheduled_job(tk: Toolkit, job_id: str, params: dict,
             "workers": settings.max_workers, "small_files": settings.small_files}
 
 
+async def plan_queued_scan(tk: Toolkit, scan_id: str, job_id: str) -> dict:
+    """The task's parameters for a scan recorded by :func:`start_scan`: its own folders,
+    mode and depth, the folders resolved under the media path again now (a folder swapped
+    for a link since, or a media path changed, stops the scan). Returns the task's
+    parameters."""
+    async with tk.sessions() as session:
+        scan = await session.get(SymlinkScan, scan_id)
+        if scan is None or scan.status != "queued" or scan.job_id not in (None, job_id):
+            raise ApiError(409, f"scan {scan_id} is not a queued scan waiting for this job")
+        selected, mode, depth = list(scan.selected_paths or []), scan.mode, scan.verification_depth
+    settings = await settings_of(tk)
+    resolved, errors = await off_loop(resolve_all, settings.media_path, selected)
+    if errors or not resolved:
+        message = "invalid scan paths: " + ("; ".join(errors.values()) or "none")
+        async with tk.sessions() as session:
+            await session.execute(update(SymlinkScan).where(SymlinkScan.id == scan_id).values(
+                status="error", error_message=message, finished_at=utcnow()))
+            await session.commit()
+        raise ApiError(400, message)
+    return {"scan_id": scan_id, "paths": resolved, "mode": mode, "depth": depth,
+            "workers": settings.max_workers, "small_files": settings.small_files}
+
+
 async def rotate(tk: Toolkit, keep: int = KEEP_SCANS) -> int:
     """The seed's rotation: keep the newest ``keep`` scans (one that is running, or whose
     deletion is running, is never removed); their problems go with them. The deletion journal is never touched."""
@@ -393,10 +416,11 @@ async def list_ignores(tk: Toolkit) -> list[dict]:
 
 # ------------------------------------------------------------------------ deletion
 
-async def _deletable_set(tk: Toolkit, scan_id: str) -> tuple[int, str]:
-    """How many items of the scan may be deleted, and the token naming exactly that set."""
+async def _deletable_set(tk: Toolkit, scan_id: str, ids: list[int] | None = None) -> tuple[int, str]:
+    """How many items of the scan (or of ``ids``) may be deleted, and the token naming
+    exactly that set."""
     async with tk.sessions() as session:
-        row = (await session.execute(deletable_set_query(scan_id))).one()
+        row = (await session.execute(deletable_set_query(scan_id, ids))).one()
     return row[0], selection_token(scan_id, row)
 
 
@@ -467,7 +491,8 @@ async def confirm_delete(tk: Toolkit, scan_id: str, data: dict) -> dict:
             raise ApiError(409, f"{len(stale)} selected item(s) are not deletable results of this "
                            f"scan (already handled, ignored, or from another scan)",
                            code="stale_selection", ids=stale[:50])
-        chosen, count = sorted(set(ids)), len(set(ids))
+        chosen = sorted(set(ids))
+        count, token = await _deletable_set(tk, scan_id, chosen)
     if count == 0:
         raise ApiError(409, "nothing to delete in this scan", code="nothing_to_delete")
     settings = await settings_of(tk)
@@ -478,14 +503,33 @@ async def confirm_delete(tk: Toolkit, scan_id: str, data: dict) -> dict:
     if not guard.allowed:
         raise ApiError(409, f"{guard.reason}: confirm with the override to go ahead",
                        code="mass_deletion")
-    job = await _enqueue_deletion(tk, scan, settings, chosen, token)
+    job = await _enqueue_deletion(tk, scan, settings, chosen, token, override=override)
     return {"scan_id": scan_id, "job_id": job.id, "count": count, "override": guard.reason}
 
 
+async def check_deletion_allowed(tk: Toolkit, scan_id: str, problem_ids: list[int] | None,
+                                 override: bool) -> None:
+    """What the ``symlink:delete`` task checks when it starts, however it was started: a
+    completed real-mode scan with no mount down, within the mass-deletion guard (unless
+    the person passed it). Raises :class:`ApiError`; nothing is deleted then."""
+    from .deletion import deletion_guard
+
+    scan = await get_scan(tk, scan_id)
+    why_not = _why_not_deletable(scan)
+    if why_not:
+        raise ApiError(409, f"{why_not}: nothing was deleted", code="not_deletable")
+    count, _ = await _deletable_set(tk, scan_id, problem_ids)
+    settings = await settings_of(tk)
+    guard = deletion_guard(count, scan.total_analyzed or 0, max_count=settings.max_deletions,
+                           max_share=settings.max_deletion_share, override=override)
+    if not guard.allowed:
+        raise ApiError(409, f"{guard.reason}: nothing was deleted", code="mass_deletion")
+
+
 async def _enqueue_deletion(tk: Toolkit, scan: SymlinkScan, settings: SymlinkSettings,
-                            problem_ids: list[int] | None, token: str | None):
+                            problem_ids: list[int] | None, token: str, *, override: bool = False):
     job = await tk.runner.enqueue("symlink:delete", {
-        "scan_id": scan.id, "problem_ids": problem_ids, "token": token,
+        "scan_id": scan.id, "problem_ids": problem_ids, "token": token, "override": override,
         "paths": list(scan.selected_paths), "depth": scan.verification_depth,
         "small_files": settings.small_files})
     async with tk.sessions() as session:

@@ -17,8 +17,9 @@ import os
 import queue
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 
@@ -34,6 +35,39 @@ DELETE_CHUNK = 200
 # share of the overall progress bar that phase 1 takes when phase 2 follows
 PHASE1_SHARE_WITH_PHASE2 = 0.3
 SCAN_NICENESS = 10
+
+
+Path = Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class ScanParams(BaseModel):
+    """``symlink:scan``: with ``scan_id``, run the queued scan the page or API recorded (its
+    own folders, mode and depth are used); without, record one first (a schedule)."""
+
+    model_config = ConfigDict(extra="forbid")
+    scan_id: str | None = Field(None, min_length=1, max_length=64)
+    paths: list[Path] | None = Field(None, max_length=100)
+    mode: Literal["dry-run", "real"] = "dry-run"
+    depth: Literal["basic", "full", "deep"] = "basic"
+    workers: int = Field(6, ge=1, le=64)
+    small_files: Literal["media", "all"] = "media"
+    expected_links: int | None = Field(None, ge=0, le=2**53)
+    schedule: str | None = Field(None, max_length=200)
+
+
+class DeleteParams(BaseModel):
+    """``symlink:delete``: the confirmed deletion of a real-mode scan's problems. ``token``
+    names the exact set the person confirmed (all of them, or ``problem_ids``);
+    ``override`` is their explicit pass of the mass-deletion guard."""
+
+    model_config = ConfigDict(extra="forbid")
+    scan_id: str = Field(min_length=1, max_length=64)
+    token: str = Field(min_length=1, max_length=64)
+    problem_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(None, max_length=5000)
+    override: bool = False
+    paths: list[Path] | None = Field(None, max_length=100)
+    depth: Literal["basic", "full", "deep"] = "basic"
+    small_files: Literal["media", "all"] = "media"
 
 
 def scan_exclusive_key(params: dict) -> str:
@@ -169,11 +203,14 @@ async def scan_task(ctx: JobContext, *, scan_id: str | None = None, paths: list[
 
     toolkit = ctx.services["toolkit"]
     scheduled = scan_id is None
+    # the folders are resolved under the media path now, whatever the parameters say
     if scheduled:
         planned = await scans.scan_for_scheduled_job(
             toolkit, ctx.job_id, {"paths": paths, "mode": mode, "depth": depth}, schedule=schedule)
-        scan_id, paths, mode, depth = planned["scan_id"], planned["paths"], planned["mode"], planned["depth"]
-        workers, small_files = planned["workers"], planned["small_files"]
+    else:
+        planned = await scans.plan_queued_scan(toolkit, scan_id, ctx.job_id)
+    scan_id, paths, mode, depth = planned["scan_id"], planned["paths"], planned["mode"], planned["depth"]
+    workers, small_files = planned["workers"], planned["small_files"]
     await _set_scan(ctx, scan_id, status="running")
     async with ctx.sessions() as session:
         ignored = frozenset((await session.execute(select(SymlinkIgnore.path))).scalars())
@@ -221,13 +258,14 @@ def deletable_filter(scan_id: str):
             SymlinkProblem.ignored.is_(False), SymlinkProblem.outcome.is_(None))
 
 
-def deletable_set_query(scan_id: str):
-    """Count and fingerprint of a scan's deletable set, computed by the database (no id list
-    in memory, however many problems)."""
-    return select(func.count(), func.coalesce(func.sum(SymlinkProblem.id), 0),
-                  func.coalesce(func.sum(SymlinkProblem.id * SymlinkProblem.id), 0),
-                  func.coalesce(func.min(SymlinkProblem.id), 0),
-                  func.coalesce(func.max(SymlinkProblem.id), 0)).where(*deletable_filter(scan_id))
+def deletable_set_query(scan_id: str, ids: list[int] | None = None):
+    """Count and fingerprint of a scan's deletable set (or of the deletable ones among
+    ``ids``), computed by the database (no id list in memory, however many problems)."""
+    query = select(func.count(), func.coalesce(func.sum(SymlinkProblem.id), 0),
+                   func.coalesce(func.sum(SymlinkProblem.id * SymlinkProblem.id), 0),
+                   func.coalesce(func.min(SymlinkProblem.id), 0),
+                   func.coalesce(func.max(SymlinkProblem.id), 0)).where(*deletable_filter(scan_id))
+    return query.where(SymlinkProblem.id.in_(ids)) if ids is not None else query
 
 
 def selection_token(scan_id: str, row) -> str:
@@ -237,7 +275,7 @@ def selection_token(scan_id: str, row) -> str:
 
 
 def _delete_blocking(ctx: JobContext, database_url: str, scan_id: str, problem_ids: list[int] | None,
-                     options: ScanOptions, token: str | None, media_path: str):
+                     options: ScanOptions, token: str, media_path: str):
     from .deletion import delete_problems
     from .mounts import MountMonitor
     from .store import DeletionJournal, SqlMountMemory
@@ -251,8 +289,8 @@ def _delete_blocking(ctx: JobContext, database_url: str, scan_id: str, problem_i
     removed: list[tuple[str, str]] = []  # (path, target) of each link removed, for the *arr repair
     try:
         with engine.connect() as connection:
-            if token is not None and selection_token(
-                    scan_id, connection.execute(deletable_set_query(scan_id)).one()) != token:
+            if selection_token(scan_id, connection.execute(
+                    deletable_set_query(scan_id, problem_ids)).one()) != token:
                 raise RuntimeError("the scan's results changed after the confirmation: nothing "
                                    "was deleted; review them again")
             total = connection.execute(select(func.count()).select_from(SymlinkProblem).where(
@@ -297,10 +335,14 @@ def _delete_blocking(ctx: JobContext, database_url: str, scan_id: str, problem_i
         engine.dispose()
 
 
-async def delete_task(ctx: JobContext, *, scan_id: str, problem_ids: list[int] | None = None,
-                      token: str | None = None, paths: list[str] | None = None,
+async def delete_task(ctx: JobContext, *, scan_id: str, token: str, problem_ids: list[int] | None = None,
+                      override: bool = False, paths: list[str] | None = None,
                       depth: str = "basic", small_files: str = "media") -> dict:
+    from . import scans
+
     toolkit = ctx.services["toolkit"]
+    # however it was started: only a real-mode scan's confirmed set, within the guard
+    await scans.check_deletion_allowed(toolkit, scan_id, problem_ids, override)
     settings = await toolkit.settings.get("symlink")
     options = ScanOptions(paths=paths or ["/"], depth=depth, small_files=small_files, scan_id=scan_id)
     tally, removed = await ctx.run_blocking(_delete_blocking, ctx, toolkit.config.database_url,
@@ -332,7 +374,9 @@ SCHEDULES = [
 
 TASKS = [
     Task(name="symlink:scan", func=scan_task, exclusive_key=scan_exclusive_key, keep_last=20,
-         description="Check the library's symlinks (phase 1, and ffprobe for full/deep)"),
+         description="Check the library's symlinks (phase 1, and ffprobe for full/deep)",
+         params=ScanParams, schedulable=True),
     Task(name="symlink:delete", func=delete_task, exclusive_key=delete_exclusive_key, keep_last=20,
-         description="Delete the confirmed problem links of a scan (journaled, reversible)"),
+         description="Delete the confirmed problem links of a scan (journaled, reversible)",
+         params=DeleteParams, schedulable=False),
 ]
