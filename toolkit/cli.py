@@ -105,7 +105,7 @@ def build_cli(host: PluginHost | None = None) -> click.Group:
             click.echo(f"{v.id}  {v.task:24} {v.state:11} {created}  "
                        f"{v.error or (v.progress or {}).get('message', '')}")
 
-    plugin_host.hook.toolkit_register_commands(cli=cli)
+    plugin_host.add_commands(cli)
     return cli
 
 

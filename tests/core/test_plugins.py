@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 from quart import Blueprint
 from sqlalchemy import Column, Integer, Table
 
@@ -85,13 +86,17 @@ def test_block_list_from_environment(tmp_path, monkeypatch):
     assert host.infos["symlink"].status == "blocked"
 
 
+class XSettings(BaseModel):
+    colour: str = "blue"
+
+
 def _two(hook: str, make_value) -> list:
     return [(n, make_plugin(n, **{hook: make_value})) for n in ("one", "two")]
 
 
 @pytest.mark.parametrize("hook,value,message", [
     ("toolkit_register_tasks", lambda: Task("x:run", noop), "duplicate task 'x:run'"),
-    ("toolkit_settings_schema", lambda: SettingsSchema("x", dict), "duplicate settings namespace"),
+    ("toolkit_settings_schema", lambda: SettingsSchema("x", XSettings), "duplicate settings namespace"),
 ])
 def test_duplicate_declarations_are_startup_errors(toolkit_config, hook, value, message):
     host = build_plugin_host(toolkit_config, entry_points=False, extra=_two(hook, value))
@@ -169,3 +174,60 @@ def test_third_party_plugin_in_cli(hello_installed, tmp_path):
     assert re.search(r"^symlink\s+\S+\s+builtin\s+loaded", listing, re.M)
     said = subprocess.run([exe, "hello"], env=env, capture_output=True, text=True, check=True)
     assert said.stdout.strip() == "hello from a plugin"
+
+
+def _boom():
+    raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize(("hooks", "error"), [
+    ({"toolkit_menu_links": lambda: {"label": "Bad", "href": "/bad"}},
+     "toolkit_menu_links: TypeError: returned dict, expected MenuLink"),
+    ({"toolkit_register_tasks": _boom}, "toolkit_register_tasks: RuntimeError: boom"),
+    ({"toolkit_settings_schema": lambda: SettingsSchema("bad", dict)},
+     "toolkit_settings_schema: TypeError: SettingsSchema needs a namespace and a pydantic model"),
+    ({"toolkit_register_routes": lambda app: "not a blueprint"},
+     "toolkit_register_routes: TypeError: returned str, expected Blueprint"),
+])
+async def test_a_plugin_failing_any_declaration_is_failed_and_loses_all_it_declared(
+        toolkit_config, hooks, error):
+    from toolkit.core.hookspecs import MenuLink, Schedule
+
+    declared = {"toolkit_register_tasks": lambda: Task("bad:run", noop, schedulable=True),
+                "toolkit_menu_links": lambda: MenuLink("Bad", "/bad"),
+                "toolkit_register_schedules": lambda: Schedule("bad nightly", "bad:run", "daily")}
+    bad = make_plugin("bad", **{**declared, **hooks})
+    good = make_plugin("good", toolkit_register_tasks=lambda: Task("good:run", noop),
+                       toolkit_menu_links=lambda: MenuLink("Good", "/good"))
+    app = make_app(toolkit_config, [("bad", bad), ("good", good)], entry_points=False)
+    async with app.test_app():
+        client = app.test_client()
+        plugins = {p["name"]: p for p in await (await client.get("/api/toolkit/plugins")).get_json()}
+        tasks = {t["name"] for t in await (await client.get("/api/toolkit/tasks")).get_json()}
+        schedules = {s["name"] for s in await (await client.get("/api/toolkit/schedules")).get_json()}
+        home = await (await client.get("/")).get_data(as_text=True)
+    assert (plugins["bad"]["status"], plugins["bad"]["error"]) == ("failed", error)
+    assert plugins["good"]["status"] == plugins["symlink"]["status"] == "loaded"
+    assert "good:run" in tasks and "symlink:scan" in tasks and "bad:run" not in tasks
+    assert "bad nightly" not in schedules
+    assert 'href="/good"' in home and 'href="/bad"' not in home
+
+
+def test_a_plugin_failing_to_add_commands_leaves_none_behind(toolkit_config):
+    import click
+    from click.testing import CliRunner
+
+    from toolkit.cli import build_cli
+
+    def half_done(cli):
+        @cli.command("half")
+        def half():
+            click.echo("should not be here")
+        raise RuntimeError("boom after one command")
+
+    host = build_plugin_host(toolkit_config, entry_points=False,
+                             extra=[("bad", make_plugin("bad", toolkit_register_commands=half_done))])
+    cli = build_cli(host)
+    assert "half" not in cli.commands and "symlink" in cli.commands
+    assert host.infos["bad"].status == "failed" and "boom after one command" in host.infos["bad"].error
+    assert CliRunner().invoke(cli, ["plugins"]).exit_code == 0

@@ -3,6 +3,10 @@
 Never built at import time (tests and apps each build their own). A plugin that fails to import
 or register is logged and listed with its error; the host still starts. Everything plugins
 declare is collected into a :class:`Registry` up front, and duplicates are a startup error.
+
+Every hook is called plugin by plugin. A plugin that raises, or returns something of the
+wrong type, from any hook is marked failed with its error, unregistered, and everything it
+declared is dropped; the host and the other plugins start.
 """
 from __future__ import annotations
 
@@ -54,11 +58,6 @@ def _as_list(value: Any) -> list:
     if value is None:
         return []
     return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-def flatten(results: Iterable[Any]) -> list:
-    """Hook results are one item, a list or None per plugin: make one list."""
-    return [item for result in results for item in _as_list(result)]
 
 
 def _plugin_name(obj: Any, default: str) -> str:
@@ -128,6 +127,47 @@ class PluginHost:
                 continue
             self.register(obj, ep.name, source="entry_point", version=version)
 
+    def fail(self, name: str, error: str) -> None:
+        """Mark a plugin failed and unregister it (no more hook calls)."""
+        log.error("plugin %s failed: %s", name, error)
+        info = self.infos.setdefault(name, PluginInfo(name))
+        info.status, info.error = "failed", error
+        if self.pm.get_plugin(name) is not None:
+            self.pm.unregister(name=name)
+
+    def failed(self) -> set[str]:
+        return {name for name, info in self.infos.items() if info.status == "failed"}
+
+    def declarations(self, hook_name: str, expected: type, **kwargs: Any) -> list[tuple[str, Any]]:
+        """``(plugin, item)`` for every item each plugin returns from ``hook_name``; a plugin
+        that raises or returns anything but ``expected`` items (or ``None``) is failed, and
+        none of its items is returned."""
+        found: list[tuple[str, Any]] = []
+        for impl in reversed(getattr(self.hook, hook_name).get_hookimpls()):  # load order
+            try:
+                items = _as_list(impl.function(**{a: kwargs[a] for a in impl.argnames}))
+                for item in items:
+                    _check_item(item, expected)
+            except Exception as exc:
+                self.fail(impl.plugin_name, f"{hook_name}: {type(exc).__name__}: {exc}")
+                continue
+            found.extend((impl.plugin_name, item) for item in items)
+        return found
+
+    def add_commands(self, cli: Any) -> None:
+        """``toolkit_register_commands`` plugin by plugin: the commands a failing plugin
+        added before it failed are removed again."""
+        for impl in reversed(self.hook.toolkit_register_commands.get_hookimpls()):
+            before = dict(cli.commands)
+            try:
+                returned = impl.function(cli=cli)
+                if returned is not None:
+                    raise TypeError(f"returned {type(returned).__name__}, expected None")
+            except Exception as exc:
+                cli.commands.clear()
+                cli.commands.update(before)
+                self.fail(impl.plugin_name, f"toolkit_register_commands: {type(exc).__name__}: {exc}")
+
     def unregister(self, name: str) -> None:
         self.pm.unregister(name=name)
         self.infos.pop(name, None)
@@ -195,6 +235,38 @@ def _by_name(items: Iterable[Any], key, kind: str) -> dict[str, Any]:
     return seen
 
 
+def _check_item(item: Any, expected: type) -> None:
+    """Raise ``TypeError`` unless ``item`` is an ``expected`` fit for use."""
+    if not isinstance(item, expected):
+        raise TypeError(f"returned {type(item).__name__}, expected {expected.__name__}")
+    problem = None
+    if isinstance(item, Models) and not hasattr(item.metadata, "tables"):
+        problem = "Models.metadata is not a SQLAlchemy MetaData"
+    elif isinstance(item, Task) and not (isinstance(item.name, str) and callable(item.func)):
+        problem = "Task needs a name and a function"
+    elif isinstance(item, MenuLink) and not (isinstance(item.label, str) and isinstance(item.href, str)
+                                             and isinstance(item.order, int)):
+        problem = "MenuLink needs a text label, an href and an integer order"
+    elif isinstance(item, Schedule) and not (isinstance(item.params, dict)
+                                             and all(isinstance(v, str) for v in (item.name, item.task, item.cron))):
+        problem = "Schedule needs a name, a task, a cron and params as a dict"
+    elif isinstance(item, SettingsSchema) and not (isinstance(item.namespace, str)
+                                                   and hasattr(item.model, "model_validate")):
+        problem = "SettingsSchema needs a namespace and a pydantic model"
+    if problem:
+        raise TypeError(problem)
+
+
+# the hooks that declare things, and the type of each item they return
+DECLARATIONS: dict[str, type] = {
+    "toolkit_register_models": Models,
+    "toolkit_register_tasks": Task,
+    "toolkit_settings_schema": SettingsSchema,
+    "toolkit_register_schedules": Schedule,
+    "toolkit_menu_links": MenuLink,
+}
+
+
 @dataclass
 class Registry:
     """Everything the plugins declared, validated once before startup."""
@@ -204,22 +276,29 @@ class Registry:
     settings: dict[str, SettingsSchema]
     schedules: dict[str, Schedule]
     menu: list[MenuLink]
+    owners: dict[int, str] = field(default_factory=dict)  # id(item) -> plugin
 
     @classmethod
     def collect(cls, host: PluginHost) -> "Registry":
-        hook = host.hook
-        models = flatten(hook.toolkit_register_models())
+        declared = {hook: host.declarations(hook, kind) for hook, kind in DECLARATIONS.items()}
+        failed = host.failed()  # a plugin failing one hook loses all it declared
+        owners = {id(item): plugin for found in declared.values() for plugin, item in found}
+
+        def kept(hook: str) -> list:
+            return [item for plugin, item in declared[hook] if plugin not in failed]
+
+        models = kept("toolkit_register_models")
         _by_name(
             (table for m in models for table in m.metadata.tables),
             key=lambda t: t,
             kind="table",
         )
-        tasks = _by_name(flatten(hook.toolkit_register_tasks()), lambda t: t.name, "task")
+        tasks = _by_name(kept("toolkit_register_tasks"), lambda t: t.name, "task")
         settings = _by_name(
-            flatten(hook.toolkit_settings_schema()), lambda s: s.namespace, "settings namespace"
+            kept("toolkit_settings_schema"), lambda s: s.namespace, "settings namespace"
         )
         schedules = _by_name(
-            flatten(hook.toolkit_register_schedules()), lambda s: s.name, "schedule"
+            kept("toolkit_register_schedules"), lambda s: s.name, "schedule"
         )
         for schedule in schedules.values():
             if schedule.task not in tasks:
@@ -230,8 +309,18 @@ class Registry:
                 raise PluginConflict(
                     f"schedule {schedule.name!r} names task {schedule.task!r}, which may not "
                     "be scheduled")
-        menu = sorted(flatten(hook.toolkit_menu_links()), key=lambda m: (m.order, m.label))
-        return cls(models, tasks, settings, schedules, menu)
+        menu = sorted(kept("toolkit_menu_links"), key=lambda m: (m.order, m.label))
+        return cls(models, tasks, settings, schedules, menu, owners)
+
+    def drop(self, plugin: str) -> None:
+        """Forget everything ``plugin`` declared (it failed in a later hook), in place: the
+        runner, scheduler and settings store hold these same containers."""
+        mine = lambda item: self.owners.get(id(item)) == plugin  # noqa: E731
+        self.models[:] = [m for m in self.models if not mine(m)]
+        self.menu[:] = [m for m in self.menu if not mine(m)]
+        for table in (self.tasks, self.settings, self.schedules):
+            for key in [k for k, item in table.items() if mine(item)]:
+                del table[key]
 
 
 async def await_me_maybe(value: Any) -> Any:

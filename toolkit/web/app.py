@@ -15,7 +15,7 @@ from quart import Quart, current_app, request
 
 from toolkit import __version__
 from toolkit.core.config import ToolkitConfig
-from toolkit.core.plugins import PluginConflict, PluginHost, flatten
+from toolkit.core.plugins import PluginConflict, PluginHost
 from toolkit.core.runtime import Toolkit
 from toolkit.web.errors import ApiError, register_error_handlers
 
@@ -30,7 +30,12 @@ def current_toolkit() -> Toolkit:
 
 
 def _register_blueprints(app: Quart, toolkit: Toolkit) -> None:
-    for blueprint in flatten(toolkit.host.hook.toolkit_register_routes(app=app)):
+    from quart import Blueprint
+
+    found = toolkit.host.declarations("toolkit_register_routes", Blueprint, app=app)
+    for plugin in toolkit.host.failed():
+        toolkit.registry.drop(plugin)  # a plugin whose routes failed loses its tasks, menu...
+    for _plugin, blueprint in found:
         if blueprint.name in app.blueprints:
             raise PluginConflict(f"duplicate blueprint name {blueprint.name!r}")
         app.register_blueprint(blueprint)
