@@ -93,3 +93,19 @@ def mounted(toolkit_config, redriva):
         yield served.url
     finally:
         served.stop()
+
+
+@pytest.fixture
+def todays_redriva(redriva_db):
+    """Today's Redriva header structure, unchanged (its menu links /symlink itself)."""
+    return create_redriva(redriva_db, templates="templates_today")
+
+
+@pytest.fixture
+def mounted_today(toolkit_config, todays_redriva):
+    """Base URL of the toolkit mounted into today's Redriva, served by hypercorn."""
+    served = serve_mounted(toolkit_config, todays_redriva)
+    try:
+        yield served.url
+    finally:
+        served.stop()

@@ -1,5 +1,5 @@
 """In real headless Chromium: open Redriva's page, follow "🔗 Symlink" from Redriva's menu to
-the toolkit (which wears Redriva's header and colours), and come back to Redriva.
+the toolkit (inside Redriva's own layout), and come back to Redriva.
 
 Screenshots go to ``$TOOLKIT_SCREENSHOT_DIR`` when set (the docs' images:
 ``TOOLKIT_SCREENSHOT_DIR=docs/screenshots pytest -m browser tests/redriva``)."""
@@ -27,6 +27,7 @@ def background(locator) -> str:
 
 
 def test_redriva_to_symlink_and_back(mounted, browser_page, tmp_path):
+    """The seed era's header, with the documented menu include."""
     page = browser_page
     expect = pytest.importorskip("playwright.sync_api").expect
     page.goto(mounted + "/torrents")
@@ -37,21 +38,40 @@ def test_redriva_to_symlink_and_back(mounted, browser_page, tmp_path):
     page.locator(".nav").get_by_role("link", name="🔗 Symlink").click()
     expect(page).to_have_url(mounted + "/symlink")
     expect(page.get_by_role("heading", name="🔗 Symlink manager")).to_be_visible()
-    header = page.locator("header.tk-header")
-    expect(header.locator(".tk-brand")).to_have_text("🚀 Redriva Web")
-    expect(header.get_by_role("link", name="🔗 Symlink")).to_have_attribute(
-        "aria-current", "page")
-    assert background(header) == REDRIVA_HEADER_BG
-    # the toolkit's htmx tabs still work inside the mount
+    # Redriva's own header, styles and menu around the toolkit's page
+    expect(page.locator(".nav h1")).to_have_text("🚀 Redriva Web")
+    assert background(page.locator(".header")) == REDRIVA_HEADER_BG
+    # the toolkit's htmx tabs still work inside Redriva's page
     page.get_by_role("tab", name="Settings").click()
     expect(page).to_have_url(re.compile(r"/symlink\?tab=settings$"))
     shoot(page, "symlink", tmp_path)
 
-    header.get_by_role("link", name="📁 Torrents").click()
+    page.locator(".nav").get_by_role("link", name="📁 Torrents").click()
     expect(page).to_have_url(mounted + "/torrents")
     expect(page.locator("td.torrent-name").first).to_have_text("Show.S01E01.mkv")
 
     page.locator(".nav").get_by_role("link", name="🔗 Symlink").click()
-    page.locator("header.tk-header .tk-brand").click()  # the brand leads back, as in Redriva
+    page.locator(".nav").get_by_role("link", name="🏠 Dashboard").click()
     expect(page).to_have_url(mounted + "/")
     expect(page.get_by_role("heading", name="📊 Dashboard")).to_be_visible()
+
+
+def test_todays_redriva_menu_leads_to_the_toolkit(mounted_today, browser_page, tmp_path):
+    """Today's header links /symlink itself: no change to Redriva, and the toolkit's page is
+    one of Redriva's — its menu marks the current link, its hamburger opens on a phone."""
+    page = browser_page
+    expect = pytest.importorskip("playwright.sync_api").expect
+    page.goto(mounted_today + "/")
+    page.locator(".nav-links").get_by_role("link", name="🔗 Symlink").click()
+    expect(page).to_have_url(mounted_today + "/symlink")
+    expect(page.get_by_role("heading", name="🔗 Symlink manager")).to_be_visible()
+    expect(page.locator(".nav-links a.active")).to_have_text("🔗 Symlink")  # Redriva's script
+    assert background(page.locator(".header")) == REDRIVA_HEADER_BG
+    page.get_by_role("tab", name="Scanner").click()
+    expect(page).to_have_url(re.compile(r"/symlink\?tab=scanner$"))
+    shoot(page, "today-symlink", tmp_path)
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.locator(".nav-links")).to_be_hidden()
+    page.get_by_role("button", name="Toggle navigation").click()
+    expect(page.locator(".nav-links").get_by_role("link", name="⚙️ Settings")).to_be_visible()

@@ -90,21 +90,28 @@ def test_a_broken_plugin_set_never_breaks_redriva(toolkit_config, redriva_db, ca
     assert "cannot read the toolkit's menu links" in caplog.text
 
 
-def test_mounted_toolkit_pages_wear_redrivas_header(mounted):
-    html = httpx.get(mounted + "/symlink").text
-    assert 'class="tk-redriva"' in html
+def test_the_copied_seed_era_header(toolkit_config, redriva):
+    """Without Redriva's own layout (``template=None``, or one that cannot be used: see
+    test_redriva_frame), the toolkit's pages wear a copy of the seed-era header."""
+    served = ServedApp(mount_redriva(make_app(toolkit_config, PLUGINS), redriva,
+                                     template=None)).start()
+    try:
+        html = httpx.get(served.url + "/symlink").text
+        css = httpx.get(served.url + "/toolkit/static/toolkit.css").text
+    finally:
+        served.stop()
+    assert 'class="tk-body tk-redriva"' in html
     header = html.split('<header class="tk-header">', 1)[1].split("</header>", 1)[0]
     assert '<a class="tk-brand" href="/" title="Back to Redriva">🚀 Redriva Web</a>' in header
     links = re.findall(r'<a href="([^"]*)"[^>]*>([^<]*)</a>', header)
     assert links == [("/", "🏠 Dashboard"), ("/torrents", "📁 Torrents"),
                      ("/symlink", "🔗 Symlink"), ("/report", "📊 Report")]
     assert '<a href="/symlink" aria-current="page">' in header
-    css = httpx.get(mounted + "/toolkit/static/toolkit.css").text
-    assert "body.tk-redriva" in css and "#2c3e50" in css  # Redriva's header colour
+    assert ".tk-redriva .tk-header" in css and "#2c3e50" in css  # Redriva's header colour
 
 
 def test_header_shows_only_the_links_redriva_serves(toolkit_config, redriva):
-    app = mount_redriva(make_app(toolkit_config), redriva, brand="Redriva",
+    app = mount_redriva(make_app(toolkit_config), redriva, template=None, brand="Redriva",
                         links=[HeaderLink("📁 Torrents", "/torrents"),
                                HeaderLink("⚙️ Settings", "/settings")])
     served = ServedApp(app).start()
@@ -122,7 +129,7 @@ async def test_standalone_layout_and_plain_mounted_flag(toolkit_app_factory, mou
         html = await (await app.test_client().get("/symlink")).get_data(as_text=True)
     header = html.split("</header>", 1)[0]
     if mounted_flag:  # flag set by hand, no mount: a plain way back
-        assert 'class="tk-redriva"' in html and '<a href="/">← Redriva</a>' in header
+        assert 'class="tk-body tk-redriva"' in html and '<a href="/">← Redriva</a>' in header
     else:
         assert "tk-redriva" not in html and ">Redriva Toolkit</a>" in header
         assert '<a href="/">Home</a>' in header

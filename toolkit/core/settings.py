@@ -130,6 +130,10 @@ class SettingsStore:
                         id=self.ROW_ID, **values, created_at=utcnow(), updated_at=utcnow()))
             await session.commit()
 
+    async def is_saved(self, namespace: str) -> bool:
+        """Whether anything was ever saved for ``namespace``."""
+        return bool(await self._stored(namespace))
+
     async def ensure_defaults(self, namespace: str) -> BaseModel:
         """Store the defaults when nothing is stored yet (the seed's "creates defaults")."""
         if not await self._stored(namespace):

@@ -6,17 +6,21 @@ app: a request whose path lies in one of the toolkit's URL namespaces goes to Qu
 other request goes to Redriva, unchanged. The namespaces come from the Quart app's URL map
 (``/symlink``, ``/api/symlink``, ``/api/toolkit``, ``/toolkit``, and whatever other plugins
 registered), so a new plugin is routed without touching this module. Lifespan events go to the
-toolkit (Redriva has none).
+toolkit (Redriva has none). Mounted, the toolkit's pages are rendered inside Redriva's own base
+template (:class:`RedrivaFrame`), Redriva's failures stay Redriva's (:func:`_guarded`), and on
+the toolkit's first start its symlink settings start from Redriva's ``config.json``
+(:func:`take_redriva_settings`).
 
 :func:`init_redriva` is the one call a Redriva install adds to ``src/web.py``: it registers a
 Flask context processor that provides the toolkit's menu links (read from the plugin host,
 without starting the toolkit) and a template folder holding ``toolkit_menu.html``, which
-Redriva's ``base.html`` includes inside its ``<div class="nav">``.
+Redriva's ``base.html`` includes inside its menu.
 """
 from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import logging
 import os
 import sys
@@ -25,9 +29,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
+from urllib.parse import urlsplit
 
 import click
 from hypercorn.app_wrappers import WSGIWrapper
+from markupsafe import Markup
+from quart import has_request_context
 
 log = logging.getLogger(__name__)
 
@@ -217,15 +224,21 @@ def _guarded(app: Callable) -> Callable:
 
 
 def mount_redriva(toolkit_app, redriva: str | Callable, *,
+                  template: str | None = "base.html",
+                  config_file: str | os.PathLike | None = None,
                   brand: str = REDRIVA_BRAND,
                   links: Sequence[HeaderLink] = REDRIVA_LINKS,
                   max_body_size: int | None = None) -> RedrivaMount:
     """One ASGI app serving the toolkit and Redriva side by side.
 
     ``redriva`` is ``"module:attr"`` (e.g. ``"src.web:app"``) or the Flask app. The toolkit's
-    pages then show Redriva's header: ``brand`` and those of ``links`` that Redriva serves,
-    followed by every plugin's menu links. ``max_body_size`` bounds a request body sent to
-    Redriva (default: Flask's ``MAX_CONTENT_LENGTH``, else 16 MiB)."""
+    pages are rendered inside Redriva's own ``template`` (see :class:`RedrivaFrame`). When
+    it cannot be used, or with ``template=None``, they show a copy of the seed-era header:
+    ``brand`` and those of ``links`` that Redriva serves, then every plugin's menu links.
+    ``config_file`` is Redriva's ``config/config.json`` (default: beside its ``src/``),
+    read once on the toolkit's first start (:func:`take_redriva_settings`).
+    ``max_body_size`` bounds a request body sent to Redriva (default: Flask's
+    ``MAX_CONTENT_LENGTH``, else 16 MiB)."""
     redriva_app = load_wsgi_app(redriva)
     flask_config = getattr(redriva_app, "config", {}) or {}
     body_limit = max_body_size or flask_config.get("MAX_CONTENT_LENGTH") or DEFAULT_MAX_BODY
@@ -234,17 +247,192 @@ def mount_redriva(toolkit_app, redriva: str | Callable, *,
 
     header_links = [link for link in links if _serves(redriva_app, link.href)]
     toolkit_app.config["REDRIVA_MOUNTED"] = True
+    frame = RedrivaFrame.load(redriva_app, template) if template else None
+
+    async def redriva_frame(title: str, content: str) -> Markup | None:
+        if not has_request_context():
+            return None
+        html = await mount._run_in_thread(frame.render, title, content, _request_facts())
+        return None if html is None else Markup(html)
 
     @toolkit_app.context_processor
     async def _redriva_header():
-        return {"redriva_brand": brand, "redriva_links": header_links}
+        context = {"redriva_brand": brand, "redriva_links": header_links}
+        if frame is not None:
+            context["redriva_frame"] = redriva_frame
+        return context
 
     toolkit = toolkit_app.extensions.get("toolkit")
     menu_source = getattr(redriva_app, "extensions", {}).get(EXTENSION)
     if menu_source is not None and toolkit is not None:
         # same process and site: the running toolkit's own links, never another host's
         menu_source.use(toolkit.registry.menu, base_url="")
+
+    if config_file is None and getattr(redriva_app, "root_path", None):
+        config_file = Path(redriva_app.root_path).parent / "config" / "config.json"
+    if config_file is not None and toolkit is not None:
+        @toolkit_app.before_serving  # after the toolkit's own start: its database is ready
+        async def _first_start_settings():
+            await take_redriva_settings(toolkit.settings, Path(config_file))
     return mount
+
+
+# -- Redriva's own layout around the toolkit's pages -------------------------------------------
+
+# Compiled in Redriva's Jinja environment; the base is the Template read at startup.
+FRAME_CHILD = ("{% extends toolkit_frame_base %}"
+               "{% block title %}{{ toolkit_title }}{% endblock %}"
+               "{% block content %}{{ toolkit_content }}{% endblock %}")
+
+
+class RedrivaFrame:
+    """Redriva's base template, read from its template folder at startup, around the toolkit's
+    pages: the toolkit renders a page (``toolkit/base.html`` hands its title and its content,
+    with the toolkit's styles and scripts, to ``redriva_frame``), then Redriva's Flask app
+    renders its base template around it, in a request context of its own for the same URL
+    and cookies: its header and menu (whatever version: today's ``/symlink`` link then
+    leads to the toolkit), its styles, scripts, context processors and ``url_for``."""
+
+    def __init__(self, flask_app, base) -> None:
+        self.flask_app = flask_app
+        self.base = base
+        self.child = flask_app.jinja_env.from_string(FRAME_CHILD)
+        self.failure = ""  # why the last render failed
+
+    @classmethod
+    def load(cls, flask_app, name: str) -> RedrivaFrame | None:
+        """The frame, or ``None`` with a log line saying why Redriva's template cannot be
+        used (the toolkit's pages then keep their copy of the seed-era header)."""
+        frame = reason = None
+        if getattr(flask_app, "jinja_env", None) is None:
+            reason = "Redriva's app is not a Flask app"
+        else:
+            try:
+                base = flask_app.jinja_env.get_template(name)
+                if "content" not in base.blocks:
+                    reason = f"its {name} has no {{% block content %}}"
+                else:
+                    frame = cls(flask_app, base)
+                    if frame.render("Redriva Toolkit", "", {"path": "/"}, log_failure=False) is None:
+                        reason, frame = f"rendering its {name} failed: {frame.failure}", None
+            except Exception as exc:  # a missing template, a syntax error...
+                reason = f"its {name} cannot be read: {type(exc).__name__}: {exc}"
+        if frame is None:
+            log.warning("the toolkit's pages keep their own copy of Redriva's header: %s", reason)
+        else:
+            log.info("the toolkit's pages are rendered inside Redriva's %s",
+                     getattr(frame.base, "filename", None) or name)
+        return frame
+
+    def render(self, title: str, content: str, request_facts: dict, *,
+               log_failure: bool = True) -> str | None:
+        """Blocking (a Redriva thread): the page, or ``None`` when Redriva's code failed —
+        ``SystemExit`` included — and the toolkit's own layout is used for this page."""
+        import flask
+
+        try:
+            with self.flask_app.test_request_context(**request_facts):
+                return flask.render_template(self.child, toolkit_frame_base=self.base,
+                                             toolkit_title=Markup(title),
+                                             toolkit_content=Markup(content))
+        except BaseException as exc:  # noqa: BLE001 - Redriva's failures stay Redriva's
+            self.failure = f"{type(exc).__name__}: {exc}"
+            if log_failure:
+                log.error("rendering Redriva's layout for %s failed (%s): this page keeps the "
+                          "toolkit's own header", request_facts.get("path"), self.failure,
+                          exc_info=exc)
+            return None
+
+
+def _request_facts() -> dict:
+    """What Redriva's request context needs of the toolkit's request: URL and headers
+    (cookies: Redriva's session; Accept-Language...)."""
+    from quart import request
+
+    return {"path": request.path, "query_string": request.query_string,
+            "base_url": f"{request.scheme}://{request.host}{request.root_path}",
+            "headers": [(k, v) for k, v in request.headers.items()
+                        if k.lower() not in {"host", "content-length", "content-type"}]}
+
+
+# -- Redriva's settings as the toolkit's first values ------------------------------------------
+
+def settings_from_redriva(config: dict) -> tuple[dict, list[str]]:
+    """The toolkit's symlink settings from Redriva's ``config.json``: its Settings › Symlinks
+    tab (``symlink``: ``media_path``, ``workers``, ``<kind>_url/_api_key/_enabled``) over its
+    ``sonarr``/``radarr`` connections, as Redriva itself merges them. Only values Redriva
+    holds are taken. Returns the values and notes on what could not be taken."""
+    def section(name: str) -> dict:
+        value = config.get(name)
+        return value if isinstance(value, dict) else {}
+
+    symlink = section("symlink")
+    values: dict[str, Any] = {}
+    notes: list[str] = []
+    if symlink.get("media_path"):
+        values["media_path"] = symlink["media_path"]
+    if symlink.get("workers") is not None:
+        values["max_workers"] = symlink["workers"]
+    for kind in ("sonarr", "radarr"):
+        connection = section(kind)
+        url = str(symlink.get(f"{kind}_url") or connection.get("url") or "").strip()
+        if not url:
+            continue
+        try:
+            parts = urlsplit(url)
+            port = parts.port or 80
+        except ValueError:
+            parts, port = None, None
+        if parts is None or parts.scheme != "http" or not parts.hostname or parts.path.strip("/"):
+            notes.append(f"{kind} at {url}: the symlink settings hold a plain http host and "
+                         f"port only; set this connection in the toolkit's Settings tab")
+            continue
+        enabled = symlink.get(f"{kind}_enabled", connection.get("enabled", False))
+        values.update({f"{kind}_enabled": bool(enabled), f"{kind}_host": parts.hostname,
+                       f"{kind}_port": port,
+                       f"{kind}_api_key": symlink.get(f"{kind}_api_key")
+                       or connection.get("api_key") or ""})
+    return values, notes
+
+
+async def take_redriva_settings(store, config_file: Path, namespace: str = "symlink") -> None:
+    """On the toolkit's first start inside Redriva (no symlink settings saved yet), start
+    from the symlink settings and Sonarr/Radarr connections Redriva keeps, and say so. From
+    then on the toolkit keeps its own copy: later changes in Redriva are not read again."""
+    from toolkit.core.settings import SettingsError
+
+    if namespace not in store.schemas or await store.is_saved(namespace):
+        return
+    try:
+        text = await asyncio.to_thread(config_file.read_text, encoding="utf-8")
+        config = json.loads(text)
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as exc:
+        log.warning("cannot read Redriva's %s (%s): the symlink settings start from the "
+                    "toolkit's defaults", config_file, exc)
+        return
+    values, notes = settings_from_redriva(config if isinstance(config, dict) else {})
+    for _ in range(2):  # a value the toolkit refuses is left out, the others are taken
+        if not values:
+            break
+        try:
+            await store.update(namespace, values)
+            break
+        except SettingsError as exc:
+            notes += [f"{field}: {message}" for field, message in exc.fields.items()]
+            values = {k: v for k, v in values.items() if k not in exc.fields}
+    else:
+        values = {}
+    if values:
+        taken = ", ".join(f"{k}={v}" for k, v in values.items() if not k.endswith("_api_key"))
+        if any(k.endswith("_api_key") and v for k, v in values.items()):
+            taken += ", API keys"
+        log.warning("first start inside Redriva: the symlink settings start from Redriva's %s "
+                    "(%s); from now on the toolkit's Settings tab is where they change",
+                    config_file, taken)
+    for note in notes:
+        log.warning("not taken from Redriva's %s: %s", config_file, note)
 
 
 def _serves(flask_app, path: str) -> bool:

@@ -12,12 +12,17 @@ import threading
 from pathlib import Path
 
 from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
+from jinja2 import ChoiceLoader, FileSystemLoader
 
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-def create_app(database: str | os.PathLike | None = None) -> Flask:
+def create_app(database: str | os.PathLike | None = None, templates: str = "templates") -> Flask:
+    """``templates="templates_today"``: today's header structure (its base.html only)."""
     app = Flask(__name__)
+    if templates != "templates":
+        app.jinja_loader = ChoiceLoader([FileSystemLoader(PROJECT / "src" / templates),
+                                         app.jinja_loader])
     app.secret_key = "redriva-test-secret"
     app.config["DATABASE"] = str(database or os.environ.get("REDRIVA_DB")
                                  or PROJECT / "data" / "redriva.db")
