@@ -1,23 +1,63 @@
-"""Start a real ``rclone mount`` of a WebDAV URL (foreground process, so we own its pid)."""
+"""Start a real ``rclone mount`` of a WebDAV URL (foreground process, so we own its pid),
+and the WebDAV server in a process of its own when a test must hang it (SIGSTOP)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import Protocol
 
-from fakes.webdav import WebDAVServer
+# short caches and no retries: what tests that do not care about timing use
+TEST_FLAGS = ("--dir-cache-time", "1s", "--attr-timeout", "0s", "--low-level-retries", "1")
 
 
-def start_rclone_mount(server: WebDAVServer, mount_point: Path, *extra: str, log: Path | None = None) -> subprocess.Popen:
-    """Mount with short caches for tests (later ``extra`` flags override: the last one wins)
-    and wait until the mount point is mounted."""
+class HasUrl(Protocol):
+    url: str
+
+
+class WebDAVProcess:
+    """``tests/fakes/webdav.py`` in its own process: a test can stop it (SIGSTOP, by its
+    pid) to hang the mount, and must resume it (SIGCONT) in a ``finally``."""
+
+    def __init__(self, root: Path, *, latency: float = 0.0, fail500: tuple[str, ...] = (),
+                 fail503: tuple[str, ...] = ()) -> None:
+        command = [sys.executable, str(Path(__file__).with_name("webdav.py")), str(root), str(latency)]
+        for path in fail500:
+            command += ["--fail500", path]
+        for path in fail503:
+            command += ["--fail503", path]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self.process.stdout is not None
+        self.url = self.process.stdout.readline().strip()
+        if not self.url:
+            raise RuntimeError("the WebDAV server process did not start")
+
+    def pause(self) -> None:
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.process.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        self.resume()
+        self.process.kill()
+        self.process.wait(10)
+
+
+def start_rclone_mount(server: HasUrl, mount_point: Path, *extra: str, log: Path | None = None,
+                       flags: tuple[str, ...] = TEST_FLAGS) -> subprocess.Popen:
+    """Mount with ``flags`` (default: short caches and no retries; ``()`` for rclone's
+    defaults, as users have them), then ``extra`` (the last one wins), and wait until the
+    mount point is mounted."""
     mount_point.mkdir(parents=True, exist_ok=True)
     log_file = open(log, "wb") if log else None
     try:
         process = subprocess.Popen(
             ["rclone", "mount", ":webdav:", str(mount_point), "--webdav-url", server.url, "--read-only",
-             "--dir-cache-time", "1s", "--attr-timeout", "0s", "--low-level-retries", "1", *extra],
+             *flags, *extra],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_file or subprocess.DEVNULL,
         )
     finally:

@@ -15,12 +15,15 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 
 
 class FaultInjector:
-    """WSGI middleware: ``latency`` seconds per request, 500 for ``failing_paths``."""
+    """WSGI middleware: ``latency`` seconds per request, 500 for ``failing_paths``, 503 for
+    ``unavailable_paths`` (a debrid service's "try later"), 503 for everything when
+    ``unavailable``."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self.app = app
         self.latency = 0.0
         self.failing_paths: set[str] = set()
+        self.unavailable_paths: set[str] = set()
         self.failing_methods: set[str] = {"GET"}
         self.unavailable = False
         self.requests = 0
@@ -32,14 +35,18 @@ class FaultInjector:
         if self.latency:
             time.sleep(self.latency)
         path = environ.get("PATH_INFO", "")
-        if self.unavailable or (path in self.failing_paths and environ["REQUEST_METHOD"] in self.failing_methods):
+        failing = environ["REQUEST_METHOD"] in self.failing_methods
+        if self.unavailable or (failing and path in self.unavailable_paths):
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+            return [b"later"]
+        if failing and path in self.failing_paths:
             start_response("500 Internal Server Error", [("Content-Type", "text/plain"), ("Content-Length", "5")])
             return [b"error"]
         return self.app(environ, start_response)
 
 
 class WebDAVServer:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, threads: int = 16) -> None:
         self.root = root
         config = {
             "host": "127.0.0.1",
@@ -53,7 +60,7 @@ class WebDAVServer:
             "lock_storage": True,
         }
         self.faults = FaultInjector(WsgiDAVApp(config))
-        self.server = wsgi.Server(("127.0.0.1", 0), self.faults, numthreads=16)
+        self.server = wsgi.Server(("127.0.0.1", 0), self.faults, numthreads=threads)
         self.thread: threading.Thread | None = None
 
     @property
@@ -74,12 +81,23 @@ class WebDAVServer:
 
 
 def main() -> None:
-    """``python tests/fakes/webdav.py ROOT [LATENCY]``: serve in this process (benchmarks run
-    the server apart from the engine so both do not share one GIL); prints the URL."""
-    import sys
+    """``python tests/fakes/webdav.py ROOT [LATENCY] [--fail500 PATH]... [--fail503 PATH]...``:
+    serve in this process, print the URL. Benchmarks run the server apart from the engine
+    (both would share one GIL), and tests that hang the server stop this process
+    (SIGSTOP by its pid)."""
+    import argparse
 
-    server = WebDAVServer(Path(sys.argv[1]))
-    server.faults.latency = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
+    parser = argparse.ArgumentParser()
+    parser.add_argument("root")
+    parser.add_argument("latency", nargs="?", type=float, default=0.0)
+    parser.add_argument("--fail500", action="append", default=[], help="a path answered 500 (repeatable)")
+    parser.add_argument("--fail503", action="append", default=[], help="a path answered 503 (repeatable)")
+    parser.add_argument("--threads", type=int, default=16)
+    arguments = parser.parse_args()
+    server = WebDAVServer(Path(arguments.root), threads=arguments.threads)
+    server.faults.latency = arguments.latency
+    server.faults.failing_paths.update(arguments.fail500)
+    server.faults.unavailable_paths.update(arguments.fail503)
     server.start()
     print(server.url, flush=True)
     try:

@@ -108,13 +108,28 @@ def test_unmounted_mount_point_gives_unknown_not_broken(rclone_mount, tree):
 
 def test_slow_server_past_the_deadline_is_unknown_and_the_scan_finishes(rclone_mount, tree):
     _populate(rclone_mount, tree, ["slow1.mkv", "slow2.mkv", "slow3.mkv"])
-    rclone_mount.server.faults.latency = 1.5  # every WebDAV request; the deadline is 0.5 s
+    rclone_mount.server.faults.latency = 1.5  # every WebDAV request; the deadline is 0.5 s, then 1.5 s
 
     result, found = _scan(tree, fs_timeout=0.5, workers=2, mount_timeout=10)
 
     assert {n: p.status for n, p in found.items()} == {n: "UNKNOWN" for n in ["slow1.mkv", "slow2.mkv", "slow3.mkv"]}
-    assert all("no answer within 0.5s" in p.reason for p in found.values())
+    assert all("no answer within 1.5s (tried twice)" in p.reason for p in found.values())
     assert result.statistics["phase1_broken"] == 0 and result.statistics["phase1_io_error"] == 0
+    assert not result.mount_down  # slow is not down: calls kept completing
+    assert [m["late"] for m in result.mounts if m["fstype"].startswith("fuse")] == [3]
+
+
+def test_a_late_link_is_retried_with_a_longer_deadline(rclone_mount, tree):
+    _populate(rclone_mount, tree, ["late.mkv"])
+    _populate(rclone_mount, tree, ["tiny.mkv"], size=100)
+    rclone_mount.server.faults.latency = 0.4  # a link's checks take ~1.2 s: past 0.5 s, within 1.5 s
+
+    result, found = _scan(tree, fs_timeout=0.5, workers=2, mount_timeout=10)
+
+    assert {n: p.status for n, p in found.items()} == {"tiny.mkv": "SMALL_FILE"}
+    assert result.statistics["phase1_ok"] == 1 and not result.mount_down
+    fuse = next(m for m in result.mounts if m["fstype"].startswith("fuse"))
+    assert fuse["late"] == 2 and fuse["degraded"] is True
 
 
 def test_latency_below_the_deadline_gives_correct_verdicts(rclone_mount, tree):

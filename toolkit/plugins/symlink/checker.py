@@ -267,6 +267,15 @@ class LinkClassifier:
         health = self.monitor.health_of(absolute_target)
         if not health.healthy:
             return problem(UNKNOWN, f"mount {health.mount_point} is down: {health.reason}")
+        with self.monitor.call_on(absolute_target) as call:
+            outcome = self._check_target(path, target, absolute_target, problem)
+            call.failed = isinstance(outcome, Problem) and outcome.status in (IO_ERROR, UNKNOWN, ERROR)
+            if isinstance(outcome, _Healthy) and outcome.size and outcome.cached is None:
+                call.good = path  # read just now: the mount's liveness probe may read it again
+        return outcome
+
+    def _check_target(self, path: str, target: str, absolute_target: str,
+                      problem: Callable[..., Problem]) -> Problem | _Healthy | _MissingFolder:
         try:
             info = os.stat(path)
         except OSError as exc:
@@ -499,12 +508,56 @@ def run_scan(
     return result
 
 
+# A link whose checks passed their deadline is tried once more at the end of its phase,
+# with this many times the deadline, before it is UNKNOWN (a flaky mount answers late at
+# times: one slow call must not make a verdict).
+LATE_RETRY_FACTOR = 3
+_MAX_LATE = 10_000  # late links kept in memory for that retry; past this they are UNKNOWN
+
+
+class _Late:
+    """Items that passed their deadline: retried once at the end of the phase."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.open: set[str] = set()
+
+    def defer(self, path: str) -> bool:
+        if len(self.items) >= _MAX_LATE:
+            return False
+        self.items.append(path)
+        self.open.add(path)
+        return True
+
+    def retry(self, fn, *, workers: int, deadline: float, max_abandoned: int, monitor: MountMonitor, should_abort,
+              on_tick) -> Iterator[tuple[str, Any]]:
+        """``fn`` on every deferred item, with ``deadline`` (the longer one)."""
+        if not self.items:
+            return
+        pool = DeadlinePool(fn, workers=workers, deadline=deadline, max_abandoned=max_abandoned,
+                            stuck=monitor.stuck_threads)
+        for path, outcome in pool.run(iter(self.items), should_abort, on_tick):
+            self.open.discard(path)
+            yield path, outcome
+
+
+def _late_or_down(path: str, monitor: MountMonitor) -> tuple[str, str, str | None]:
+    """(target, absolute target, why UNKNOWN now) for an item past its deadline. Never
+    blocks: the mount's last known health, and a re-check started in the background."""
+    target = _safe_readlink(path)  # the link itself is local: lstat-level, no hang
+    absolute_target = lexical_target(path, target)
+    known = monitor.recheck_soon(absolute_target)
+    if known is not None and not known.healthy:
+        return target, absolute_target, f"mount {known.mount_point} is down: {known.reason}"
+    return target, absolute_target, None
+
+
 def _phase1(options, monitor, spool, statistics, count, on_problem, reporter, should_abort, result, store) -> bool:
     classifier = LinkClassifier(options, monitor, store)
     reporter.start_phase("phase1", "phase 1: checking links")
     pool = DeadlinePool(
         classifier.classify_for_scan, workers=options.workers, deadline=options.fs_timeout,
-        max_abandoned=options.max_hung_calls,
+        max_abandoned=options.max_hung_calls, stuck=monitor.stuck_threads,
     )
     hung_folders: list[str] = []
 
@@ -525,6 +578,7 @@ def _phase1(options, monitor, spool, statistics, count, on_problem, reporter, sh
     )
     held_back = _HeldBack()
     mounts_seen: set[str] = set()
+    late = _Late()
 
     def report(problem: Problem) -> None:
         count(problem.status, _PHASE1_KEYS[problem.status])
@@ -542,36 +596,55 @@ def _phase1(options, monitor, spool, statistics, count, on_problem, reporter, sh
             mounts_seen.add(mount_point)
             monitor.health(monitor.mount_of(mount_point))
 
+    def tick() -> None:
+        count_settled()
+        monitor.watch()
+
+    def settle(path: str, outcome: Any, retried: bool) -> None:
+        if outcome is None:
+            return  # vanished or not a link any more
+        if outcome is TIMED_OUT:
+            target, absolute_target, down = _late_or_down(path, monitor)
+            if down is None and not retried:
+                monitor.note_late(absolute_target)
+                if late.defer(path):
+                    return
+            deadline = options.fs_timeout * (LATE_RETRY_FACTOR if retried else 1)
+            outcome = Problem(path, target, UNKNOWN, 1, 0, down or f"no answer within {deadline:g}s"
+                              + (" (tried twice)" if retried else ""))
+        elif isinstance(outcome, BaseException):
+            outcome = Problem(path, _safe_readlink(path), ERROR, 1, 0, f"{type(outcome).__name__}: {outcome}")
+        statistics["total_analyzed"] += 1
+        if isinstance(outcome, _Healthy):
+            count(OK, "phase1_ok")
+            if outcome.is_media:
+                statistics["media_links"] += 1
+                if outcome.cached is not None:
+                    _count_cached_verdict(path, outcome, statistics, count, on_problem)
+                elif spool is not None:
+                    spool.add(path)
+        elif isinstance(outcome, _MissingFolder):
+            held_back.add(outcome)
+        else:
+            report(outcome)
+        done = statistics["total_analyzed"]
+        reporter.send(done, None, f"phase 1: {done} links")
+
     try:
-        for path, outcome in pool.run(quick.unsettled(links), should_abort, count_settled):
-            if outcome is None:
-                continue  # vanished or not a link any more
-            statistics["total_analyzed"] += 1
-            done = statistics["total_analyzed"]
-            if outcome is TIMED_OUT:
-                target = _safe_readlink(path)  # the link itself is local: lstat-level, no hang
-                monitor.recheck_soon(lexical_target(path, target))
-                outcome = Problem(path, target, UNKNOWN, 1, 0, f"no answer within {options.fs_timeout:g}s")
-            elif isinstance(outcome, BaseException):
-                outcome = Problem(path, _safe_readlink(path), ERROR, 1, 0, f"{type(outcome).__name__}: {outcome}")
-            if isinstance(outcome, _Healthy):
-                count(OK, "phase1_ok")
-                if outcome.is_media:
-                    statistics["media_links"] += 1
-                    if outcome.cached is not None:
-                        _count_cached_verdict(path, outcome, statistics, count, on_problem)
-                    elif spool is not None:
-                        spool.add(path)
-            elif isinstance(outcome, _MissingFolder):
-                held_back.add(outcome)
-            else:
-                report(outcome)
-            reporter.send(done, None, f"phase 1: {done} links")
+        for path, outcome in pool.run(quick.unsettled(links), should_abort, tick):
+            settle(path, outcome, False)
+        for path, outcome in late.retry(classifier.classify_for_scan, workers=options.workers,
+                                        deadline=options.fs_timeout * LATE_RETRY_FACTOR,
+                                        max_abandoned=options.max_hung_calls, monitor=monitor,
+                                        should_abort=should_abort, on_tick=tick):
+            settle(path, outcome, True)
     except TooManyHungCalls as exc:
         result.stopped_reason = f"{exc}: the filesystem is not answering"
     finally:
         quick.close()
         count_settled()
+        for path in late.open:  # not retried: the scan stopped first
+            settle(path, TIMED_OUT, True)
         held_back.release(statistics["total_analyzed"], monitor, report)
     for folder in hung_folders:
         statistics["total_analyzed"] += 1
@@ -645,55 +718,78 @@ def _phase2(options, monitor, spool, statistics, count, on_problem, reporter, sh
     total = spool.count
     reporter.start_phase("phase2", f"phase 2 ({depth}): {total} media files, original estimate {result.phase2_estimate}", total)
 
-    def verify(path: str) -> tuple[ProbeVerdict, bool, tuple[str, int, int] | None]:
-        target = lexical_target(path, _safe_readlink(path))
-        health = monitor.health_of(target)
-        if not health.healthy:
-            return ProbeVerdict(UNKNOWN, f"mount {health.mount_point} is down: {health.reason}"), False, None
-        try:
-            info = os.stat(path)
-            identity = (os.path.realpath(path), info.st_size, info.st_mtime_ns)
-        except OSError as exc:
-            return ProbeVerdict(UNKNOWN, f"stat before probing failed: {_describe(exc)}"), False, None
-        if store is not None:
-            cached = store.get(*identity, depth, options.recheck_age_seconds)
-            if cached is not None:
-                return cached, True, identity
-        verdict = probe(path, depth, timeout=options.probe_timeout, samples=options.deep_samples)
-        if verdict.verdict == UNKNOWN:
-            monitor.report_failure(target)
-        return verdict, False, identity
+    def verifier(factor: float):
+        def verify(path: str) -> tuple[ProbeVerdict, bool, tuple[str, int, int] | None]:
+            target = lexical_target(path, _safe_readlink(path))
+            health = monitor.health_of(target)
+            if not health.healthy:
+                return ProbeVerdict(UNKNOWN, f"mount {health.mount_point} is down: {health.reason}"), False, None
+            with monitor.call_on(target) as call:
+                try:
+                    info = os.stat(path)
+                    identity = (os.path.realpath(path), info.st_size, info.st_mtime_ns)
+                except OSError as exc:
+                    call.failed = True
+                    return ProbeVerdict(UNKNOWN, f"stat before probing failed: {_describe(exc)}"), False, None
+                if store is not None:
+                    cached = store.get(*identity, depth, options.recheck_age_seconds)
+                    if cached is not None:
+                        return cached, True, identity
+                verdict = probe(path, depth, timeout=options.probe_timeout * factor, samples=options.deep_samples)
+                call.failed = verdict.verdict == UNKNOWN
+                if verdict.verdict == OK:
+                    call.good = path
+            if verdict.verdict == UNKNOWN and not verdict.late:
+                monitor.report_failure(target)
+            return verdict, False, identity
+        return verify
 
     samples = options.deep_samples if depth == "deep" else 0
     deadline = options.probe_timeout * (2 + samples) + options.fs_timeout
-    pool = DeadlinePool(verify, workers=options.probe_workers or options.workers, deadline=deadline,
-                        max_abandoned=options.max_hung_calls)
+    late = _Late()
     done = 0
+
+    def settle(path: str, outcome: Any, retried: bool) -> None:
+        nonlocal done
+        if outcome is TIMED_OUT or isinstance(outcome, BaseException):
+            down = _late_or_down(path, monitor)[2] if outcome is TIMED_OUT else None
+            why = down or ("probe hung past its deadline" if outcome is TIMED_OUT
+                           else f"{type(outcome).__name__}: {outcome}")
+            outcome = (ProbeVerdict(UNKNOWN, why, late=outcome is TIMED_OUT and down is None), False, None)
+        verdict, cached, identity = outcome
+        if verdict.late and not retried:
+            monitor.note_late(lexical_target(path, _safe_readlink(path)))
+            if late.defer(path):
+                return
+        done += 1
+        statistics["phase2_analyzed"] += 1
+        statistics["skipped_cached" if cached else "phase2_probed"] += 1
+        if store is not None and identity is not None and not cached and verdict.verdict != UNKNOWN:
+            store.put(*identity, depth, verdict)
+        if verdict.verdict == CORRUPTED:
+            count(CORRUPTED, "phase2_corrupted")
+        elif verdict.verdict == UNKNOWN:
+            count(UNKNOWN, "phase2_unknown")
+        if verdict.verdict != OK:
+            # the size from the probe's own stat: the coordinator never touches the mount
+            size = identity[1] if identity is not None else 0
+            on_problem(Problem(path, _safe_readlink(path), verdict.verdict, 2, size, verdict.reason))
+        reporter.send(done, total, f"phase 2 ({depth}): {done}/{total}")
+
+    workers = options.probe_workers or options.workers
+    pool = DeadlinePool(verifier(1), workers=workers, deadline=deadline, max_abandoned=options.max_hung_calls,
+                        stuck=monitor.stuck_threads)
     try:
-        for path, outcome in pool.run(iter(spool), should_abort):
-            done += 1
-            if outcome is TIMED_OUT or isinstance(outcome, BaseException):
-                why = "probe hung past its deadline" if outcome is TIMED_OUT else f"{type(outcome).__name__}: {outcome}"
-                outcome = (ProbeVerdict(UNKNOWN, why), False, None)
-            verdict, cached, identity = outcome
-            statistics["phase2_analyzed"] += 1
-            statistics["skipped_cached" if cached else "phase2_probed"] += 1
-            if store is not None and identity is not None and not cached and verdict.verdict != UNKNOWN:
-                store.put(*identity, depth, verdict)
-            if verdict.verdict == CORRUPTED:
-                count(CORRUPTED, "phase2_corrupted")
-            elif verdict.verdict == UNKNOWN:
-                count(UNKNOWN, "phase2_unknown")
-            if verdict.verdict != OK:
-                on_problem(Problem(path, _safe_readlink(path), verdict.verdict, 2, _safe_size(path), verdict.reason))
-            reporter.send(done, total, f"phase 2 ({depth}): {done}/{total}")
+        for path, outcome in pool.run(iter(spool), should_abort, monitor.watch):
+            settle(path, outcome, False)
+        for path, outcome in late.retry(verifier(LATE_RETRY_FACTOR), workers=workers,
+                                        deadline=deadline * LATE_RETRY_FACTOR, max_abandoned=options.max_hung_calls,
+                                        monitor=monitor, should_abort=should_abort, on_tick=monitor.watch):
+            settle(path, outcome, True)
     except TooManyHungCalls as exc:
         result.stopped_reason = f"{exc}: the filesystem is not answering"
+    finally:
+        for path in late.open:
+            settle(path, (ProbeVerdict(UNKNOWN, "probe passed its deadline; not retried (the scan stopped)"),
+                          False, None), True)
     return should_abort()
-
-
-def _safe_size(path: str) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0

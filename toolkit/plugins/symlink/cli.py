@@ -18,10 +18,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, SpinnerColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .checker import DELETABLE_STATUSES, DEPTHS, Progress, ScanOptions, run_scan
+from .checker import DELETABLE_STATUSES, DEPTHS, Progress, ScanOptions
 from .deletion import DEFAULT_MAX_COUNT, DEFAULT_MAX_SHARE, delete_problems, deletion_guard, restore
 from .probe import ToolMissing, tool_path
 from .report import ProblemSpool, write_report
+from .scanproc import run_scan_in_child
 
 EXIT_OK, EXIT_ERROR, EXIT_PROBLEMS, EXIT_DELETED, EXIT_GUARD = 0, 1, 2, 3, 4
 
@@ -107,24 +108,19 @@ def scan_command(paths, mode, depth, workers, probe_workers, json_path, yes, for
         small_files=small_files, recheck_age_seconds=recheck_days * 86400, fs_timeout=fs_timeout,
         probe_timeout=probe_timeout,
     )
-    engine = _open_database(console, required=mode == "real" or (depth != "basic" and not no_cache))
-    mount_memory = None
-    if engine is not None:
-        from .store import SqlMountMemory
+    # the database is opened here only to delete (the journal); the scan's child process
+    # opens it for the verdict cache and the remembered mounts
+    engine = None
+    if mode == "real":
+        from .store import open_database
 
-        mount_memory = SqlMountMemory(engine)
-    verdict_store = None
-    if engine is not None and depth != "basic" and not no_cache:
-        from .store import SqlVerdictStore
-
-        verdict_store = SqlVerdictStore(engine)
-
+        engine = open_database()
+    verdicts = depth != "basic" and not no_cache
     spool = ProblemSpool()
     scan_date = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
     with _AbortFlag() as abort:
-        result = _scan_with_progress(console, options, spool, abort, verdict_store, mount_memory)
-        if verdict_store is not None:
-            verdict_store.prune(2 * options.recheck_age_seconds)  # expired twice over: of no use
+        result = _scan_with_progress(console, options, spool, abort, verdicts=verdicts,
+                                     database_required=mode == "real" or verdicts)
         statistics = result.statistics
         deletable = sum(n for status, n in spool.by_status.items() if status in DELETABLE_STATUSES)
         stopped_by: str | None = None
@@ -147,7 +143,7 @@ def scan_command(paths, mode, depth, workers, probe_workers, json_path, yes, for
             elif yes or _confirm(console, spool.by_status):
                 if guard.reason:
                     console.print(f"[yellow]{guard.reason}[/]")
-                outcomes = _delete_with_progress(console, spool, engine, options, abort, mount_memory)
+                outcomes = _delete_with_progress(console, spool, engine, options, abort)
             else:
                 console.print("Declined: this run stays a dry run.")
         elif mode == "dry-run" and not guard.allowed:
@@ -179,21 +175,6 @@ def scan_command(paths, mode, depth, workers, probe_workers, json_path, yes, for
     sys.exit(EXIT_PROBLEMS if spool.count else EXIT_OK)
 
 
-def _open_database(console: Console, *, required: bool):
-    """The toolkit's database (journal, verdicts, remembered mounts). A basic dry run can
-    do without it: then it only loses the memory of the mounts seen answering."""
-    from .store import open_database
-
-    try:
-        return open_database()
-    except Exception as exc:
-        if required:
-            raise
-        console.print(f"[yellow]No toolkit database ({type(exc).__name__}: {exc}): mounts seen by earlier "
-                      "scans are not known to this one.[/]")
-        return None
-
-
 def _repair(console: Console, removed: list[tuple[str, str]], abort) -> dict | None:
     """Sonarr/Radarr repair after a deletion, with the settings the web stores."""
     import asyncio
@@ -217,8 +198,8 @@ def _repair(console: Console, removed: list[tuple[str, str]], abort) -> dict | N
         return {"ok": False, "errors": [f"{type(exc).__name__}: {exc}"], "items": 0, "item_outcomes": []}
 
 
-def _scan_with_progress(console: Console, options: ScanOptions, spool: ProblemSpool, abort, verdict_store,
-                        mount_memory):
+def _scan_with_progress(console: Console, options: ScanOptions, spool: ProblemSpool, abort, *, verdicts: bool,
+                        database_required: bool):
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TimeRemainingColumn()]
     with RichProgress(*columns, console=console, transient=True) as bar:
@@ -235,8 +216,14 @@ def _scan_with_progress(console: Console, options: ScanOptions, spool: ProblemSp
             bar.update(task, completed=progress.done, total=progress.total,
                        description=f"{progress.phase} {counts}".strip(), rate=f"{progress.rate:,.0f}/s")
 
-        return run_scan(options, on_problem=spool.add, on_progress=on_progress, should_abort=abort,
-                        verdict_store=verdict_store, mount_memory=mount_memory)
+        def on_warning(text: str) -> None:
+            console.print(f"[yellow]No toolkit database ({text}): mounts seen by earlier scans are not known "
+                          "to this one.[/]")
+
+        # in a child process: one stuck on a hung mount cannot keep this one from exiting
+        return run_scan_in_child(options, on_problem=spool.add, on_progress=on_progress, should_abort=abort,
+                                 on_warning=on_warning, migrate=True, verdicts=verdicts, mount_memory=True, prune_verdicts=True,
+                                 database_required=database_required)
 
 
 def _confirm(console: Console, by_status: Counter[str]) -> bool:
@@ -245,15 +232,15 @@ def _confirm(console: Console, by_status: Counter[str]) -> bool:
     return click.confirm("Delete these links?", default=False, err=True)
 
 
-def _delete_with_progress(console, spool, engine, options, abort, mount_memory):
+def _delete_with_progress(console, spool, engine, options, abort):
     from .mounts import MountMonitor
-    from .store import DeletionJournal
+    from .store import DeletionJournal, SqlMountMemory
 
     journal = DeletionJournal(engine)
     # the re-checks know the mounts earlier scans saw: one gone since the scan keeps its links
     monitor = MountMonitor(timeout=options.mount_timeout, interval=options.mount_check_interval,
                            expected_mounts=options.expected_mounts,
-                           known_mounts=mount_memory.known() if mount_memory is not None else None)
+                           known_mounts=SqlMountMemory(engine).known())
     candidates = (p for p in spool if p.status in DELETABLE_STATUSES)
     with RichProgress(SpinnerColumn(), TextColumn("deleting"), MofNCompleteColumn(), console=console,
                       transient=True) as bar:

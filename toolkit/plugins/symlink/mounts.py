@@ -4,15 +4,24 @@ A dead rclone mount answers every ``stat`` with ENOTCONN (or hangs), and an unmo
 mount point is an empty directory: either way every link would look BROKEN. This module
 finds the mount a target lives on (``/proc/self/mountinfo``), checks it with a timed
 ``stat`` + listing of its root, and remembers the answer for ``interval`` seconds.
+
+Slow is not down: a debrid mount under rclone's default retries often takes seconds per
+call (rclone's pacer, shared by every call on the remote, backs off after each HTTP
+error). The scan's calls on a mount are tracked (:class:`MountActivity`): the mount is
+*down* (hung) only when nothing on it completed for ``timeout`` while calls were pending;
+a slow one is *degraded*, with its latency figures in the findings.
 """
 from __future__ import annotations
 
 import errno
+import itertools
 import os
+import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -114,15 +123,81 @@ class MountHealth:
     reason: str | None = None
     checked_at: float = field(default_factory=time.time)
     was_down: bool = False  # down at any check during this scan
+    hung: bool = False  # declared down because nothing completed: stays down for the scan
+    activity: dict[str, Any] | None = None  # MountActivity.figures() when the scan made calls here
 
     def as_dict(self) -> dict[str, Any]:
+        figures = self.activity or {}
         return {
             "mount_point": self.mount_point,
             "fstype": self.fstype,
             "healthy": self.healthy,
             "reason": self.reason,
             "was_down": self.was_down,
+            "degraded": bool(figures.get("degraded")) and not self.was_down,
+            **{key: figures.get(key) for key in ACTIVITY_KEYS},
         }
+
+
+# a mount is "degraded" (slow, yet answering) past these figures, or with any failed call
+DEGRADED_P95_SECONDS = 1.0
+DEGRADED_MEDIAN_SECONDS = 0.25
+ACTIVITY_KEYS = ("calls", "errors", "late", "latency_median_ms", "latency_p95_ms", "latency_max_ms")
+_LATENCY_SAMPLES = 4096
+
+
+@dataclass
+class TrackedCall:
+    failed: bool = False
+    good: str | None = None  # a file this call read successfully
+
+
+class MountActivity:
+    """The scan's calls on one mount: those in flight (for liveness) and the latency of
+    those that came back (a bounded random sample), failures and late calls."""
+
+    def __init__(self) -> None:
+        self.pending: dict[int, tuple[float, int]] = {}  # token -> (start, thread ident)
+        self.last_completion = time.monotonic()
+        self.calls = self.errors = self.late = 0
+        self.max_seconds = 0.0
+        self.samples: list[float] = []
+        self.good_file: str | None = None  # a file read successfully lately: the liveness probe's
+        self.probe: threading.Thread | None = None
+
+    def record(self, seconds: float, failed: bool) -> None:
+        self.last_completion = time.monotonic()
+        self.calls += 1
+        self.errors += failed
+        self.max_seconds = max(self.max_seconds, seconds)
+        if len(self.samples) < _LATENCY_SAMPLES:
+            self.samples.append(seconds)
+        else:  # reservoir sampling: every call has the same chance to be in the sample
+            slot = random.randrange(self.calls)
+            if slot < _LATENCY_SAMPLES:
+                self.samples[slot] = seconds
+
+    def quiet_since(self) -> float | None:
+        """Since when nothing completed while calls were pending (None: nothing pending)."""
+        if not self.pending:
+            return None
+        oldest = min(start for start, _ in self.pending.values())
+        return max(oldest, self.last_completion)
+
+    def percentile(self, share: float) -> float | None:
+        if not self.samples:
+            return None
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+    def figures(self) -> dict[str, Any]:
+        median, p95 = self.percentile(0.5), self.percentile(0.95)
+        degraded = bool(self.errors or self.late or (median or 0) > DEGRADED_MEDIAN_SECONDS
+                        or (p95 or 0) > DEGRADED_P95_SECONDS)
+        milliseconds = lambda value: None if value is None else round(value * 1000, 1)  # noqa: E731
+        return {"calls": self.calls, "errors": self.errors, "late": self.late,
+                "latency_median_ms": milliseconds(median), "latency_p95_ms": milliseconds(p95),
+                "latency_max_ms": milliseconds(self.max_seconds if self.calls else None), "degraded": degraded}
 
 
 def probe_mount_root(path: str) -> None:
@@ -132,11 +207,20 @@ def probe_mount_root(path: str) -> None:
         next(entries, None)
 
 
-def check_mount(mount: MountPoint, *, timeout: float, expected: bool = False) -> MountHealth:
+def check_mount(mount: MountPoint, *, timeout: float, expected: bool = False,
+                monitor: MountMonitor | None = None) -> MountHealth:
+    """Timed root check. Past ``timeout`` the mount is down (hung) unless, with ``monitor``,
+    a call of the scan on it completed meanwhile: then it is slow, not down. (The check
+    itself never counts as a sign of life: rclone answers it from its directory cache.)"""
+    started = time.monotonic()
     try:
         call_with_deadline(probe_mount_root, mount.path, timeout=timeout)
     except CallTimeout:
-        return MountHealth(mount.path, mount.fstype, False, f"mount root did not answer within {timeout:g}s (hung)")
+        if monitor is not None and monitor.completed_since(mount.path, started):
+            return MountHealth(mount.path, mount.fstype, True,
+                               f"mount root took more than {timeout:g}s, but other calls completed (slow)")
+        return MountHealth(mount.path, mount.fstype, False,
+                           f"nothing on the mount answered within {timeout:g}s (hung)", hung=True)
     except OSError as exc:
         return MountHealth(mount.path, mount.fstype, False, f"{exc.strerror or exc} (errno {exc.errno})")
     return MountHealth(mount.path, mount.fstype, True)
@@ -175,6 +259,8 @@ class MountMonitor:
         self._health: dict[str, MountHealth] = {}
         self._background: dict[str, threading.Thread] = {}
         self._mount_of_folder: dict[str, MountPoint] = {}
+        self._activity: dict[str, MountActivity] = {}
+        self._tokens = itertools.count()
         self._table_read_at = 0.0
         self._mounts: list[MountPoint] = []
         self._refresh_table()
@@ -229,10 +315,12 @@ class MountMonitor:
             return known
         with self._lock:
             check_lock = self._check_locks.setdefault(mount.path, threading.Lock())
+        if known is not None and known.hung:
+            return known  # hung: stays down for the rest of the scan (nothing is waited on it again)
         with check_lock:
             known = self._health.get(mount.path)
-            if known is not None and (known.checked_at >= asked_at if force
-                                      else time.time() - known.checked_at < self.interval):
+            if known is not None and (known.hung or (known.checked_at >= asked_at if force
+                                                     else time.time() - known.checked_at < self.interval)):
                 return known  # another thread checked it while we waited
             if mount.fstype == EXPECTED:
                 fresh = MountHealth(mount.path, mount.fstype, False, "expected mount point is not mounted")
@@ -240,9 +328,13 @@ class MountMonitor:
                 fresh = MountHealth(mount.path, mount.fstype, False,
                                     f"not mounted here, or not visible (earlier scans saw {mount.source})")
             else:
-                fresh = check_mount(mount, timeout=self.timeout)
-            fresh.was_down = (not fresh.healthy) or (known is not None and known.was_down)
-            self._health[mount.path] = fresh
+                fresh = check_mount(mount, timeout=self.timeout, monitor=self)
+            with self._lock:
+                known = self._health.get(mount.path)
+                if known is not None and known.hung:
+                    return known  # declared hung by the watchdog meanwhile
+                fresh.was_down = (not fresh.healthy) or (known is not None and known.was_down)
+                self._health[mount.path] = fresh
             return fresh
 
     def health_of(self, absolute_path: str, *, force: bool = False) -> MountHealth:
@@ -288,9 +380,109 @@ class MountMonitor:
         for thread in list(self._background.values()):
             thread.join(max(0.0, deadline - time.monotonic()))
 
+    # ------------------------------------------------------------------ activity and liveness
+
+    @contextmanager
+    def tracked(self, mount_path: str) -> Iterator[TrackedCall]:
+        """Track a call on the mount at ``mount_path``: the caller sets ``failed``, and
+        ``good`` to a file it just read (the liveness probe reads it again)."""
+        call = TrackedCall()
+        token = next(self._tokens)
+        started = time.monotonic()
+        with self._lock:
+            activity = self._activity.setdefault(mount_path, MountActivity())
+            activity.pending[token] = (started, threading.get_ident())
+        try:
+            yield call
+        finally:
+            with self._lock:
+                activity.pending.pop(token, None)
+                activity.record(time.monotonic() - started, call.failed)
+                if call.good is not None:
+                    activity.good_file = call.good
+
+    def call_on(self, absolute_path: str) -> Any:
+        """:meth:`tracked` for the mount holding ``absolute_path`` when it is a FUSE/network
+        mount (a local disk is not watched: its calls cost a lock less)."""
+        mount = self.mount_of(absolute_path)
+        if mount.fstype in LOCAL_FSTYPES:
+            return nullcontext(TrackedCall())
+        return self.tracked(mount.path)
+
+    def completed_since(self, mount_path: str, since: float) -> bool:
+        activity = self._activity.get(mount_path)
+        return activity is not None and activity.last_completion > since
+
+    def note_late(self, absolute_path: str) -> None:
+        with self._lock:
+            self._activity.setdefault(self.mount_of(absolute_path).path, MountActivity()).late += 1
+
+    def latency_p95(self, absolute_path: str) -> float | None:
+        activity = self._activity.get(self.mount_of(absolute_path).path)
+        return activity.percentile(0.95) if activity is not None else None
+
+    def watch(self) -> None:
+        """Liveness of every mount with calls in flight; call it often (the pool's tick).
+
+        When nothing completed for ``timeout`` while calls were pending, the mount is
+        declared down (hung) for the rest of the scan. A completion must have needed the
+        remote: a mount root or a file's attributes come from rclone's caches even when the
+        server hangs. So while calls are pending and none came back for a quarter of
+        ``timeout``, a probe reads the first byte of a file read successfully before on
+        that mount: through rclone that is a request to the server, which a slow (paced)
+        mount answers in time and a hung one does not."""
+        now = time.monotonic()
+        with self._lock:
+            busy = [(path, activity, activity.quiet_since()) for path, activity in self._activity.items()]
+            hung = {path for path, health in self._health.items() if health.hung}
+        for path, activity, quiet_since in busy:
+            if quiet_since is None or path in hung:
+                continue
+            quiet = now - quiet_since
+            if quiet >= self.timeout:
+                self._declare_hung(path, quiet, len(activity.pending))
+            elif (quiet >= self.timeout / 4 and activity.good_file is not None
+                  and (activity.probe is None or not activity.probe.is_alive())):
+                activity.probe = threading.Thread(target=self._probe_read, args=(path, activity.good_file),
+                                                  daemon=True, name="symlink-liveness-probe")
+                activity.probe.start()
+
+    def _probe_read(self, mount_path: str, file_path: str) -> None:
+        with self.tracked(mount_path) as call:
+            try:
+                with open(file_path, "rb", buffering=0) as handle:
+                    handle.read(1)
+            except OSError:
+                call.failed = True
+
+    def _hung_paths(self) -> set[str]:
+        return {path for path, health in self._health.items() if health.hung}
+
+    def _declare_hung(self, path: str, quiet: float, pending: int) -> None:
+        mount = next((m for m in self._mounts if m.path == path), MountPoint(path, "unknown", ""))
+        reason = f"no call on the mount completed for {quiet:.0f}s while {pending} were pending (hung)"
+        with self._lock:
+            self._health[path] = MountHealth(path, mount.fstype, False, reason, was_down=True, hung=True)
+
+    def is_hung(self, absolute_path: str) -> bool:
+        known = self._health.get(self.mount_of(absolute_path).path)
+        return known is not None and known.hung
+
+    def stuck_threads(self) -> set[int]:
+        """Threads with a call in flight on a mount declared hung: give them up now."""
+        hung = self._hung_paths()
+        if not hung:
+            return set()
+        with self._lock:
+            return {ident for path in hung if path in self._activity
+                    for _, ident in self._activity[path].pending.values()}
+
     def findings(self) -> list[MountHealth]:
         with self._lock:
             found = {**self._health, **self._not_visible}
+            for path, health in found.items():
+                if path in self._activity:
+                    health.activity = self._activity[path].figures()
         return sorted(found.values(), key=lambda h: h.mount_point)
 
     def any_down(self) -> bool:

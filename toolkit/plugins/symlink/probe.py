@@ -61,6 +61,7 @@ class ToolMissing(RuntimeError):
 class ProbeVerdict:
     verdict: str  # OK, CORRUPTED or UNKNOWN
     reason: str | None = None
+    late: bool = False  # UNKNOWN because the probe passed its timeout (retried once by the scan)
 
 
 def tool_path(name: str) -> str:
@@ -122,7 +123,7 @@ def probe_full(path: str, *, timeout: float = PROBE_TIMEOUT_SECONDS) -> ProbeVer
     try:
         _, stdout, stderr = run_killable([tool_path("ffprobe"), *ORIGINAL_QUERY, path], timeout=timeout)
     except ProbeTimeout as exc:
-        return ProbeVerdict(UNKNOWN, str(exc))
+        return ProbeVerdict(UNKNOWN, str(exc), late=True)
     return _header_verdict(stdout, stderr)
 
 
@@ -160,7 +161,7 @@ def probe_deep(
             timeout=timeout,
         )
     except ProbeTimeout as exc:
-        return ProbeVerdict(UNKNOWN, str(exc))
+        return ProbeVerdict(UNKNOWN, str(exc), late=True)
     try:
         document = json.loads(stdout or "{}")
     except json.JSONDecodeError:
@@ -183,7 +184,7 @@ def probe_deep(
                 timeout=timeout,
             )
         except ProbeTimeout as exc:
-            return ProbeVerdict(UNKNOWN, f"decoding at {start:.1f}s: {exc}")
+            return ProbeVerdict(UNKNOWN, f"decoding at {start:.1f}s: {exc}", late=True)
         if (marker := _unreachable(errors)) is not None:
             return ProbeVerdict(UNKNOWN, f"ffmpeg could not read the file: {marker}")
         decoded = sum(1 for line in frames.splitlines() if line and not line.startswith("#"))

@@ -1,7 +1,7 @@
 """Job-runner tasks of the symlink plugin.
 
-- ``symlink:scan`` drives the engine (:func:`checker.run_scan`) in a worker thread, streams
-  each problem into ``symlink_problems`` in batches (memory stays bounded whatever the
+- ``symlink:scan`` drives the engine (:func:`checker.run_scan`) in a child process
+  (:mod:`scanproc`), streams each problem into ``symlink_problems`` in batches (memory stays bounded whatever the
   library's size), reports progress and honours cancellation.
 - ``symlink:delete`` deletes the problems of a scan that the user confirmed, through the
   engine's :func:`deletion.delete_problems` (re-check, journal first, links only).
@@ -12,9 +12,6 @@ event loop only coordinates.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
-import os
-import queue
 import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -27,7 +24,8 @@ from toolkit.core.db import create_engine_sync
 from toolkit.core.hookspecs import Schedule, Task
 from toolkit.core.jobs import JobCancelled, JobContext
 
-from .checker import DELETABLE_STATUSES, Problem, Progress, ScanOptions, run_scan
+from .checker import DELETABLE_STATUSES, Problem, Progress, ScanOptions
+from .scanproc import run_scan_in_child
 from .history import SymlinkIgnore, SymlinkProblem, SymlinkScan, STATISTICS_COLUMNS, utcnow
 
 PROBLEM_BATCH = 500
@@ -130,61 +128,23 @@ def _progress_reporter(ctx: JobContext, depth: str, expected_links: int | None) 
     return report
 
 
-def _scan_child(database_url: str, options: ScanOptions, ignored: frozenset[str], messages,
-                abort) -> None:
-    """Runs in a child process: the engine's threads then never compete with the web's event
-    loop for the GIL. Problems go straight to the database; progress and the result go back
-    to the parent through ``messages``; ``abort`` is the parent's cancel flag."""
-    from .store import SqlMountMemory, SqlVerdictStore
-
-    os.nice(SCAN_NICENESS)  # background work: the web's requests get the CPU first
+def _scan_blocking(ctx: JobContext, database_url: str, options: ScanOptions,
+                   ignored: frozenset[str], expected_links: int | None):
+    """Run the engine in its child process (``scanproc``: the engine's threads never compete
+    with the web's event loop for the GIL, and a child stuck on a hung mount is left
+    behind, never waited for); write its problems, relay its progress and our cancel flag."""
     engine = create_engine_sync(database_url)
     writer = ProblemWriter(engine, options.scan_id or "", ignored)
     try:
-        result = run_scan(options, on_problem=writer.add,
-                          on_progress=lambda progress: messages.put(("progress", progress)),
-                          should_abort=abort.is_set, verdict_store=SqlVerdictStore(engine),
-                          mount_memory=SqlMountMemory(engine))
+        result = run_scan_in_child(options, on_problem=writer.add,
+                                   on_progress=_progress_reporter(ctx, options.depth, expected_links),
+                                   should_abort=ctx.should_abort, database_url=database_url, verdicts=True,
+                                   mount_memory=True, niceness=SCAN_NICENESS)
         writer.flush()
-        messages.put(("result", (result, writer.count)))
-    except BaseException as exc:  # reported to the parent, which fails the job with it
-        writer.flush()
-        messages.put(("error", f"{type(exc).__name__}: {exc}"))
+        return result, writer.count
     finally:
+        writer.flush()
         engine.dispose()
-
-
-def _scan_blocking(ctx: JobContext, database_url: str, options: ScanOptions,
-                   ignored: frozenset[str], expected_links: int | None):
-    """Start the scan's child process and relay its progress and our cancel flag."""
-    mp = multiprocessing.get_context("spawn")  # never fork a process that runs threads
-    messages, abort = mp.Queue(), mp.Event()
-    child = mp.Process(target=_scan_child, args=(database_url, options, ignored, messages, abort),
-                       name=f"symlink-scan-{options.scan_id}", daemon=True)
-    child.start()
-    report = _progress_reporter(ctx, options.depth, expected_links)
-    try:
-        while True:
-            if ctx.should_abort():
-                abort.set()
-            try:
-                kind, payload = messages.get(timeout=0.2)
-            except queue.Empty:
-                if not child.is_alive() and messages.empty():
-                    raise RuntimeError(f"the scan process stopped unexpectedly (exit code {child.exitcode})")
-                continue
-            if kind == "progress":
-                report(payload)
-            elif kind == "result":
-                return payload
-            else:
-                raise RuntimeError(payload)
-    finally:
-        child.join(timeout=10)
-        if child.is_alive():
-            child.kill()
-            child.join()
-        messages.close()
 
 
 async def _set_scan(ctx: JobContext, scan_id: str, **values: Any) -> None:

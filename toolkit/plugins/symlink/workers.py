@@ -86,12 +86,13 @@ class _Worker(threading.Thread):
                 finished, self.batch, self.finished = self.finished, None, []
             pool.results.put(finished)
 
-    def give_up(self) -> tuple[list[tuple[Any, Any]], Any, list[Any]] | None:
-        """If the current item is past the deadline: (done so far, late item, rest of batch)."""
+    def give_up(self, stuck: set[int]) -> tuple[list[tuple[Any, Any]], Any, list[Any]] | None:
+        """If the current item is past the deadline, or this thread is in ``stuck``:
+        (done so far, late item, rest of batch)."""
         with self.lock:
             if self.batch is None or self.abandoned:
                 return None
-            if time.monotonic() - self.started <= self.pool.deadline:
+            if time.monotonic() - self.started <= self.pool.deadline and self.ident not in stuck:
                 return None
             self.abandoned = True
             late = self.batch[self.position]
@@ -103,12 +104,14 @@ class DeadlinePool:
 
     ``result`` is what ``fn`` returned, the exception it raised, or :data:`TIMED_OUT`.
     Items are pulled from the iterable by a feeder thread through a bounded queue, so a
-    streaming walk is never held in memory.
+    streaming walk is never held in memory. ``stuck()`` names threads to give up at once
+    (their calls wait on a mount declared hung), whatever their deadline.
     """
 
     def __init__(self, fn: Callable[[Any], Any], *, workers: int, deadline: float, max_abandoned: int = 64,
-                 batch_size: int = 32) -> None:
+                 batch_size: int = 32, stuck: Callable[[], set[int]] = set) -> None:
         self.fn = fn
+        self.stuck = stuck
         self.workers_count = max(1, workers)
         self.deadline = deadline
         self.max_abandoned = max_abandoned
@@ -174,8 +177,9 @@ class DeadlinePool:
                 now = time.monotonic()
                 if now - last_watch >= _POLL_SECONDS:
                     last_watch = now
+                    stuck = self.stuck()
                     for index, worker in enumerate(workers):
-                        late = worker.give_up()
+                        late = worker.give_up(stuck)
                         if late is None:
                             continue
                         done_so_far, late_item, rest = late

@@ -1,0 +1,196 @@
+"""Run the scan engine in a child process that the caller can walk away from.
+
+A call into a hung FUSE mount blocks its thread in the kernel, uninterruptibly once
+rclone has the request: neither ``SIGKILL`` nor ``os._exit`` ends such a process before
+rclone answers (it stays a zombie, and its parent's ``wait`` waits). So the CLI and the
+web job never touch the targets' mounts themselves: :func:`run_scan_in_child` starts
+``python -m toolkit.plugins.symlink.scanproc``, which runs :func:`checker.run_scan` and
+streams problems, progress and the result back as JSON lines on its stdout. When the
+result is in, the caller goes on (prints, exits with its code, ends the job) and never
+waits for the child: a child with threads stuck on a hung mount ends when the mount
+answers again, on its own. The child holds none of the caller's output streams (its
+stderr goes to a temporary file), so a shell capturing the CLI's output is not kept
+waiting either.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import IO, Any
+
+from .checker import Problem, Progress, ScanOptions, ScanResult
+
+_POLL_SECONDS = 0.1
+
+
+class ScanProcessFailed(RuntimeError):
+    pass
+
+
+def run_scan_in_child(
+    options: ScanOptions,
+    *,
+    on_problem: Callable[[Problem], None] = lambda problem: None,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_abort: Callable[[], bool] = lambda: False,
+    on_warning: Callable[[str], None] = lambda text: None,
+    database_url: str | None = None,
+    migrate: bool = False,
+    verdicts: bool = False,
+    mount_memory: bool = False,
+    database_required: bool = True,
+    prune_verdicts: bool = False,
+    niceness: int = 0,
+) -> ScanResult:
+    """:func:`checker.run_scan` in a child process (see the module docstring).
+
+    For the verdict cache (``verdicts``) and the remembered mounts (``mount_memory``) the
+    child opens the toolkit's database (``database_url``, default the toolkit's; ``migrate``:
+    upgrading the symlink branch first, as the CLI does). When it cannot and the database
+    is not ``database_required``, the scan goes on without (``on_warning`` says why).
+    ``prune_verdicts``: afterwards, forget verdicts expired twice over (of no use any more).
+    Callbacks run in the calling thread."""
+    config = {"options": asdict(options), "database_url": database_url, "migrate": migrate,
+              "verdicts": verdicts, "mount_memory": mount_memory, "database_required": database_required,
+              "prune_verdicts": prune_verdicts, "niceness": niceness}
+    errors = tempfile.TemporaryFile()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "toolkit.plugins.symlink.scanproc"], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=errors, close_fds=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    messages: queue.Queue[Any] = queue.Queue()
+    reader = threading.Thread(target=_read_messages, args=(child.stdout, messages), daemon=True,
+                              name="symlink-scan-reader")
+    reader.start()
+    aborted = False
+    try:
+        _send(child.stdin, config)
+        while True:
+            if not aborted and should_abort():
+                aborted = True
+                _send(child.stdin, {"abort": True})
+            try:
+                message = messages.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                continue
+            if message is None:  # the child's stdout closed without a result
+                child.wait(5)
+                errors.seek(0)
+                detail = errors.read()[-2000:].decode("utf-8", "replace").strip()
+                raise ScanProcessFailed(f"the scan process stopped unexpectedly (exit code {child.poll()})"
+                                        + (f": {detail.splitlines()[-1]}" if detail else ""))
+            kind, payload = message
+            if kind == "problem":
+                on_problem(Problem(**payload))
+            elif kind == "progress" and on_progress is not None:
+                on_progress(Progress(**payload))
+            elif kind == "warning":
+                on_warning(payload)
+            elif kind == "result":
+                return ScanResult(**payload)
+            elif kind == "error":
+                raise ScanProcessFailed(payload)
+    finally:
+        errors.close()
+        try:
+            child.stdin.close()  # the child reads it as "abort" if it is still running
+        except OSError:
+            pass
+        # never wait for the child: one stuck on a hung mount ends when the mount answers
+
+
+def _send(stream: IO[bytes], message: dict[str, Any]) -> None:
+    try:
+        stream.write(json.dumps(message).encode() + b"\n")
+        stream.flush()
+    except (OSError, ValueError):
+        pass  # the child is gone; its output says why
+
+
+def _read_messages(stream: IO[bytes], messages: queue.Queue[Any]) -> None:
+    for line in stream:
+        messages.put(json.loads(line))
+    messages.put(None)
+
+
+# ----------------------------------------------------------------------------- the child
+
+
+def _child_main() -> None:
+    from .checker import run_scan
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the CLI, which asks us to stop
+    config = json.loads(sys.stdin.buffer.readline())
+    if config["niceness"]:
+        os.nice(config["niceness"])
+    out = sys.stdout.buffer
+    lock = threading.Lock()
+
+    def send(kind: str, payload: Any) -> None:
+        line = json.dumps([kind, payload], ensure_ascii=False, default=str).encode("utf-8", "surrogateescape")
+        with lock:
+            out.write(line + b"\n")
+            out.flush()
+
+    abort = threading.Event()
+
+    def watch_parent() -> None:  # an abort message, or our stdin closing (the parent is gone)
+        for line in sys.stdin.buffer:
+            if json.loads(line).get("abort"):
+                break
+        abort.set()
+
+    threading.Thread(target=watch_parent, daemon=True, name="symlink-scan-parent").start()
+    verdict_store = memory = engine = None
+    try:
+        if config["verdicts"] or config["mount_memory"]:
+            try:
+                engine = _open_database(config["database_url"], config["migrate"])
+            except Exception as exc:
+                if config["database_required"]:
+                    raise
+                send("warning", f"{type(exc).__name__}: {exc}")
+        if engine is not None:
+            from .store import SqlMountMemory, SqlVerdictStore
+
+            verdict_store = SqlVerdictStore(engine) if config["verdicts"] else None
+            memory = SqlMountMemory(engine) if config["mount_memory"] else None
+        options = ScanOptions(**config["options"])
+        result = run_scan(options,
+                          on_problem=lambda problem: send("problem", problem.as_dict()),
+                          on_progress=lambda progress: send("progress", asdict(progress)),
+                          should_abort=abort.is_set, verdict_store=verdict_store, mount_memory=memory)
+        if verdict_store is not None and config["prune_verdicts"]:
+            verdict_store.prune(2 * options.recheck_age_seconds)
+        send("result", result.as_dict())
+    except BaseException as exc:  # reported to the parent, which fails with it
+        send("error", f"{type(exc).__name__}: {exc}")
+    finally:
+        if engine is not None:
+            engine.dispose()
+    out.flush()
+    # threads may be stuck on a hung mount: exit without waiting for them (the process
+    # itself ends when their calls return; the parent does not wait for that)
+    os._exit(0)
+
+
+def _open_database(url: str | None, migrate: bool):
+    from toolkit.core.db import create_engine_sync, database_url
+
+    from .store import open_database
+
+    url = url or database_url()
+    return open_database(url) if migrate else create_engine_sync(url)
+
+
+if __name__ == "__main__":
+    _child_main()
