@@ -17,7 +17,7 @@ _TESTS_DIR = str(Path(__file__).resolve().parents[1])
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
-from fakes.rclone_mount import start_rclone_mount  # noqa: E402
+from fakes.rclone_mount import WebDAVProcess, start_rclone_mount  # noqa: E402
 from fakes.webdav import WebDAVServer  # noqa: E402
 
 
@@ -174,3 +174,48 @@ def rclone_mount(tmp_path: Path):
             process.kill()
     mount.unmount()
     server.stop()
+
+
+@dataclass
+class UserMount:
+    server: WebDAVProcess
+    remote_root: Path
+    mount_point: Path
+    rclone: subprocess.Popen
+
+
+@pytest.fixture
+def user_mount(tmp_path: Path):
+    """``user_mount(files, fail500=(), fail503=(), latency=0, flags=())``: the files
+    ({relative path: bytes}) served by a WebDAV server process and mounted by rclone with
+    its default flags (``flags`` adds to them)."""
+    reason = fuse_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    started: list[UserMount] = []
+
+    def start(files: dict[str, bytes], *, fail500=(), fail503=(), latency=0.0, flags=()) -> UserMount:
+        remote_root = tmp_path / "remote"
+        for name, content in files.items():
+            (remote_root / name).parent.mkdir(parents=True, exist_ok=True)
+            (remote_root / name).write_bytes(content)
+        server = WebDAVProcess(remote_root, latency=latency, fail500=tuple(fail500), fail503=tuple(fail503))
+        mount_point = tmp_path / "mnt"
+        try:
+            rclone = start_rclone_mount(server, mount_point, *flags, flags=(), log=tmp_path / "rclone.log")
+        except BaseException:
+            server.stop()
+            raise
+        started.append(UserMount(server, remote_root, mount_point, rclone))
+        return started[-1]
+
+    yield start
+    for mount in started:
+        mount.server.resume()
+        mount.rclone.terminate()
+        try:
+            mount.rclone.wait(15)
+        except subprocess.TimeoutExpired:
+            mount.rclone.kill()
+        subprocess.run(["fusermount3", "-uz", str(mount.mount_point)], capture_output=True, timeout=20)
+        mount.server.stop()

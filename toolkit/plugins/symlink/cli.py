@@ -88,12 +88,16 @@ class _AbortFlag:
 @click.option("--no-cache", is_flag=True, help="Ignore and do not store phase-2 verdicts.")
 @click.option("--fs-timeout", type=click.FloatRange(0.1), default=10.0, show_default=True,
               help="Seconds one link's filesystem checks may take before it counts as UNKNOWN.")
+@click.option("--mount-timeout", type=click.FloatRange(0.1), default=5.0, show_default=True,
+              help="A mount is down (hung) when nothing on it answered for this long while calls were "
+                   "pending; the scan then stops within about twice this.")
 @click.option("--probe-timeout", type=click.FloatRange(0.1), default=15.0, show_default=True)
 @click.option("--repair/--no-repair", default=True, show_default=True,
               help="After a real-mode deletion, ask the Sonarr/Radarr of the toolkit's symlink settings to "
                    "rescan (and, with the targeted policy, search) exactly what was lost.")
 def scan_command(paths, mode, depth, workers, probe_workers, json_path, yes, force, max_delete, max_delete_share,
-                 expected_mounts, small_files, recheck_days, no_cache, fs_timeout, probe_timeout, repair) -> None:
+                 expected_mounts, small_files, recheck_days, no_cache, fs_timeout, mount_timeout, probe_timeout,
+                 repair) -> None:
     """Scan PATH... for problem symlinks (and, in real mode, delete them reversibly)."""
     console = _console()
     try:
@@ -106,7 +110,7 @@ def scan_command(paths, mode, depth, workers, probe_workers, json_path, yes, for
     options = ScanOptions(
         paths=list(paths), depth=depth, workers=workers, probe_workers=probe_workers, expected_mounts=list(expected_mounts),
         small_files=small_files, recheck_age_seconds=recheck_days * 86400, fs_timeout=fs_timeout,
-        probe_timeout=probe_timeout,
+        mount_timeout=mount_timeout, probe_timeout=probe_timeout,
     )
     # the database is opened here only to delete (the journal); the scan's child process
     # opens it for the verdict cache and the remembered mounts
@@ -269,6 +273,10 @@ def _print_summary(result, spool: ProblemSpool, outcomes, stopped_by: str | None
         if mount["was_down"]:
             state = "is not visible" if mount["fstype"] in ("not visible", "known") else "was down"
             out.print(f"[bold red]Mount {mount['mount_point']} {state}:[/] {mount['reason']}")
+        elif mount.get("degraded"):
+            out.print(f"[yellow]Mount {mount['mount_point']} was slow (degraded):[/] median "
+                      f"{mount['latency_median_ms']} ms, p95 {mount['latency_p95_ms']} ms over {mount['calls']} calls, "
+                      f"{mount['errors']} failed, {mount['late']} late")
     skipped = Counter(o.outcome for o in outcomes)
     if outcomes:
         out.print("Deletion: " + ", ".join(f"{n} {k}" for k, n in sorted(skipped.items())))

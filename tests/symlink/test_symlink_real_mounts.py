@@ -1,0 +1,85 @@
+"""Mounts as users have them: a real rclone FUSE mount with rclone's default retry flags
+of a WebDAV server running in its own process, which a test can hang (SIGSTOP by its pid,
+SIGCONT in a ``finally``) or make answer 500/503 for some files (TESTING.md)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.fuse
+
+
+def _cli(*arguments: str, data_dir: Path, timeout: float) -> subprocess.CompletedProcess:
+    """The real command, in a process of its own, its output captured through pipes (as a
+    cron job's would be): it must exit, whatever its children are stuck on."""
+    environment = {**os.environ, "TOOLKIT_DATA_DIR": str(data_dir), "COLUMNS": "300"}
+    environment.pop("TOOLKIT_DATABASE_URL", None)
+    return subprocess.run([sys.executable, "-m", "toolkit.cli", "symlink", "scan", *arguments],
+                          capture_output=True, text=True, timeout=timeout, env=environment)
+
+
+def test_hung_mount_the_cli_reports_unknown_deletes_nothing_and_exits(user_mount, tree, tmp_path):
+    names = [f"movie{i}.mkv" for i in range(8)]
+    mount = user_mount({f"__all__/{name}": b"\x42" * 8192 for name in names})
+    for name in names:
+        tree.link(name, mount.mount_point / "__all__" / name)
+    assert len(os.listdir(mount.mount_point / "__all__")) == 8  # the listing is in rclone's cache now
+    report = tmp_path / "report.json"
+
+    mount.server.pause()
+    try:
+        run = _cli(str(tree.library), "--mode", "real", "--yes", "--force", "--mount-timeout", "3",
+                   "--json", str(report), data_dir=tmp_path / "data", timeout=60)
+    finally:
+        mount.server.resume()
+
+    assert run.returncode == 4, run.stdout + run.stderr
+    document = json.loads(report.read_text())
+    assert sorted(Path(p["path"]).name for p in document["problems_found"]) == names
+    assert {p["status"] for p in document["problems_found"]} == {"UNKNOWN"}
+    assert document["deleted_files"] == [] and document["deletions"] == []
+    assert "hung" in document["stopped_by"]
+    assert sorted(os.listdir(tree.library)) == names
+
+    after = _cli(str(tree.library), "--json", str(report), data_dir=tmp_path / "data", timeout=120)
+
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert json.loads(report.read_text())["statistics"]["phase1_ok"] == 8
+
+
+async def test_hung_mount_the_web_scan_job_ends_and_the_web_answers(user_mount, tree, toolkit_client, monkeypatch):
+    from toolkit.core.jobs import wait_until
+
+    names = [f"Movies/movie{i}.mkv" for i in range(4)]
+    mount = user_mount({f"__all__/{i}.mkv": b"\x42" * 8192 for i in range(4)})
+    for index, name in enumerate(names):
+        tree.link(name, mount.mount_point / "__all__" / f"{index}.mkv")
+    os.listdir(mount.mount_point / "__all__")
+    monkeypatch.setenv("TOOLKIT_SYMLINK__MEDIA_PATH", str(tree.library))
+    body: dict = {}
+
+    async def finished() -> bool:
+        nonlocal body
+        response = await toolkit_client.get(f"/api/symlink/scan/status/{scan_id}")
+        assert response.status_code == 200  # the web answers while the scan's calls hang
+        body = await response.get_json()
+        return body["status"] not in ("queued", "running", "cancelling")
+
+    mount.server.pause()
+    try:
+        response = await toolkit_client.post("/api/symlink/scan/start", json={"paths": ["Movies"], "mode": "dry-run"})
+        scan_id = (await response.get_json())["scan_id"]
+        await wait_until(finished, timeout=60, interval=0.2)
+    finally:
+        mount.server.resume()
+
+    assert body["status"] == "completed" and body["mount_down"] is True
+    assert "hung" in " ".join(m["reason"] or "" for m in body["mounts"])
+    problems = (await (await toolkit_client.get(f"/api/symlink/scans/{scan_id}")).get_json())["problems"]
+    assert sorted(p["status"] for p in problems["items"]) == ["UNKNOWN"] * 4
+
