@@ -1,12 +1,16 @@
 """The host's own endpoints: health, plugins, jobs, schedules, OpenAPI, and the home page."""
 from __future__ import annotations
 
-from quart import Blueprint, jsonify, render_template, request
+from typing import Any
+
+from pydantic import BaseModel, Field, StrictBool
+from quart import Blueprint, jsonify, render_template
 
 from toolkit import __version__
 from toolkit.core.jobs import JobView
 from toolkit.web.errors import ApiError
 from toolkit.web.openapi import openapi_document
+from toolkit.web.validation import AnyObject, Name, body, declares, json_object, query
 
 api = Blueprint("toolkit_api", __name__, url_prefix="/api/toolkit")
 pages = Blueprint("toolkit_pages", __name__)
@@ -18,12 +22,24 @@ def _toolkit():
     return current_toolkit()
 
 
-async def json_body() -> dict:
-    """The request's JSON object, or a clear 400."""
-    data = await request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ApiError(400, "expected a JSON object body")
-    return data
+json_body = json_object  # the name plugins' routes use
+
+
+class JobsQuery(BaseModel):
+    task: Name | None = None
+    limit: int = Field(50, ge=1, le=500)
+
+
+class ScheduleBody(BaseModel):
+    name: Name
+    task: Name
+    cron: str = Field(max_length=200)
+    params: dict[str, Any] = Field(default_factory=dict)
+    enabled: StrictBool = True
+
+
+class EnabledBody(BaseModel):
+    enabled: StrictBool
 
 
 @api.get("/health")
@@ -45,13 +61,10 @@ async def plugins():
 
 
 @api.get("/jobs")
-async def jobs():
+@query(JobsQuery)
+async def jobs(query: JobsQuery):
     """Recent jobs, newest first (filters: ``task``, ``limit`` up to 500)."""
-    try:
-        limit = min(max(int(request.args.get("limit", 50)), 1), 500)
-    except ValueError:
-        raise ApiError(400, "limit must be an integer") from None
-    views = await _toolkit().runner.list(task=request.args.get("task") or None, limit=limit)
+    views = await _toolkit().runner.list(task=query.task or None, limit=query.limit)
     return jsonify([v.as_dict() for v in views])
 
 
@@ -82,21 +95,19 @@ async def schedules():
 
 
 @api.post("/schedules")
-async def save_schedule():
+@body(ScheduleBody)
+async def save_schedule(body: ScheduleBody):
     """Create or replace a schedule: ``{name, task, cron, params, enabled}``; 422 when invalid."""
-    data = await json_body()
-    view = await _toolkit().scheduler.save(
-        str(data.get("name", "")), task=str(data.get("task", "")),
-        cron=str(data.get("cron", "")), params=data.get("params") or {},
-        enabled=bool(data.get("enabled", True)))
+    view = await _toolkit().scheduler.save(body.name, task=body.task, cron=body.cron,
+                                           params=body.params, enabled=body.enabled)
     return view.as_dict()
 
 
 @api.post("/schedules/<name>/enabled")
-async def enable_schedule(name: str):
+@body(EnabledBody)
+async def enable_schedule(name: str, body: EnabledBody):
     """Enable or disable a schedule: ``{enabled: bool}``."""
-    data = await json_body()
-    return (await _toolkit().scheduler.set_enabled(name, bool(data.get("enabled")))).as_dict()
+    return (await _toolkit().scheduler.set_enabled(name, body.enabled)).as_dict()
 
 
 @api.delete("/schedules/<name>")
@@ -141,16 +152,18 @@ async def get_settings(namespace: str):
 
 
 @api.post("/settings/<namespace>")
-async def save_settings(namespace: str):
+@body(AnyObject)
+async def save_settings(namespace: str, body: AnyObject):
     """Validate and save some of a plugin's settings; 422 with field messages when invalid."""
     from toolkit.core.settings import public
 
     store = _settings_namespace(namespace)
-    settings = await store.update(namespace, await json_body())
+    settings = await store.update(namespace, body.model_extra)
     return {"values": public(settings), "overridden_by_env": store.overridden(namespace)}
 
 
 @api.post("/notifications/test")
+@declares(502)
 async def test_notification():
     """Send a test message to every configured notification URL."""
     notifier = _toolkit().notifier

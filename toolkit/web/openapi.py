@@ -1,10 +1,14 @@
 """An OpenAPI 3.1 document built from the app's URL map: every ``/api/`` rule, its methods and
-the first docstring line of its view as summary. Plugins' endpoints appear without extra work."""
+the first docstring line of its view as summary. Plugins' endpoints appear without extra work;
+the request bodies, query strings and extra statuses declared with
+:mod:`toolkit.web.validation` are described from the same pydantic models that check them."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from quart import Quart
+from werkzeug.routing.converters import IntegerConverter, NumberConverter, UnicodeConverter
 
 from toolkit import __version__
 
@@ -18,37 +22,72 @@ ERROR_SCHEMA = {
 }
 
 
-def _path(rule: str) -> tuple[str, list[str]]:
-    params = re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", rule)
-    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule), params
+def _path(rule: str) -> str:
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def _path_parameter(name: str, converter: Any) -> dict:
+    schema: dict[str, Any] = {"type": "string"}
+    if isinstance(converter, NumberConverter):
+        schema = {"type": "integer" if isinstance(converter, IntegerConverter) else "number",
+                  "minimum": converter.min if converter.min is not None else 0}
+        if converter.max is not None:
+            schema["maximum"] = converter.max
+    elif isinstance(converter, UnicodeConverter):
+        schema["minLength"] = 1
+        schema["pattern"] = "^[^/]+$"
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def _model_schema(model: type, components: dict) -> dict:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(schema.pop("$defs", {}))
+    return schema
+
+
+def _query_parameters(model: type, components: dict) -> list[dict]:
+    schema = _model_schema(model, components)
+    required = set(schema.get("required", []))
+    return [{"name": name, "in": "query", "required": name in required, "schema": field}
+            for name, field in schema.get("properties", {}).items()]
 
 
 def openapi_document(app: Quart) -> dict:
     paths: dict[str, dict] = {}
+    components: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    error = {"description": "Error",
+             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if not rule.rule.startswith("/api/"):
             continue
-        path, params = _path(rule.rule)
         view = app.view_functions[rule.endpoint]
         doc = (view.__doc__ or "").strip()
+        parameters = [_path_parameter(name, converter)
+                      for name, converter in rule._converters.items()]
+        if getattr(view, "openapi_query", None):
+            parameters += _query_parameters(view.openapi_query, components)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            paths.setdefault(path, {})[method.lower()] = {
+            operation = {
                 "operationId": f"{rule.endpoint}.{method.lower()}",
                 "summary": doc.splitlines()[0] if doc else rule.endpoint,
                 "tags": [rule.endpoint.split(".")[0]],
-                "parameters": [{"name": p, "in": "path", "required": True,
-                                "schema": {"type": "string"}} for p in params],
+                "parameters": parameters,
                 "responses": {
                     "200": {"description": "OK",
                             "content": {"application/json": {"schema": {}}}},
-                    "default": {"description": "Error",
-                                "content": {"application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Error"}}}},
+                    **{str(status): error for status in getattr(view, "openapi_statuses", ())},
+                    "default": error,
                 },
             }
+            if getattr(view, "openapi_body", None):
+                operation["requestBody"] = {
+                    "required": not getattr(view, "openapi_body_optional", False),
+                    "content": {"application/json": {
+                    "schema": _model_schema(view.openapi_body, components)}}}
+            paths.setdefault(_path(rule.rule), {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": "Redriva Toolkit API", "version": __version__},
         "paths": paths,
-        "components": {"schemas": {"Error": ERROR_SCHEMA}},
+        "components": {"schemas": components},
     }

@@ -6,19 +6,104 @@ from __future__ import annotations
 import asyncio
 import os
 
-from quart import Blueprint, current_app, jsonify, request
+from typing import Annotated, Any, Literal
 
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, StrictBool, StrictInt, ValidationError
+from quart import Blueprint, current_app, jsonify
 
 from toolkit.core.settings import MASK, SettingsError, field_errors, public
-from toolkit.web.api import json_body
 from toolkit.web.errors import ApiError
+from toolkit.web.validation import MAX_ID, AnyObject, Name, Note, PathText, body, declares, query
 
 from . import scans, schedules
 from .directories import LinkCounter, list_subdirs, node
 from .settings import check_media_path
 
 api = Blueprint("symlink_api", __name__, url_prefix="/api/symlink")
+
+
+# ------------------------------------------------------------------------ request models
+# Types, ranges and lengths are checked here (422 naming the field); what the values mean
+# (a folder under the media path, a deletable result...) is checked by scans/schedules.
+
+StrictId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+Paths = Annotated[list[PathText], Field(max_length=100)]
+Word = Annotated[str, Field(max_length=40)]
+
+
+class DirectoriesQuery(BaseModel):
+    path: PathText = ""
+
+
+class ScanStartBody(BaseModel):
+    paths: Paths | None = None
+    mode: Word | None = None
+    verification_depth: Word | None = None
+    depth: Word | None = None
+
+
+class PageQuery(BaseModel):
+    page: int = Field(1, ge=1, le=scans.MAX_PAGE)
+    per_page: int = Field(50, ge=1, le=scans.MAX_PER_PAGE)
+
+
+class ProblemsQuery(PageQuery):
+    status: Annotated[str, Field(max_length=200)] | None = None
+    ignored: Literal["exclude", "include", "only"] = "exclude"
+    outcome: Word | None = None
+
+
+class DeletionsQuery(PageQuery):
+    state: Literal["deleted", "restored", "failed", "pending", "skipped", "all"] = "deleted"
+
+
+class DeleteBody(BaseModel):
+    all: StrictBool | None = None
+    token: Annotated[str, Field(max_length=64)] | None = None
+    ids: list[StrictId] | None = None
+    override: StrictBool | None = None
+
+
+class RestoreBody(BaseModel):
+    journal_ids: Annotated[list[StrictId], Field(max_length=scans.MAX_SELECTION)] | None = None
+    scan_id: Annotated[str, Field(max_length=64)] | None = None
+
+
+class IgnoreBody(BaseModel):
+    problem_id: StrictId | None = None
+    path: PathText | None = None
+    note: Note | None = None
+
+
+class ScheduleBody(BaseModel):
+    name: Name | None = None
+    original: Name | None = None
+    frequency: Word | None = None
+    time: Word | None = None
+    weekday: Annotated[int, Field(ge=0, le=6)] | Word | None = None
+    cron: Annotated[str, Field(max_length=200)] | None = None
+    paths: Paths | Annotated[str, Field(max_length=100_000)] | None = None
+    mode: Word | None = None
+    verification_depth: Word | None = None
+    depth: Word | None = None
+    enabled: StrictBool | Word | None = None
+
+
+class EnabledBody(BaseModel):
+    enabled: Any = None  # only ``true`` enables
+
+
+class ServicesBody(BaseModel):
+    services: list[Literal["sonarr", "radarr"]] | None = None
+
+
+class ApplyBody(BaseModel):
+    container_id: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+def given(model: BaseModel) -> dict:
+    """What the client sent, as the dict the functions behind the API take."""
+    return model.model_dump(exclude_unset=True)
 
 
 def toolkit():
@@ -81,10 +166,11 @@ async def get_config():
 
 
 @api.post("/config")
-async def post_config():
+@body(AnyObject)
+async def post_config(body: AnyObject):
     """Save some settings; 422 with a message per field; a masked API key sent back keeps the
     stored key."""
-    return await config_body(await save_config(await json_body()))
+    return await config_body(await save_config(body.model_extra))
 
 
 # ------------------------------------------------------------------------ directories
@@ -113,11 +199,12 @@ async def directory_level(relative: str) -> dict:
 
 
 @api.get("/directories")
-async def directories():
+@query(DirectoriesQuery)
+async def directories(query: DirectoriesQuery):
     """One level of the media path's tree: ``{path, name, symlink_count, subdirs}``; counts
     are ``null`` (``counting: true``) until computed in the background. ``?path=`` picks the
     folder (relative to the media path)."""
-    return await directory_level(request.args.get("path", ""))
+    return await directory_level(query.path)
 
 
 # ------------------------------------------------------------------------ scans
@@ -140,10 +227,11 @@ async def start_from(data: dict):
 
 
 @api.post("/scan/start")
-async def scan_start():
+@body(ScanStartBody)
+async def scan_start(body: ScanStartBody):
     """Start a scan: ``{paths[], mode: dry-run|real, verification_depth: basic|full|deep}``;
     400 for a path outside the media path, 409 when a scan already runs on these folders."""
-    scan = await start_from(await json_body())
+    scan = await start_from(given(body))
     return {"scan_id": scan.id, "status": scan.status, "job_id": scan.job_id}, 202
 
 
@@ -166,16 +254,15 @@ async def scans_history():
 
 
 @api.get("/scans/<scan_id>")
-async def scan_details(scan_id: str):
+@query(ProblemsQuery)
+async def scan_details(scan_id: str, query: ProblemsQuery):
     """A scan with its problems: ``?status=BROKEN,IO_ERROR&page=1&per_page=50&ignored=exclude``."""
     tk = toolkit()
-    page, per_page = scans.parse_page(request.args)
-    body = await scans.scan_status(tk, scan_id)
-    body["problems"] = await scans.problems_page(
-        tk, scan_id, status=request.args.get("status") or None,
-        ignored=request.args.get("ignored", "exclude"),
-        outcome=request.args.get("outcome") or None, page=page, per_page=per_page)
-    return body
+    answer = await scans.scan_status(tk, scan_id)
+    answer["problems"] = await scans.problems_page(
+        tk, scan_id, status=query.status or None, ignored=query.ignored,
+        outcome=query.outcome or None, page=query.page, per_page=query.per_page)
+    return answer
 
 
 @api.post("/scans/<scan_id>/rerun")
@@ -186,50 +273,49 @@ async def scan_rerun(scan_id: str):
 
 
 @api.post("/scans/<scan_id>/delete")
-async def scan_delete(scan_id: str):
+@body(DeleteBody)
+async def scan_delete(scan_id: str, body: DeleteBody):
     """Confirm the deletion of a real-mode scan's problems: ``{"all": true, "token": ...}``
     (token from the scan's ``deletion`` summary) or ``{"ids": [...]}``; ``override: true``
     passes the mass-deletion guard. 409 when the selection is stale."""
-    return await scans.confirm_delete(toolkit(), scan_id, await json_body()), 202
+    return await scans.confirm_delete(toolkit(), scan_id, given(body)), 202
 
 
 @api.get("/deletions")
-async def deletions():
+@query(DeletionsQuery)
+async def deletions(query: DeletionsQuery):
     """The deletion journal, newest first: ``?state=deleted|restored|failed|pending|skipped|all``
     (default ``deleted``: what can be restored), ``page``, ``per_page``."""
-    page, per_page = scans.parse_page(request.args)
-    state = request.args.get("state", "deleted")
-    if state not in ("deleted", "restored", "failed", "pending", "skipped", "all"):
-        raise ApiError(400, "state must be deleted, restored, failed, pending, skipped or all")
-    return await scans.deletions_page(toolkit(), state=None if state == "all" else state,
-                                      page=page, per_page=per_page)
+    return await scans.deletions_page(toolkit(), state=None if query.state == "all" else query.state,
+                                      page=query.page, per_page=query.per_page)
 
 
 @api.post("/restore")
-async def restore():
+@body(RestoreBody)
+async def restore(body: RestoreBody):
     """Re-create deleted links from the journal: ``{"journal_ids": [...]}`` or
     ``{"scan_id": ...}``."""
-    return await scans.restore_deleted(toolkit(), await json_body())
+    return await scans.restore_deleted(toolkit(), given(body))
 
 
 @api.get("/ignores")
 async def ignores():
+    """The ignored paths."""
     return jsonify(await scans.list_ignores(toolkit()))
 
 
 @api.post("/ignores")
-async def add_ignore():
-    """Ignore an item in this and future scans: ``{"problem_id": N}`` or ``{"path": ...}``."""
-    data = await json_body()
-    problem_id = data.get("problem_id")
-    if problem_id is not None and type(problem_id) is not int:
-        raise ApiError(400, "problem_id must be an integer")
-    return await scans.ignore_path(toolkit(), path=data.get("path"), problem_id=problem_id,
-                                   note=data.get("note")), 201
+@body(IgnoreBody)
+async def add_ignore(body: IgnoreBody):
+    """Ignore an item in this and future scans: ``{"problem_id": N}`` or ``{"path": ...}``,
+    with an optional short ``note`` (500 characters at most)."""
+    return await scans.ignore_path(toolkit(), path=body.path, problem_id=body.problem_id,
+                                   note=body.note), 201
 
 
-@api.delete("/ignores/<int:ignore_id>")
+@api.delete(f"/ignores/<int(max={MAX_ID}):ignore_id>")
 async def remove_ignore(ignore_id: int):
+    """Stop ignoring a path."""
     return await scans.unignore(toolkit(), ignore_id)
 
 
@@ -243,22 +329,25 @@ async def list_schedules():
 
 
 @api.post("/schedules")
-async def save_schedule():
+@body(ScheduleBody)
+async def save_schedule(body: ScheduleBody):
     """Create or replace a scan schedule: ``{name, frequency: daily|weekly|cron, time: "HH:MM",
     weekday: 0-6 (0 = Sunday), cron, paths[] (empty: the whole media path), mode,
     verification_depth, enabled, original (the name being renamed)}``. Real mode needs the
     ``scheduled_deletions`` setting. 422 with a message per field."""
-    return await schedules.save_schedule(toolkit(), await json_body())
+    return await schedules.save_schedule(toolkit(), given(body))
 
 
 @api.post("/schedules/<name>/enabled")
-async def enable_schedule(name: str):
+@body(EnabledBody)
+async def enable_schedule(name: str, body: EnabledBody):
     """``{"enabled": true|false}``."""
-    return await schedules.set_enabled(toolkit(), name, (await json_body()).get("enabled") is True)
+    return await schedules.set_enabled(toolkit(), name, body.enabled is True)
 
 
 @api.delete("/schedules/<name>")
 async def delete_schedule(name: str):
+    """Remove a scan schedule."""
     return await schedules.delete_schedule(toolkit(), name)
 
 
@@ -295,14 +384,11 @@ async def test_services(which: list[str]) -> dict:
 
 
 @api.post("/test/services")
-async def post_test_services():
+@body(ServicesBody, optional=True)
+async def post_test_services(body: ServicesBody):
     """Test Sonarr/Radarr: ``{"services": ["sonarr"]}`` (default: the enabled ones); each
     answer says the version found or why it failed."""
-    data = await request.get_json(silent=True) or {}
-    which = data.get("services") if isinstance(data, dict) else None
-    if which is not None and (not isinstance(which, list) or set(which) - {"sonarr", "radarr"}):
-        raise ApiError(400, "services must be a list of 'sonarr' / 'radarr'")
-    return await test_services(which or [])
+    return await test_services(body.services or [])
 
 
 async def detect_services() -> dict:
@@ -323,6 +409,7 @@ async def detect_services() -> dict:
 
 
 @api.post("/services/detect")
+@declares(503)
 async def post_detect_services():
     """Look for Sonarr/Radarr containers through Docker; nothing is saved."""
     return await detect_services()
@@ -354,6 +441,8 @@ async def apply_detected(container_id: str):
 
 
 @api.post("/services/apply")
-async def post_apply_detected():
+@declares(503)
+@body(ApplyBody)
+async def post_apply_detected(body: ApplyBody):
     """Use a detected service: ``{"container_id": ...}`` saves its host, port and API key."""
-    return await config_body(await apply_detected((await json_body()).get("container_id")))
+    return await config_body(await apply_detected(body.container_id))

@@ -329,9 +329,12 @@ async def rerun(tk: Toolkit, scan_id: str) -> SymlinkScan:
 
 # ------------------------------------------------------------------------ problems
 
+MAX_PAGE = 10**9  # beyond, the database's offset would overflow
+
+
 def parse_page(args) -> tuple[int, int]:
     try:
-        page = max(int(args.get("page", 1)), 1)
+        page = min(max(int(args.get("page", 1)), 1), MAX_PAGE)
         per_page = min(max(int(args.get("per_page", 50)), 1), MAX_PER_PAGE)
     except (TypeError, ValueError):
         raise ApiError(400, "page and per_page must be integers") from None
@@ -374,8 +377,14 @@ async def problems_page(tk: Toolkit, scan_id: str, *, status: str | None = None,
             "counts_by_status": by_status, "items": [row.as_dict() for row in rows]}
 
 
+MAX_NOTE = 500  # a note says why in a sentence or two; longer is refused, not stored
+
+
 async def ignore_path(tk: Toolkit, *, path: str | None = None, problem_id: int | None = None,
                       note: str | None = None) -> dict:
+    if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE):
+        raise ApiError(422, f"the note must be text of at most {MAX_NOTE} characters",
+                       fields={"note": f"at most {MAX_NOTE} characters"})
     async with tk.sessions() as session:
         status = None
         if problem_id is not None:
@@ -625,7 +634,7 @@ async def restore_deleted(tk: Toolkit, data: dict) -> dict:
     if ids is not None and (not isinstance(ids, list) or not ids
                             or not all(type(i) is int for i in ids)):
         raise ApiError(400, "journal_ids must be a non-empty list of integers")
-    if not ids and not isinstance(scan_id, str):
+    if not ids and not (isinstance(scan_id, str) and scan_id):
         raise ApiError(400, "give journal_ids or a scan_id to restore")
     outcomes = await asyncio.to_thread(_restore_blocking, tk.config.database_url, ids,
                                        None if ids else scan_id, (await settings_of(tk)).media_path)
