@@ -349,7 +349,7 @@ def _request_facts() -> dict:
     (cookies: Redriva's session; Accept-Language...)."""
     from quart import request
 
-    return {"path": request.path, "query_string": request.query_string,
+    return {"path": request.path, "query_string": request.query_string.decode("latin-1"),
             "base_url": f"{request.scheme}://{request.host}{request.root_path}",
             "headers": [(k, v) for k, v in request.headers.items()
                         if k.lower() not in {"host", "content-length", "content-type"}]}
