@@ -43,7 +43,7 @@ async def test_progress_polls_then_stops_with_286_and_shows_results(toolkit_clie
         "paths": str(media_env.media / "Show 1"), "mode": "dry-run", "verification_depth": "basic"}, headers=HX)
     html = await response.get_data(as_text=True)
     scan_id = response.headers["HX-Push-Url"].rsplit("=", 1)[1]
-    assert 'hx-trigger="every 1s"' in html or 'data-status="completed"' in html
+    assert re.search(r'hx-trigger="(every 1s|load delay:250ms)"', html) or 'data-status="completed"' in html
     await wait_scan(toolkit_client, scan_id)
     done = await toolkit_client.get(f"/symlink/scans/{scan_id}/progress", headers=HX)
     assert done.status_code == 286

@@ -27,7 +27,7 @@ EVENTS = {
 }
 
 
-def _url_lines(value: str) -> list[str]:
+def url_lines(value: str) -> list[str]:
     return [line.strip() for line in value.splitlines() if line.strip()]
 
 
@@ -43,7 +43,7 @@ class NotificationSettings(BaseModel):
     def _valid_apprise_urls(cls, value: SecretStr) -> SecretStr:
         import apprise
 
-        for number, url in enumerate(_url_lines(value.get_secret_value()), 1):
+        for number, url in enumerate(url_lines(value.get_secret_value()), 1):
             if not apprise.Apprise().add(url):
                 scheme = url.split("://", 1)[0] if "://" in url else url[:12]
                 raise ValueError(f"line {number}: not a notification URL Apprise knows "
@@ -64,7 +64,8 @@ class NotifyResult:
         return {"sent": self.sent, "targets": self.targets, "skipped": self.skipped}
 
 
-def _send_blocking(urls: list[str], title: str, body: str, kind: str) -> bool:
+def _send_blocking(urls: list[str], title: str, body: str, kind: str) -> tuple[bool, str]:
+    """Whether every target got it, and Apprise's own words when one did not."""
     import apprise
 
     sender = apprise.Apprise()
@@ -72,7 +73,11 @@ def _send_blocking(urls: list[str], title: str, body: str, kind: str) -> bool:
         sender.add(url)
     notify_type = {"failure": apprise.NotifyType.FAILURE, "guard": apprise.NotifyType.WARNING,
                    "problems": apprise.NotifyType.WARNING}.get(kind, apprise.NotifyType.INFO)
-    return bool(sender.notify(title=title, body=body, notify_type=notify_type))
+    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as output:
+        sent = bool(sender.notify(title=title, body=body, notify_type=notify_type))
+        said = output.getvalue()
+    reasons = list(dict.fromkeys(line.strip() for line in said.splitlines() if line.strip()))
+    return sent, " ".join(reasons)[:300]
 
 
 class Notifier:
@@ -92,7 +97,7 @@ class Notifier:
         """Send ``title``/``body`` (plus the link) for ``event``; ``force`` ignores the
         per-event switch (the test button). Never raises for a delivery failure."""
         settings: NotificationSettings = await self.settings.get(NAMESPACE)
-        urls = _url_lines(settings.urls.get_secret_value())
+        urls = url_lines(settings.urls.get_secret_value())
         if not urls:
             return NotifyResult(False, 0, "no notification URL is configured")
         if not force and not getattr(settings, f"on_{event}", False):
@@ -100,10 +105,11 @@ class Notifier:
         if link:
             body = f"{body}\n{self.link(link)}"
         try:
-            sent = await asyncio.to_thread(_send_blocking, urls, title, body, event)
-        except Exception:  # a notification must never break the job that triggered it
+            sent, reason = await asyncio.to_thread(_send_blocking, urls, title, body, event)
+        except Exception as exc:  # a notification must never break the job that triggered it
             log.exception("notification %r failed", event)
-            sent = False
+            sent, reason = False, str(exc)
         if not sent:
-            log.warning("notification %r was not delivered to every target", event)
-        return NotifyResult(sent, len(urls), None if sent else "delivery failed (see the log)")
+            log.warning("notification %r was not delivered to every target: %s", event, reason)
+        return NotifyResult(sent, len(urls), None if sent else
+                            f"delivery failed: {reason}" if reason else "delivery failed (see the log)")

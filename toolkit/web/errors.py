@@ -2,7 +2,7 @@
 ``{"error": {"status": 422, "code": "invalid", "message": "...", "fields": {...}}}``."""
 from __future__ import annotations
 
-from quart import Quart, jsonify, request
+from quart import Quart, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from toolkit.core.jobs import JobError
@@ -55,6 +55,9 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(HTTPException)
     async def _http_error(exc: HTTPException):
         if not wants_json():
+            if exc.code == 404:
+                return await error_page(404, "Page not found",
+                                        f"There is no page at {request.path}.")
             return exc
         return error_response(exc.code or 500, exc.description or exc.name,
                               exc.name.lower().replace(" ", "_"))
@@ -63,5 +66,14 @@ def register_error_handlers(app: Quart) -> None:
     async def _unexpected(exc: Exception):
         app.logger.exception("unhandled error on %s", request.path)
         if not wants_json():
-            return "Internal error", 500
+            return await error_page(500, "Something went wrong",
+                                    "The toolkit could not do this; the details are in its log.")
         return error_response(500, "internal error", "internal")
+
+
+async def error_page(status: int, title: str, message: str):
+    """An error as a page of the toolkit (its layout and menu), not the server's bare text."""
+    try:
+        return await render_template("toolkit/error.html", title=title, message=message), status
+    except Exception:  # the layout itself failed: plain text still tells what happened
+        return f"{title}: {message}", status

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from quart import Blueprint, Response, render_template, request
 
@@ -199,18 +200,20 @@ async def cancel_fragment(scan_id: str):
 
 @pages.post("/symlink/scans/<scan_id>/rerun")
 async def rerun_fragment(scan_id: str):
+    mode = (await request.form).get("mode")
     try:
-        scan = await scans.rerun(toolkit(), scan_id)
+        scan = await scans.rerun(toolkit(), scan_id, mode if mode in ("dry-run", "real") else None)
     except (ApiError, JobConflict) as exc:
         return await fragment("symlink/_error.html", message=getattr(exc, "message", str(exc)))
     return Response("", headers={"HX-Redirect": f"/symlink?tab=scanner&scan={scan.id}"})
 
 
-@pages.get("/symlink/scans/<scan_id>/results")
-async def results_fragment(scan_id: str):
-    page_number, per_page = scans.parse_page(request.args)
-    status_filter = request.args.get("status") or ""
-    ignored = request.args.get("ignored", "exclude")
+async def _results(scan_id: str, args, flash: dict | None = None) -> Response:
+    """The results list as filtered in ``args`` (status, ignored, page); ``flash`` says what
+    was just done, with its undo."""
+    page_number, per_page = scans.parse_page(args)
+    status_filter = args.get("status") or ""
+    ignored = args.get("ignored", "exclude")
     try:
         scan = await scans.scan_status(toolkit(), scan_id)
         problems = await scans.problems_page(toolkit(), scan_id, status=status_filter or None,
@@ -220,19 +223,36 @@ async def results_fragment(scan_id: str):
     media_path = (await scans.settings_of(toolkit())).media_path
     deletion = scan.get("deletion") or {}
     return await fragment("symlink/_results.html", scan=scan, problems=problems, media_path=media_path,
-                          status_filter=status_filter, ignored=ignored,
+                          status_filter=status_filter, ignored=ignored, flash=flash,
                           filters=scans.PROBLEM_FILTERS, deletable=DELETABLE_STATUSES,
                           pickable=bool(deletion.get("allowed") and deletion.get("count")
                                         and not deletion.get("running")))
 
 
+@pages.get("/symlink/scans/<scan_id>/results")
+async def results_fragment(scan_id: str):
+    return await _results(scan_id, request.args)
+
+
 @pages.post("/symlink/problems/<int:problem_id>/ignore")
 async def ignore_fragment(problem_id: int):
+    form = await request.form
     try:
         ignored = await scans.ignore_path(toolkit(), problem_id=problem_id)
     except ApiError as exc:
         return await fragment("symlink/_error.html", message=exc.message)
-    return await fragment("symlink/_ignored_row.html", ignored=ignored)
+    return await _results(form.get("scan_id", ""), form,
+                          flash={"ignored": ignored["path"], "problem_id": problem_id})
+
+
+@pages.post("/symlink/problems/<int:problem_id>/unignore")
+async def unignore_fragment(problem_id: int):
+    form = await request.form
+    try:
+        listed = await scans.unignore_problem(toolkit(), problem_id)
+    except ApiError as exc:
+        return await fragment("symlink/_error.html", message=exc.message)
+    return await _results(form.get("scan_id", ""), form, flash={"listed": listed["path"]})
 
 
 @pages.get("/symlink/scans/<scan_id>/confirm")
@@ -312,6 +332,7 @@ async def restore_fragment():
     try:
         journal_id = int(form.get("journal_id", ""))
         result = await scans.restore_deleted(toolkit(), {"journal_ids": [journal_id]})
+        link_counter().invalidate()
     except ValueError:
         return await fragment("symlink/_error.html", message="journal_id must be an integer")
     except ApiError as exc:
@@ -357,12 +378,13 @@ async def save_valid(changes: dict, errors: dict):
 
 @pages.post("/symlink/settings")
 async def save_settings_fragment():
-    changes, errors = _form_changes(await request.form)
+    form = await request.form
+    changes, errors = _form_changes(form)
     settings, errors = await save_valid({k: v for k, v in changes.items() if k not in errors}, errors)
     # the warning under the media path follows the value just saved
     problem = await scans.off_loop(check_media_path, settings.media_path)
     return await fragment("symlink/_save_state.html", errors=errors, values=public(settings),
-                          fields=SymlinkSettings.model_fields,
+                          fields=SymlinkSettings.model_fields, changed=form.get("_changed"),
                           config={"media_path_problem": problem})
 
 
@@ -402,7 +424,7 @@ async def apply_detected_fragment():
 
 # ------------------------------------------------------------------------ schedules
 
-NEW_SCHEDULE = {"original": "", "name": "nightly", "frequency": "daily", "time": "03:00", "weekday": "0",
+NEW_SCHEDULE = {"original": "", "name": "", "frequency": "daily", "time": "03:00", "weekday": "0",
                 "cron": "", "paths": "", "mode": "dry-run", "verification_depth": "basic", "enabled": True}
 
 
@@ -411,7 +433,9 @@ async def schedules_context(edit: str | None = None, form: dict | None = None,
     tk = toolkit()
     listed = await schedules.list_schedules(tk)
     if form is None:
-        form = dict(NEW_SCHEDULE)
+        taken = {s["name"] for s in listed}
+        form = dict(NEW_SCHEDULE, name=next(n for n in (f"nightly {i}" if i > 1 else "nightly"
+                                                         for i in range(1, len(taken) + 2)) if n not in taken))
         editing = next((s for s in listed if s["name"] == edit), None) if edit else None
         if editing is not None:
             form.update(editing["form"], original=editing["name"], name=editing["name"],
@@ -465,12 +489,27 @@ async def delete_schedule_fragment(name: str):
 NOTIFY_FIELDS = ("urls", "on_problems", "on_deleted", "on_guard", "on_failure")
 
 
+def url_hint(url: str) -> str:
+    """A stored Apprise URL as shown: its scheme and host when the host is a name or an
+    address; a host that is really a token (``tgram://<bot token>/...``) stays hidden."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    if not (host == "localhost" or "." in host):
+        host, port = "…", ""
+    return f"{parts.scheme}://{host}{port}/…"
+
+
 async def notification_values() -> dict:
-    from toolkit.core.notify import NAMESPACE
+    from toolkit.core.notify import NAMESPACE, url_lines
 
     tk = toolkit()
-    return {**public(await tk.settings.get(NAMESPACE)),
-            "overridden_by_env": tk.settings.overridden(NAMESPACE)}
+    settings = await tk.settings.get(NAMESPACE)
+    return {**public(settings), "overridden_by_env": tk.settings.overridden(NAMESPACE),
+            "hints": [url_hint(url) for url in url_lines(settings.urls.get_secret_value())]}
 
 
 @pages.post("/symlink/settings/notifications")

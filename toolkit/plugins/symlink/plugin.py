@@ -74,9 +74,17 @@ def toolkit_job_finished(app, job):
     tk = _toolkit_of(app)
     if tk is None or not job.task.startswith("symlink:"):
         return None
+    if job.task == "symlink:delete":
+        forget_link_counts(app)  # the folder picker must not show the links just deleted
     from .notifications import job_finished
 
     return job_finished(tk, job)
+
+
+def forget_link_counts(app) -> None:
+    counter = app.extensions.get("symlink_counter") if app is not None else None
+    if counter is not None:
+        counter.invalidate()
 
 
 @hookimpl

@@ -295,7 +295,9 @@ async def deletions(query: DeletionsQuery):
 async def restore(body: RestoreBody):
     """Re-create deleted links from the journal: ``{"journal_ids": [...]}`` or
     ``{"scan_id": ...}``."""
-    return await scans.restore_deleted(toolkit(), given(body))
+    result = await scans.restore_deleted(toolkit(), given(body))
+    link_counter().invalidate()
+    return result
 
 
 @api.get("/ignores")

@@ -321,9 +321,10 @@ async def history(tk: Toolkit, limit: int = KEEP_SCANS) -> list[dict]:
     return [row.as_dict() for row in rows]
 
 
-async def rerun(tk: Toolkit, scan_id: str) -> SymlinkScan:
+async def rerun(tk: Toolkit, scan_id: str, mode: str | None = None) -> SymlinkScan:
+    """Start a new scan with the same folders and depth, and the same mode unless given."""
     old = await get_scan(tk, scan_id)
-    return await start_scan(tk, {"paths": list(old.selected_paths), "mode": old.mode,
+    return await start_scan(tk, {"paths": list(old.selected_paths), "mode": mode or old.mode,
                                  "verification_depth": old.verification_depth})
 
 
@@ -366,15 +367,18 @@ async def problems_page(tk: Toolkit, scan_id: str, *, status: str | None = None,
         total = (await session.execute(select(func.count()).select_from(SymlinkProblem)
                                        .where(*conditions))).scalar_one()
         rows = (await session.execute(select(SymlinkProblem).where(*conditions)
-                                      .order_by(SymlinkProblem.id)
+                                      .order_by(SymlinkProblem.path, SymlinkProblem.id)
                                       .offset((page - 1) * per_page).limit(per_page))).scalars().all()
         by_status = dict((await session.execute(
             select(SymlinkProblem.status, func.count()).where(
                 SymlinkProblem.scan_id == scan_id, SymlinkProblem.ignored.is_(False))
             .group_by(SymlinkProblem.status))).all())
+        ignored_count = (await session.execute(select(func.count()).select_from(SymlinkProblem).where(
+            SymlinkProblem.scan_id == scan_id, SymlinkProblem.ignored.is_(True)))).scalar_one()
     return {"scan_id": scan_id, "page": page, "per_page": per_page, "total": total,
             "pages": max((total + per_page - 1) // per_page, 1),
-            "counts_by_status": by_status, "items": [row.as_dict() for row in rows]}
+            "counts_by_status": by_status, "ignored_count": ignored_count,
+            "items": [row.as_dict() for row in rows]}
 
 
 MAX_NOTE = 500  # a note says why in a sentence or two; longer is refused, not stored
@@ -415,6 +419,19 @@ async def unignore(tk: Toolkit, ignore_id: int) -> dict:
                               .values(ignored=False))
         await session.commit()
         return row.as_dict()
+
+
+async def unignore_problem(tk: Toolkit, problem_id: int) -> dict:
+    """Stop ignoring the path of one of a scan's problems (the page's "Undo")."""
+    async with tk.sessions() as session:
+        problem = await session.get(SymlinkProblem, problem_id)
+        if problem is None:
+            raise ApiError(404, f"no problem {problem_id}")
+        ignore_id = (await session.execute(select(SymlinkIgnore.id).where(
+            SymlinkIgnore.path == problem.path))).scalar_one_or_none()
+    if ignore_id is None:
+        raise ApiError(404, f"{problem.path} is not ignored")
+    return await unignore(tk, ignore_id)
 
 
 async def list_ignores(tk: Toolkit) -> list[dict]:

@@ -3,6 +3,7 @@
 (function () {
   "use strict";
 
+  // capture phase: the boxes are ticked before htmx sends the form's change (the estimate)
   document.addEventListener("change", function (event) {
     var box = event.target;
     if (!box.matches || !box.matches("[data-select-all]")) return;
@@ -10,7 +11,7 @@
     form.querySelectorAll(box.getAttribute("data-select-all")).forEach(function (item) {
       item.checked = box.checked;
     });
-  });
+  }, true);
 
   // "Delete the selected links…" is usable only with links ticked, and says how many
   document.addEventListener("change", function (event) {
@@ -23,6 +24,15 @@
     var label = results.querySelector("#sl-picked-count");
     if (label) label.textContent = count === 0 ? label.getAttribute("data-none") :
       label.getAttribute(count === 1 ? "data-one" : "data-many").replace("{n}", count);
+  });
+
+  // autosave: say which field changed, so "Saved ✓" also shows beside it (a long page)
+  document.addEventListener("htmx:configRequest", function (event) {
+    var trigger = event.detail.triggeringEvent;
+    if (trigger && trigger.type === "change" && trigger.target && trigger.target.name &&
+        event.detail.elt.matches && event.detail.elt.matches("#sl-settings")) {
+      event.detail.parameters["_changed"] = trigger.target.name;
+    }
   });
 
   // schedule form: the fields shown follow the chosen frequency (CSS reads data-frequency)
@@ -88,6 +98,23 @@
   document.addEventListener("htmx:sendError", function () {
     toast("The toolkit does not answer: check that it is running, then try again.");
   });
+
+  // On a phone the table cells stack (toolkit.css): each cell says its column's name.
+  function labelCells() {
+    document.querySelectorAll(".tk-table").forEach(function (table) {
+      var heads = table.querySelectorAll("thead th");
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        Array.prototype.forEach.call(row.children, function (cell, i) {
+          var head = heads[i];
+          if (head && !head.querySelector(".sl-visually-hidden") && head.textContent.trim()) {
+            cell.setAttribute("data-label", head.textContent.trim());
+          }
+        });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", labelCells);
+  document.addEventListener("htmx:afterSettle", labelCells);
 
   // Tabs: arrow keys move between tabs (WAI-ARIA tabs pattern); Enter follows the link.
   document.addEventListener("keydown", function (event) {
