@@ -120,3 +120,24 @@ def test_a_dry_run_scan_from_the_command_line(installed, tmp_path):
     problems = json.loads(report.read_text())["problems_found"]
     assert [(Path(p["path"]).name, p["status"]) for p in problems] == [("broken.mkv", "BROKEN")]
     assert (library / "broken.mkv").is_symlink()
+
+
+def test_the_pytest_plugin_without_and_with_the_test_extras(installed, tmp_path):
+    """Installed beside another project's pytest, the toolkit's ``pytest11`` plugin does not
+    break it; with pytest-asyncio (the ``[test]`` extras) its fixtures are there."""
+    (tmp_path / "test_plain.py").write_text("def test_plain():\n    assert True\n")
+    (tmp_path / "test_fixture.py").write_text(
+        "def test_fixture(toolkit_config):\n    assert toolkit_config.data_dir.is_dir()\n")
+    pip = [str(installed / "python"), "-m", "pip", "--disable-pip-version-check", "-q", "install"]
+
+    def pytest(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(installed / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                               *args], cwd=tmp_path, env=_environment(tmp_path / "data"),
+                              capture_output=True, text=True, timeout=120)
+
+    subprocess.run([*pip, "pytest"], check=True, cwd=tmp_path)
+    plain = pytest("test_plain.py")
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    subprocess.run([*pip, "pytest-asyncio"], check=True, cwd=tmp_path)
+    with_fixtures = pytest("test_fixture.py")
+    assert with_fixtures.returncode == 0, with_fixtures.stdout + with_fixtures.stderr
