@@ -47,6 +47,7 @@ def build_cli(host: PluginHost | None = None) -> click.Group:
         from toolkit.web import create_app
 
         app = create_app(plugin_host.config, plugin_host)
+        app.config["TOOLKIT_BIND_HOSTS"] = [host]  # loopback only: no account needed
         if redriva:
             from toolkit.web.redriva import mount_redriva
 
@@ -78,6 +79,61 @@ def build_cli(host: PluginHost | None = None) -> click.Group:
         heads = migrate.current_heads(plugin_host.config.database_url)
         click.echo(f"database at {', '.join(sorted(heads))}")
 
+    def with_toolkit(work):
+        """Run ``work(toolkit)`` on a started toolkit (database upgraded, no jobs)."""
+        from toolkit.core.runtime import Toolkit
+
+        async def run():
+            toolkit = Toolkit(plugin_host.config, plugin_host)
+            await toolkit.start(background=False)
+            try:
+                return await work(toolkit)
+            finally:
+                await toolkit.stop()
+
+        return asyncio.run(run())
+
+    @cli.group("auth")
+    def auth_group() -> None:
+        """The admin account and the API key (whoever runs this owns the data folder)."""
+
+    @auth_group.command("set-password")
+    @click.option("--username", default=None, help="Account name (default: the current one, "
+                  "else admin).")
+    @click.option("--password-stdin", is_flag=True, help="Read the password from standard "
+                  "input instead of asking.")
+    def auth_set_password(username: str | None, password_stdin: bool) -> None:
+        """Create the admin account or change its password; every session ends."""
+        from toolkit.core.auth import AuthStore, PasswordError
+
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+
+        async def work(toolkit):
+            store = AuthStore(toolkit.sessions)
+            name = username or (await store.load()).username or "admin"
+            return await store.set_password(name, password)
+
+        try:
+            state = with_toolkit(work)
+        except PasswordError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"password of {state.username!r} saved; every session was ended")
+
+    @auth_group.command("api-key")
+    @click.option("--rotate", is_flag=True, help="Replace the key: the old one stops working.")
+    def auth_api_key(rotate: bool) -> None:
+        """Print the API key (sent by scripts in the X-Api-Key header)."""
+        from toolkit.core.auth import AuthStore
+
+        async def work(toolkit):
+            store = AuthStore(toolkit.sessions)
+            return await (store.rotate_api_key() if rotate else store.load())
+
+        click.echo(with_toolkit(work).api_key)
+
     @cli.group("jobs")
     def jobs_group() -> None:
         """Background jobs."""
@@ -87,17 +143,7 @@ def build_cli(host: PluginHost | None = None) -> click.Group:
     @click.option("--limit", default=20, show_default=True, type=int)
     def jobs_list(task: str | None, limit: int) -> None:
         """Recent jobs, newest first."""
-        from toolkit.core.runtime import Toolkit
-
-        async def run():
-            toolkit = Toolkit(plugin_host.config, plugin_host)
-            await toolkit.start(background=False)
-            try:
-                return await toolkit.runner.list(task=task, limit=limit)
-            finally:
-                await toolkit.stop()
-
-        views = asyncio.run(run())
+        views = with_toolkit(lambda toolkit: toolkit.runner.list(task=task, limit=limit))
         if not views:
             click.echo("no jobs")
         for v in views:

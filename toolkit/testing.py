@@ -9,11 +9,19 @@ toolkit, available in every test session, ours and third-party plugin authors').
 - ``toolkit_server``: the app served by a real hypercorn on 127.0.0.1; yields the base URL.
 - ``browser_page``: a Playwright page in headless Chromium (Debian's ``/usr/bin/chromium``
   unless ``TOOLKIT_CHROMIUM`` says otherwise); skipped with a reason when there is none.
+
+Every app made here is logged in, as a person would be: it starts with the admin account
+``TEST_USER``/``TEST_PASSWORD``, the API key ``TEST_API_KEY`` and a fixed cookie signing key;
+its test clients (``app.test_client()``) carry the admin's session cookie, and so does
+``browser_page`` for every server on 127.0.0.1. Other HTTP clients send ``AUTH_HEADERS``.
+``make_app(..., authenticate=False)`` gives an app as a new user finds it (no account,
+fresh keys) and plain test clients.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import shutil
 import socket
@@ -45,12 +53,63 @@ def make_config(data_dir: Path, **overrides: Any) -> ToolkitConfig:
     return ToolkitConfig.from_env(**values)
 
 
+TEST_USER = "admin"
+TEST_PASSWORD = "test password of the admin"
+TEST_API_KEY = "70be5ad0c0ffee0123456789abcdef01"
+TEST_SECRET_KEY = "a fixed cookie signing key, for tests only"
+AUTH_HEADERS = {"X-Api-Key": TEST_API_KEY}
+
+
+@functools.cache
+def _test_password_hash() -> str:
+    from toolkit.core.auth import hash_password
+
+    return hash_password(TEST_PASSWORD)  # argon2 is slow on purpose: once per session
+
+
+def fixture_auth_state():
+    from toolkit.core.auth import AuthState
+
+    return AuthState(secret_key=TEST_SECRET_KEY, api_key=TEST_API_KEY, username=TEST_USER,
+                     password_hash=_test_password_hash())
+
+
+def session_cookie() -> tuple[str, str]:
+    """``(name, value)`` of the admin's session cookie in every app made by :func:`make_app`."""
+    from quart_auth.extension import _AuthSerializer
+
+    from toolkit.web.auth import COOKIE_NAME, COOKIE_SALT
+
+    token = _AuthSerializer(TEST_SECRET_KEY, COOKIE_SALT).dumps(fixture_auth_state().session_id)
+    return COOKIE_NAME, token
+
+
+def _logged_in_client_class(base):
+    class LoggedInClient(base):
+        """The app's test client with the admin's session cookie."""
+
+        def __init__(self, app, use_cookies: bool = True):
+            super().__init__(app, use_cookies)
+            if self.cookie_jar is not None:
+                name, value = session_cookie()
+                self.set_cookie("localhost", name, value, httponly=True, samesite="Lax")
+
+    return LoggedInClient
+
+
 def make_app(config: ToolkitConfig, plugins: Iterable[tuple[str, Any]] = (),
-             entry_points: bool = True):
+             entry_points: bool = True, authenticate: bool = True):
     from toolkit.web import create_app
 
     host = build_plugin_host(config, entry_points=entry_points, extra=plugins)
-    return create_app(config, host)
+    app = create_app(config, host)
+    if authenticate:
+        @app.before_serving  # after the toolkit's own start: the database is there
+        async def _test_account():
+            await app.extensions["toolkit_auth"].save(fixture_auth_state())
+
+        app.test_client_class = _logged_in_client_class(app.test_client_class)
+    return app
 
 
 @pytest.fixture
@@ -177,6 +236,9 @@ def browser_page():
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
+        name, value = session_cookie()  # logged in on every test server (cookies ignore ports)
+        context.add_cookies([{"name": name, "value": value, "domain": "127.0.0.1", "path": "/",
+                              "httpOnly": True, "sameSite": "Lax"}])
         page = context.new_page()
         page.set_default_timeout(15_000)
         try:

@@ -12,7 +12,7 @@ import pytest
 from toolkit import hookimpl
 from toolkit.core.hookspecs import Task
 from toolkit.core.plugins import build_plugin_host
-from toolkit.testing import ServedApp, make_app
+from toolkit.testing import AUTH_HEADERS, ServedApp, make_app
 from toolkit.web.redriva import HeaderLink, init_redriva, mount_redriva
 
 from .conftest import PLUGINS, create_redriva, serve_mounted
@@ -42,7 +42,7 @@ def test_without_the_change_redriva_is_unchanged_and_the_toolkit_still_works(
     try:
         dashboard = httpx.get(served.url + "/")
         assert dashboard.status_code == 200 and toolkit_links(dashboard.text) == []
-        page = httpx.get(served.url + "/symlink")
+        page = httpx.get(served.url + "/symlink", headers=AUTH_HEADERS)
         assert page.status_code == 200 and "Symlink manager" in page.text
         assert 'href="/">🏠 Dashboard</a>' in page.text  # the way back is there anyway
     finally:
@@ -96,8 +96,8 @@ def test_the_copied_seed_era_header(toolkit_config, redriva):
     served = ServedApp(mount_redriva(make_app(toolkit_config, PLUGINS), redriva,
                                      template=None)).start()
     try:
-        html = httpx.get(served.url + "/symlink").text
-        css = httpx.get(served.url + "/toolkit/static/toolkit.css").text
+        html = httpx.get(served.url + "/symlink", headers=AUTH_HEADERS).text
+        css = httpx.get(served.url + "/toolkit/static/toolkit.css", headers=AUTH_HEADERS).text
     finally:
         served.stop()
     assert 'class="tk-body tk-redriva"' in html
@@ -116,7 +116,7 @@ def test_header_shows_only_the_links_redriva_serves(toolkit_config, redriva):
                                HeaderLink("⚙️ Settings", "/settings")])
     served = ServedApp(app).start()
     try:
-        header = httpx.get(served.url + "/symlink").text.split("</header>", 1)[0]
+        header = httpx.get(served.url + "/symlink", headers=AUTH_HEADERS).text.split("</header>", 1)[0]
     finally:
         served.stop()
     assert "📁 Torrents" in header and "Settings" not in header

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from flask import Flask
 
-from toolkit.testing import ServedApp, make_app
+from toolkit.testing import AUTH_HEADERS, ServedApp, make_app
 from toolkit.web.redriva import (RedrivaMountError, load_wsgi_app, mount_redriva,
                                  toolkit_namespaces)
 
@@ -73,32 +73,32 @@ def test_large_redriva_body_beyond_hypercorn_default(mounted, redriva_db):
 
 
 def test_toolkit_pages_api_and_static_come_from_the_toolkit(mounted):
-    page = httpx.get(mounted + "/symlink")
+    page = httpx.get(mounted + "/symlink", headers=AUTH_HEADERS)
     assert page.status_code == 200 and "Symlink manager" in page.text
     assert httpx.get(mounted + "/api/toolkit/health").json()["status"] == "ok"
-    assert httpx.get(mounted + "/api/symlink/config").status_code == 200
+    assert httpx.get(mounted + "/api/symlink/config", headers=AUTH_HEADERS).status_code == 200
     for path in ("/toolkit/static/toolkit.css", "/symlink/static/symlink.css"):
-        static = httpx.get(mounted + path)
+        static = httpx.get(mounted + path, headers=AUTH_HEADERS)
         assert static.status_code == 200 and static.headers["content-type"].startswith("text/css")
 
 
 def test_toolkit_api_errors_are_the_toolkits_json(mounted):
-    unknown = httpx.get(mounted + "/api/symlink/no-such-thing")
+    unknown = httpx.get(mounted + "/api/symlink/no-such-thing", headers=AUTH_HEADERS)
     assert unknown.status_code == 404
     assert unknown.json()["error"]["code"] == "not_found"
     bad = httpx.post(mounted + "/api/toolkit/schedules", content=b"not json",
-                     headers={"Content-Type": "application/json"})
+                     headers={"Content-Type": "application/json", **AUTH_HEADERS})
     assert bad.status_code == 400
     assert bad.json()["error"]["message"] == "expected a JSON object body"
     # the toolkit's cross-site guard still applies to its own routes
     refused = httpx.post(mounted + "/api/toolkit/schedules", json={},
-                         headers={"Origin": "http://evil.example"})
+                         headers={"Origin": "http://evil.example", **AUTH_HEADERS})
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "csrf"
 
 
 def test_other_plugins_routes_are_routed_from_the_url_map(mounted):
-    assert httpx.get(mounted + "/report").text == "<h1>Library report</h1>"
-    assert httpx.get(mounted + "/api/report/summary").json() == {"links": 0}
+    assert httpx.get(mounted + "/report", headers=AUTH_HEADERS).text == "<h1>Library report</h1>"
+    assert httpx.get(mounted + "/api/report/summary", headers=AUTH_HEADERS).json() == {"links": 0}
 
 
 def test_namespaces_come_from_the_url_map(toolkit_config):
@@ -143,7 +143,7 @@ def test_redriva_routes_the_toolkit_takes_over_are_logged(toolkit_config, redriv
     with caplog.at_level(logging.WARNING, logger="toolkit.web.redriva"):
         served = serve_mounted(toolkit_config, app)
     try:
-        assert "Symlink manager" in httpx.get(served.url + "/symlink").text
+        assert "Symlink manager" in httpx.get(served.url + "/symlink", headers=AUTH_HEADERS).text
     finally:
         served.stop()
     assert "the toolkit answers these Redriva routes from now on: /symlink" in caplog.text
@@ -169,7 +169,7 @@ def test_lifespan_runs_the_toolkit_and_redriva_keeps_no_threads(toolkit_config, 
     served = ServedApp(mount := mount_redriva(make_app(toolkit_config), redriva)).start()
     try:
         # health needs the database the toolkit's startup upgraded
-        assert httpx.get(served.url + "/api/toolkit/jobs").status_code == 200
+        assert httpx.get(served.url + "/api/toolkit/jobs", headers=AUTH_HEADERS).status_code == 200
         assert httpx.get(served.url + "/").status_code == 200
         assert mount._executor is not None
     finally:

@@ -17,7 +17,8 @@ class ToolkitConfig:
     """``TOOLKIT_DATA_DIR`` (default ``./data``), ``TOOLKIT_DATABASE_URL``,
     ``TOOLKIT_PLUGINS_BLOCK`` / ``TOOLKIT_PLUGINS_ALLOW`` (comma-separated plugin names),
     ``TOOLKIT_MAX_JOBS`` (jobs running at once, default 2), ``TOOLKIT_BASE_URL`` (public
-    address used in notifications)."""
+    address used in notifications), ``TOOLKIT_ALLOWED_HOSTS`` (host names the web app answers
+    to besides localhost and IP addresses; ``.example.com`` allows its subdomains)."""
 
     data_dir: Path
     database_url: str
@@ -25,6 +26,7 @@ class ToolkitConfig:
     plugins_allow: frozenset[str] = frozenset()
     max_jobs: int = 2
     base_url: str = ""
+    allowed_hosts: frozenset[str] = frozenset()
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -36,6 +38,8 @@ class ToolkitConfig:
             plugins_allow=_names(os.environ.get("TOOLKIT_PLUGINS_ALLOW")),
             max_jobs=int(os.environ.get("TOOLKIT_MAX_JOBS", "2")),
             base_url=os.environ.get("TOOLKIT_BASE_URL", ""),
+            allowed_hosts=frozenset(n.lower() for n in _names(
+                os.environ.get("TOOLKIT_ALLOWED_HOSTS"))),
         )
         values.update(overrides)
         return cls(**values)

@@ -36,13 +36,60 @@ def data_dir() -> Path:
     return Path(os.environ.get("TOOLKIT_DATA_DIR", "./data"))
 
 
+def _tighten(path: Path, mode: int) -> None:
+    """Remove group/other access from a path we own (the database holds API keys)."""
+    try:
+        status = path.stat()
+        if status.st_uid == os.getuid() and status.st_mode & 0o077:
+            path.chmod(mode)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # e.g. a read-only bind mount: say so, do not stop
+        logging.getLogger(__name__).warning("cannot restrict the access rights of %s: %s",
+                                            path, exc)
+
+
+def secure_data_dir(directory: Path) -> None:
+    """The data folder: created, or narrowed to, owner-only (0700)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _tighten(directory, 0o700)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a ``sqlite`` URL; None for memory or other databases."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def secure_database_file(url: str) -> None:
+    """Create the SQLite file owner-only (0600) before SQLite does (with the umask, often
+    0644), and narrow an existing one; SQLite gives its -wal/-shm files the same mode."""
+    path = sqlite_path(url)
+    if path is None or not path.parent.is_dir():
+        return
+    try:
+        # O_EXCL: never open a database that exists: closing any descriptor of the file
+        # would drop this process's SQLite locks on it
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # SQLite reports the real problem itself
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        _tighten(file, 0o600)
+
+
 def database_url() -> str:
     """``TOOLKIT_DATABASE_URL`` or ``sqlite+aiosqlite:///<TOOLKIT_DATA_DIR>/toolkit.db``."""
     url = os.environ.get("TOOLKIT_DATABASE_URL")
     if url:
         return url
     directory = data_dir()
-    directory.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(directory)
     return f"sqlite+aiosqlite:///{directory.resolve() / 'toolkit.db'}"
 
 
@@ -66,14 +113,18 @@ def _install_pragmas(sync_engine: Engine) -> None:
 
 
 def create_engine_async(url: str | None = None) -> AsyncEngine:
-    engine = create_async_engine(url or database_url())
+    url = url or database_url()
+    secure_database_file(url)
+    engine = create_async_engine(url)
     _install_pragmas(engine.sync_engine)
     return engine
 
 
 def create_engine_sync(url: str | None = None) -> Engine:
     """A blocking engine on the same database, for code that runs in worker threads."""
-    engine = create_engine(sync_url(url or database_url()))
+    url = sync_url(url or database_url())
+    secure_database_file(url)
+    engine = create_engine(url)
     _install_pragmas(engine)
     return engine
 

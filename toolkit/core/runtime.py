@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from toolkit.core import db, migrate, notify
+from toolkit.core import auth, db, migrate, notify
 from toolkit.core.config import ToolkitConfig
 from toolkit.core.jobs import InProcessJobRunner, JobView
 from toolkit.core.plugins import PluginConflict, PluginHost, Registry, build_plugin_host
@@ -27,9 +27,10 @@ class Toolkit:
         self.config = config or ToolkitConfig.from_env()
         self.host = host or build_plugin_host(self.config)
         self.registry: Registry = self.host.collect()  # duplicates fail here, before startup
-        if notify.NAMESPACE in self.registry.settings:
-            raise PluginConflict(f"settings namespace {notify.NAMESPACE!r} belongs to the host")
-        self.registry.settings[notify.NAMESPACE] = notify.SCHEMA
+        for schema in (notify.SCHEMA, auth.SCHEMA):
+            if schema.namespace in self.registry.settings:
+                raise PluginConflict(f"settings namespace {schema.namespace!r} belongs to the host")
+            self.registry.settings[schema.namespace] = schema
         self.engine = db.create_engine_async(self.config.database_url)
         self.sessions = db.session_factory(self.engine)
         self.settings = SettingsStore(self.sessions, self.registry.settings, {
@@ -50,6 +51,7 @@ class Toolkit:
         self.started = False
 
     async def upgrade_database(self) -> None:
+        await asyncio.to_thread(db.secure_data_dir, self.config.data_dir)
         await asyncio.to_thread(
             migrate.upgrade_heads, self.config.database_url, self.registry.models
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, Field, StrictBool
-from quart import Blueprint, jsonify, render_template
+from quart import Blueprint, current_app, jsonify, render_template
 
 from toolkit import __version__
 from toolkit.core.jobs import JobView
@@ -44,12 +44,17 @@ class EnabledBody(BaseModel):
 
 @api.get("/health")
 async def health():
-    """Liveness: the app runs and its database answers."""
+    """Liveness: the app runs and its database answers (version and plugins only when
+    authenticated)."""
     from sqlalchemy import text
+
+    from toolkit.web.auth import identity
 
     tk = _toolkit()
     async with tk.sessions() as session:
         await session.execute(text("SELECT 1"))
+    if identity() is None:
+        return {"status": "ok"}
     return {"status": "ok", "version": __version__,
             "plugins": sum(i.status == "loaded" for i in tk.host.infos.values())}
 
@@ -159,6 +164,7 @@ async def save_settings(namespace: str, body: AnyObject):
 
     store = _settings_namespace(namespace)
     settings = await store.update(namespace, body.model_extra)
+    current_app.extensions["toolkit_auth"].invalidate()  # the access mode may have changed
     return {"values": public(settings), "overridden_by_env": store.overridden(namespace)}
 
 

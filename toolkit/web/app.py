@@ -60,7 +60,8 @@ def _same_origin_guard(app: Quart) -> None:
         if request.headers.get("Sec-Fetch-Site") == "cross-site":
             raise ApiError(403, "cross-site request refused", code="csrf")
         origin = request.headers.get("Origin")
-        if origin and origin != "null" and urlsplit(origin).netloc != request.host:
+        # "null" comes from sandboxed frames, data: pages and cross-site redirects
+        if origin and (origin == "null" or urlsplit(origin).netloc != request.host):
             raise ApiError(403, f"cross-origin request from {origin} refused", code="csrf")
         return None
 
@@ -73,6 +74,9 @@ def create_app(config: ToolkitConfig | None = None, host: PluginHost | None = No
     app.extensions["toolkit"] = toolkit
     toolkit.app = app
     register_error_handlers(app)
+    from toolkit.web import auth
+
+    gate = auth.install(app, toolkit)  # first: the host check and the gate run before all
     _same_origin_guard(app)
 
     from toolkit.web.api import api, pages
@@ -99,6 +103,7 @@ def create_app(config: ToolkitConfig | None = None, host: PluginHost | None = No
     @app.before_serving
     async def _startup():
         await toolkit.start()
+        await gate.refresh()  # creates the signing key and the API key on first start
 
     @app.after_serving
     async def _shutdown():
