@@ -197,9 +197,9 @@ def test_redriva_failures_stay_redrivas(mounted, path, caplog):
     assert failed.status_code == 500 and "Redriva failed on this request" in failed.text
     assert f"Redriva failed on GET {path}" in caplog.text
     assert httpx.get(mounted + "/api/toolkit/health", timeout=10).json()["status"] == "ok"
-    assert httpx.get(mounted + "/api/toolkit/jobs", timeout=10).status_code == 200
+    assert httpx.get(mounted + "/api/toolkit/jobs", timeout=10, headers=AUTH_HEADERS).status_code == 200
     assert httpx.get(mounted + "/torrents", timeout=10).status_code == 200
-    assert httpx.get(mounted + "/symlink", timeout=10).status_code == 200
+    assert httpx.get(mounted + "/symlink", timeout=10, headers=AUTH_HEADERS).status_code == 200
 
 
 def test_redriva_failing_half_way_through_a_streamed_answer(mounted):
