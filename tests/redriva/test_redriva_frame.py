@@ -13,7 +13,7 @@ import httpx
 import pytest
 from jinja2 import DictLoader
 
-from toolkit.testing import ServedApp, make_app
+from toolkit.testing import AUTH_HEADERS, ServedApp, make_app
 from toolkit.web.redriva import mount_redriva
 
 from .conftest import create_redriva
@@ -38,7 +38,7 @@ def assert_toolkit_page_inside(html: str) -> str:
 
 
 def test_todays_redriva_menu_and_scripts_around_the_toolkits_page(mounted_today):
-    html = httpx.get(mounted_today + "/symlink").text
+    html = httpx.get(mounted_today + "/symlink", headers=AUTH_HEADERS).text
     assert_toolkit_page_inside(html)
     # a full page with a query string (a tab's own URL) too
     assert_toolkit_page_inside(httpx.get(mounted_today + "/symlink?tab=settings&x=%C3%A9").text)
@@ -54,7 +54,7 @@ def test_todays_redriva_menu_and_scripts_around_the_toolkits_page(mounted_today)
 
 
 def test_seed_era_redriva_header_and_menu_include_around_the_toolkits_page(mounted):
-    html = httpx.get(mounted + "/symlink").text
+    html = httpx.get(mounted + "/symlink", headers=AUTH_HEADERS).text
     assert_toolkit_page_inside(html)
     nav = between(html, '<div class="nav">', "</div>")
     assert "<h1>🚀 Redriva Web</h1>" in nav
@@ -67,7 +67,7 @@ def test_seed_era_redriva_header_and_menu_include_around_the_toolkits_page(mount
 def test_redrivas_session_reaches_its_layout(mounted):
     """Redriva renders its layout with the visitor's cookies: a flash message Redriva left
     in its session shows on the toolkit's page, as on Redriva's own pages."""
-    with httpx.Client(base_url=mounted) as client:
+    with httpx.Client(base_url=mounted, headers=AUTH_HEADERS) as client:
         client.post("/torrents", data={"name": "Flashed.mkv"})
         html = client.get("/symlink").text
     assert '<div class="flash success">✅ Flashed.mkv ajouté</div>' in html
@@ -92,7 +92,7 @@ def test_a_redriva_template_that_cannot_be_used_leaves_the_copied_header(
     with caplog.at_level(logging.WARNING, logger="toolkit.web.redriva"):
         served = ServedApp(mount_redriva(make_app(toolkit_config), redriva)).start()
     try:
-        html = httpx.get(served.url + "/symlink").text
+        html = httpx.get(served.url + "/symlink", headers=AUTH_HEADERS).text
     finally:
         served.stop()
     assert "the toolkit's pages keep their own copy of Redriva's header: " + reason in caplog.text
@@ -117,9 +117,9 @@ def test_a_redriva_layout_failing_for_one_page_leaves_that_page_the_copied_heade
     try:
         state["fail"] = True
         with caplog.at_level(logging.ERROR, logger="toolkit.web.redriva"):
-            failed = httpx.get(served.url + "/symlink")
+            failed = httpx.get(served.url + "/symlink", headers=AUTH_HEADERS)
         state["fail"] = False
-        again = httpx.get(served.url + "/symlink")
+        again = httpx.get(served.url + "/symlink", headers=AUTH_HEADERS)
     finally:
         served.stop()
     assert failed.status_code == 200 and '<header class="tk-header">' in failed.text
@@ -130,7 +130,7 @@ def test_a_redriva_layout_failing_for_one_page_leaves_that_page_the_copied_heade
 def test_template_none_keeps_the_copied_header(toolkit_config, redriva):
     served = ServedApp(mount_redriva(make_app(toolkit_config), redriva, template=None)).start()
     try:
-        html = httpx.get(served.url + "/symlink").text
+        html = httpx.get(served.url + "/symlink", headers=AUTH_HEADERS).text
     finally:
         served.stop()
     assert '<header class="tk-header">' in html and '<div class="nav">' not in html
