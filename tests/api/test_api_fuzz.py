@@ -20,6 +20,8 @@ if _TESTS_DIR not in sys.path:
 
 from symlink_web.conftest import build_library  # noqa: E402
 
+from toolkit.testing import AUTH_HEADERS  # noqa: E402
+
 MAX_EXAMPLES = int(os.environ.get("TOOLKIT_FUZZ_EXAMPLES", "12"))
 
 
@@ -48,7 +50,8 @@ CHECKS = [no_undeclared_server_error, status_code_conformance, content_type_conf
 
 
 def test_every_operation_answers_as_documented_and_never_with_a_server_error(fuzz_env, toolkit_server):
-    schema = schemathesis.openapi.from_url(f"{toolkit_server}/api/toolkit/openapi.json")
+    schema = schemathesis.openapi.from_url(f"{toolkit_server}/api/toolkit/openapi.json",
+                                           headers=AUTH_HEADERS)
     failures, operations = {}, 0
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -58,7 +61,7 @@ def test_every_operation_answers_as_documented_and_never_with_a_server_error(fuz
                   suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy())
         def exercise(case):
-            case.call_and_validate(checks=CHECKS)
+            case.call_and_validate(checks=CHECKS, headers=AUTH_HEADERS)
 
         try:
             exercise()
