@@ -41,7 +41,8 @@ def test_todays_redriva_menu_and_scripts_around_the_toolkits_page(mounted_today)
     html = httpx.get(mounted_today + "/symlink", headers=AUTH_HEADERS).text
     assert_toolkit_page_inside(html)
     # a full page with a query string (a tab's own URL) too
-    assert_toolkit_page_inside(httpx.get(mounted_today + "/symlink?tab=settings&x=%C3%A9").text)
+    assert_toolkit_page_inside(httpx.get(mounted_today + "/symlink?tab=settings&x=%C3%A9",
+                                     headers=AUTH_HEADERS).text)
     assert re.search(r"<title>[^<]*Redriva Toolkit</title>", html)  # the toolkit's title
     menu = between(html, '<div class="nav-links" id="navLinks">', "</div>")
     assert LINK.findall(menu) == [("/", "📁 Torrents"), ("/symlink", "🔗 Symlink"),
