@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 
 import httpx
 import pytest
@@ -135,3 +136,43 @@ def test_template_none_keeps_the_copied_header(toolkit_config, redriva):
     finally:
         served.stop()
     assert '<header class="tk-header">' in html and '<div class="nav">' not in html
+
+
+def test_a_redriva_layout_that_hangs_leaves_the_page_the_copied_header(
+        toolkit_config, redriva_db, caplog, monkeypatch):
+    """Redriva's code stuck (a context processor waiting on its database): at startup, the
+    toolkit's pages keep the copied header; later, the page waiting for it gets it."""
+    monkeypatch.setattr("toolkit.web.redriva.LAYOUT_TIMEOUT", 0.5)
+    redriva = create_redriva(redriva_db)
+    release = threading.Event()
+
+    @redriva.context_processor
+    def stuck_lookup():
+        release.wait(30)
+        return {}
+
+    def serve_and_get():
+        served = ServedApp(mount_redriva(make_app(toolkit_config), redriva)).start()
+        try:
+            release.clear()
+            return httpx.get(served.url + "/symlink", timeout=20)
+        finally:
+            release.set()
+            served.stop()
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="toolkit.web.redriva"):
+            at_startup = serve_and_get()
+        assert "keep their own copy of Redriva's header: rendering its base.html took more " \
+               "than 0.5 s" in caplog.text
+        assert '<header class="tk-header">' in at_startup.text
+
+        caplog.clear()
+        release.set()  # the startup goes through this time
+        with caplog.at_level(logging.WARNING, logger="toolkit.web.redriva"):
+            later = serve_and_get()
+        assert "keep their own copy" not in caplog.text
+        assert "Redriva's layout took more than 0.5 s for /symlink" in caplog.text
+        assert later.status_code == 200 and '<header class="tk-header">' in later.text
+    finally:
+        release.set()

@@ -171,10 +171,11 @@ def test_lifespan_runs_the_toolkit_and_redriva_keeps_no_threads(toolkit_config, 
         # health needs the database the toolkit's startup upgraded
         assert httpx.get(served.url + "/api/toolkit/jobs", headers=AUTH_HEADERS).status_code == 200
         assert httpx.get(served.url + "/").status_code == 200
-        assert mount._executor is not None
+        assert httpx.get(served.url + "/symlink").status_code == 200  # Redriva's layout
+        assert set(mount._executors) == {"redriva", "redriva-layout"}
     finally:
         served.stop()
-    assert mount._executor is None  # shut down with the lifespan
+    assert mount._executors == {}  # shut down with the lifespan
 
 
 def test_load_by_name_imports_from_the_current_directory(monkeypatch, tmp_path):

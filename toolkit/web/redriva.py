@@ -44,6 +44,11 @@ TOOLKIT_URL_ENV = "REDRIVA_TOOLKIT_URL"
 # Redriva runs under gunicorn with a few sync threads; the same here, in a pool of its own so
 # a slow Redriva page never takes the threads the toolkit uses for blocking work.
 REDRIVA_THREADS = 8
+REDRIVA_POOL = "redriva"
+# Redriva's layout around the toolkit's pages runs Redriva's code too, in a small pool of its
+# own (busy Redriva pages never queue the toolkit's), bounded in time (a Redriva that hangs
+# leaves the toolkit's page its own header).
+LAYOUT_POOL, LAYOUT_THREADS, LAYOUT_TIMEOUT = "redriva-layout", 2, 10.0
 # hypercorn's WSGI bridge reads a request body into memory: bound it (Flask's default is no
 # limit; Redriva only posts small forms).
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
@@ -130,8 +135,8 @@ class RedrivaMount:
         self.redriva_app = redriva_app
         self.namespaces = toolkit_namespaces(toolkit_app)
         self._wsgi = WSGIWrapper(_guarded(redriva_app), max_body_size)
-        self._threads = threads
-        self._executor: ThreadPoolExecutor | None = None
+        self._pool_sizes = {REDRIVA_POOL: threads, LAYOUT_POOL: LAYOUT_THREADS}
+        self._executors: dict[str, ThreadPoolExecutor] = {}
 
     def routes_to_toolkit(self, path: str) -> bool:
         return _in_namespaces(path, self.namespaces)
@@ -144,10 +149,12 @@ class RedrivaMount:
         else:
             await self._wsgi(scope, receive, send, self._run_in_thread, self._loop_caller())
 
-    def _run_in_thread(self, func: Callable, *args: Any):
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="redriva")
-        return asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
+    def _run_in_thread(self, func: Callable, *args: Any, pool: str = REDRIVA_POOL):
+        executor = self._executors.get(pool)
+        if executor is None:
+            executor = self._executors[pool] = ThreadPoolExecutor(
+                self._pool_sizes[pool], thread_name_prefix=pool)
+        return asyncio.get_running_loop().run_in_executor(executor, func, *args)
 
     @staticmethod
     def _loop_caller() -> Callable:
@@ -162,9 +169,10 @@ class RedrivaMount:
 
     def _lifespan_send(self, send):
         async def lifespan_send(message: dict) -> None:
-            if message["type"] == "lifespan.shutdown.complete" and self._executor is not None:
-                self._executor.shutdown(wait=False, cancel_futures=True)
-                self._executor = None
+            if message["type"] == "lifespan.shutdown.complete":
+                for executor in self._executors.values():
+                    executor.shutdown(wait=False, cancel_futures=True)
+                self._executors.clear()
             await send(message)
 
         return lifespan_send
@@ -252,7 +260,14 @@ def mount_redriva(toolkit_app, redriva: str | Callable, *,
     async def redriva_frame(title: str, content: str) -> Markup | None:
         if not has_request_context():
             return None
-        html = await mount._run_in_thread(frame.render, title, content, _request_facts())
+        facts = _request_facts()
+        try:
+            html = await asyncio.wait_for(mount._run_in_thread(
+                frame.render, title, content, facts, pool=LAYOUT_POOL), LAYOUT_TIMEOUT)
+        except TimeoutError:
+            log.warning("Redriva's layout took more than %s s for %s: this page keeps the "
+                        "toolkit's own header", LAYOUT_TIMEOUT, facts["path"])
+            return None
         return None if html is None else Markup(html)
 
     @toolkit_app.context_processor
@@ -313,8 +328,8 @@ class RedrivaFrame:
                     reason = f"its {name} has no {{% block content %}}"
                 else:
                     frame = cls(flask_app, base)
-                    if frame.render("Redriva Toolkit", "", {"path": "/"}, log_failure=False) is None:
-                        reason, frame = f"rendering its {name} failed: {frame.failure}", None
+                    reason = frame._probe(name)
+                    frame = None if reason else frame
             except Exception as exc:  # a missing template, a syntax error...
                 reason = f"its {name} cannot be read: {type(exc).__name__}: {exc}"
         if frame is None:
@@ -323,6 +338,20 @@ class RedrivaFrame:
             log.info("the toolkit's pages are rendered inside Redriva's %s",
                      getattr(frame.base, "filename", None) or name)
         return frame
+
+    def _probe(self, name: str) -> str | None:
+        """Render once at startup, bounded in time: why the frame cannot be used, if so."""
+        result: dict = {}
+        probe = threading.Thread(target=lambda: result.update(html=self.render(
+            "Redriva Toolkit", "", {"path": "/"}, log_failure=False)), daemon=True,
+            name="redriva-layout-probe")
+        probe.start()
+        probe.join(LAYOUT_TIMEOUT)
+        if probe.is_alive():
+            return f"rendering its {name} took more than {LAYOUT_TIMEOUT} s"
+        if result.get("html") is None:
+            return f"rendering its {name} failed: {self.failure}"
+        return None
 
     def render(self, title: str, content: str, request_facts: dict, *,
                log_failure: bool = True) -> str | None:
