@@ -155,7 +155,7 @@ def test_a_redriva_layout_that_hangs_leaves_the_page_the_copied_header(
         served = ServedApp(mount_redriva(make_app(toolkit_config), redriva)).start()
         try:
             release.clear()
-            return httpx.get(served.url + "/symlink", timeout=20)
+            return httpx.get(served.url + "/symlink", headers=AUTH_HEADERS, timeout=20)
         finally:
             release.set()
             served.stop()

@@ -171,7 +171,7 @@ def test_lifespan_runs_the_toolkit_and_redriva_keeps_no_threads(toolkit_config, 
         # health needs the database the toolkit's startup upgraded
         assert httpx.get(served.url + "/api/toolkit/jobs", headers=AUTH_HEADERS).status_code == 200
         assert httpx.get(served.url + "/").status_code == 200
-        assert httpx.get(served.url + "/symlink").status_code == 200  # Redriva's layout
+        assert httpx.get(served.url + "/symlink", headers=AUTH_HEADERS).status_code == 200
         assert set(mount._executors) == {"redriva", "redriva-layout"}
     finally:
         served.stop()
