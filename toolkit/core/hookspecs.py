@@ -132,19 +132,20 @@ def toolkit_register_commands(cli) -> None:
 
 
 @hookspec
-def toolkit_startup(app) -> Awaitable[None] | None:
-    """Called once the app's lifespan has started (database upgraded, job runner running).
-    May return an awaitable."""
+def toolkit_startup(app, toolkit) -> Awaitable[None] | None:
+    """Called once the toolkit has started (database upgraded; in the web app the job runner
+    runs too). ``toolkit`` is the running :class:`toolkit.api.Toolkit`; ``app`` is the web
+    app, or ``None`` in a command-line run. May return an awaitable."""
 
 
 @hookspec
-def toolkit_shutdown(app) -> Awaitable[None] | None:
-    """Called when the app stops, before the job runner and database are closed. May return
-    an awaitable."""
+def toolkit_shutdown(app, toolkit) -> Awaitable[None] | None:
+    """Called when the toolkit stops, before the job runner and database are closed. May
+    return an awaitable."""
 
 
 @hookspec
-def toolkit_job_finished(app, job) -> Awaitable[None] | None:
+def toolkit_job_finished(app, job, toolkit) -> Awaitable[None] | None:
     """Called when a job ends (completed, failed, cancelled) with its final
     :class:`toolkit.core.jobs.JobView`, for example to send notifications. May return an
     awaitable; its errors are logged and never change the job."""

@@ -65,10 +65,10 @@ class Toolkit:
             await self.runner.start()
             await self.scheduler.start()
         self.started = background
-        await self.host.call_each("toolkit_startup", app=self.app)
+        await self.host.call_each("toolkit_startup", app=self.app, toolkit=self)
 
     async def stop(self) -> None:
-        await self.host.call_each("toolkit_shutdown", app=self.app)
+        await self.host.call_each("toolkit_shutdown", app=self.app, toolkit=self)
         if self.started:
             await self.scheduler.stop()
             await self.runner.stop()
@@ -77,4 +77,5 @@ class Toolkit:
         await self.engine.dispose()
 
     async def _job_finished(self, job: JobView) -> None:
-        await self.host.call_each("toolkit_job_finished", app=self.app, job=job)
+        await self.host.call_each("toolkit_job_finished", app=self.app, job=job,
+                                  toolkit=self)

@@ -11,9 +11,10 @@ import logging
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from quart import Quart, current_app, request
+from quart import Quart, request
 
 from toolkit import __version__
+from toolkit.api import current_toolkit  # noqa: F401  (plugins still import it from here)
 from toolkit.core.config import ToolkitConfig
 from toolkit.core.plugins import PluginConflict, PluginHost
 from toolkit.core.runtime import Toolkit
@@ -23,10 +24,6 @@ log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent
 HTMX = "vendor/htmx-2.0.11.min.js"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-
-
-def current_toolkit() -> Toolkit:
-    return current_app.extensions["toolkit"]
 
 
 def _register_blueprints(app: Quart, toolkit: Toolkit) -> None:

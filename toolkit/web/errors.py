@@ -5,18 +5,14 @@ from __future__ import annotations
 from quart import Quart, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from toolkit.core.errors import PluginError
 from toolkit.core.jobs import JobError
 from toolkit.core.schedule import ScheduleError
 from toolkit.core.settings import SettingsError
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, *, code: str | None = None,
-                 fields: dict | None = None, **extra):
-        super().__init__(message)
-        self.status, self.message, self.fields, self.extra = status, message, fields, extra
-        self.code = code or {400: "bad_request", 403: "forbidden", 404: "not_found",
-                             409: "conflict", 422: "invalid"}.get(status, "error")
+class ApiError(PluginError):
+    """The host's name for :class:`toolkit.core.errors.PluginError` (same arguments)."""
 
 
 def error_response(status: int, message: str, code: str, fields: dict | None = None, **extra):
@@ -33,8 +29,8 @@ def wants_json() -> bool:
 
 
 def register_error_handlers(app: Quart) -> None:
-    @app.errorhandler(ApiError)
-    async def _api_error(exc: ApiError):
+    @app.errorhandler(PluginError)
+    async def _api_error(exc: PluginError):
         return error_response(exc.status, exc.message, exc.code, exc.fields, **exc.extra)
 
     @app.errorhandler(SettingsError)

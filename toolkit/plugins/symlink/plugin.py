@@ -58,9 +58,13 @@ def _toolkit_of(app):
 
 
 @hookimpl
-def toolkit_startup(app):
-    """Scans whose job ended while the toolkit was down (a crash, a restart) take their
-    job's final state now rather than looking "running" until someone opens the page."""
+def toolkit_startup(app, toolkit):
+    """Publish the known mounts' status for other plugins; then scans whose job ended while
+    the toolkit was down (a crash, a restart) take their job's final state now rather than
+    looking "running" until someone opens the page."""
+    from .mount_status import KnownMountStatus
+
+    toolkit.services.setdefault("mounts", KnownMountStatus(toolkit.config.database_url))
     tk = _toolkit_of(app)
     if tk is None:
         return None

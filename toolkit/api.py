@@ -1,0 +1,158 @@
+"""The public plugin API: everything a plugin may use from the host, in one module.
+
+A plugin imports the host only from here (``from toolkit.api import hookimpl, Task, ...``);
+every other module of the toolkit is private and may change. What is here:
+
+- declaring things: :data:`hookimpl` and the hook types :class:`Models`, :class:`MenuLink`,
+  :class:`Task`, :class:`SettingsSchema`, :class:`Schedule`; :func:`new_metadata` and
+  :class:`UTCDateTime` (a column type keeping UTC times on SQLite) for tables;
+- the running toolkit: :class:`Toolkit` (``sessions`` for database sessions, ``settings``,
+  ``runner`` the job runner, ``notifier``, ``scheduler``, ``http`` the shared HTTP client,
+  ``services``), reached by :func:`current_toolkit` in a request, ``ctx.services["toolkit"]``
+  in a task (:func:`toolkit_of`), the ``toolkit`` argument of the startup, shutdown and
+  job-finished hooks, or :func:`running_toolkit` in a command-line run;
+- the web: :func:`json_body`, the route decorators :func:`body`, :func:`query`,
+  :func:`declares`, :class:`PluginError` (answered as an HTTP error);
+- jobs: :class:`JobContext`, :class:`JobView`, :class:`JobCancelled`, :class:`JobConflict`;
+- settings: :data:`MASK`, :func:`public_settings`, :func:`field_errors`,
+  :class:`SettingsError`;
+- Sonarr/Radarr/Lidarr: :func:`arr_connections`, :func:`arr_client`, the connection and
+  error types; mounts: :func:`mounts_down`;
+- :func:`upgrade_database` for a plugin's command line; :func:`utcnow`.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, AsyncIterator
+
+from toolkit import hookimpl
+from toolkit.core.db import new_metadata
+from toolkit.core.errors import PluginError
+from toolkit.core.hookspecs import MenuLink, Models, Schedule, SettingsSchema, Task
+from toolkit.core.jobs import JobCancelled, JobConflict, JobContext, JobView
+from toolkit.core.models import UTCDateTime, utcnow
+from toolkit.core.runtime import Toolkit
+from toolkit.core.services.arr import ArrClient, CommandState, client_for
+from toolkit.core.services.errors import ServiceError, ServiceUnreachable
+from toolkit.core.services.settings import (ArrConnection, RadarrConnection, ServiceKind,
+                                            SonarrConnection)
+from toolkit.core.settings import MASK, SettingsError, field_errors
+from toolkit.core.settings import public as public_settings
+
+__all__ = [
+    "ArrClient", "ArrConnection", "CommandState", "JobCancelled", "JobConflict", "JobContext",
+    "JobView", "MASK", "MOUNTS_SERVICE", "MenuLink", "Models", "PluginError",
+    "RadarrConnection", "Schedule", "ServiceError", "ServiceKind", "ServiceUnreachable",
+    "SettingsError", "SettingsSchema", "SonarrConnection", "Task", "Toolkit", "UTCDateTime", "arr_client",
+    "arr_connections", "body", "current_toolkit", "declares", "field_errors", "hookimpl",
+    "json_body", "query",
+    "mounts_down", "new_metadata", "public_settings", "running_toolkit", "toolkit_of",
+    "upgrade_database", "utcnow",
+]
+
+#: ``toolkit.services[MOUNTS_SERVICE]``: published by a plugin that watches mounts (the
+#: symlink plugin); an object with ``async def down() -> list[dict]`` giving one
+#: ``{"mount_point", "reason"}`` per mount known to be down right now.
+MOUNTS_SERVICE = "mounts"
+
+# Where the Sonarr/Radarr connections are kept until they become a host setting: the
+# symlink plugin's settings (flat ``<kind>_enabled/_host/_port/_api_key`` fields).
+_CONNECTIONS_NAMESPACE = "symlink"
+_CONNECTION_MODELS = {"sonarr": SonarrConnection, "radarr": RadarrConnection}
+
+
+def current_toolkit() -> Toolkit:
+    """The running toolkit of the web app handling the current request."""
+    from quart import current_app
+
+    return current_app.extensions["toolkit"]
+
+
+def toolkit_of(ctx: JobContext) -> Toolkit:
+    """The running toolkit, from inside a task."""
+    return ctx.services["toolkit"]
+
+
+async def json_body(*, optional: bool = False) -> dict:
+    """The current request's JSON object body, or a :class:`PluginError` 400 (not UTF-8,
+    not JSON, not an object); ``optional``: an empty body is ``{}``."""
+    from toolkit.web.validation import json_object
+
+    return await json_object(optional=optional)
+
+
+def body(model: type, *, optional: bool = False):
+    """Decorator of a route: the JSON body validated by the pydantic ``model`` is passed as
+    ``body=`` (400 when not a JSON object, 422 naming each wrong field); the OpenAPI document
+    describes it."""
+    from toolkit.web.validation import body as validated_body
+
+    return validated_body(model, optional=optional)
+
+
+def query(model: type):
+    """Decorator of a route: the query string validated by ``model`` is passed as ``query=``
+    (400 naming each wrong parameter); the OpenAPI document describes it."""
+    from toolkit.web.validation import query as validated_query
+
+    return validated_query(model)
+
+
+def declares(*statuses: int):
+    """Decorator of a route: the statuses it may answer when something outside the request
+    fails (502 an *arr answered badly, 503 it cannot be reached)."""
+    from toolkit.web.validation import declares as declared
+
+    return declared(*statuses)
+
+
+@contextlib.asynccontextmanager
+async def running_toolkit() -> AsyncIterator[Toolkit]:
+    """A toolkit for a command-line run, configured from the environment: database upgraded,
+    no background jobs or schedules; stopped on exit."""
+    toolkit = Toolkit()
+    await toolkit.start(background=False)
+    try:
+        yield toolkit
+    finally:
+        await toolkit.stop()
+
+
+def upgrade_database(toolkit: Toolkit) -> None:
+    """Blocking: upgrade the core's and every plugin's tables to their latest revision."""
+    from toolkit.core.migrate import upgrade_heads
+
+    upgrade_heads(toolkit.config.database_url, toolkit.registry.models)
+
+
+async def arr_connections(toolkit: Toolkit) -> list[ArrConnection]:
+    """The enabled Sonarr/Radarr connections the user configured (one per application),
+    as the services layer's connection models. A connection whose values the services layer
+    refuses is left out."""
+    if _CONNECTIONS_NAMESPACE not in toolkit.registry.settings:
+        return []
+    values = (await toolkit.settings.get(_CONNECTIONS_NAMESPACE)).model_dump()
+    connections = []
+    for kind, model in _CONNECTION_MODELS.items():
+        if not values.get(f"{kind}_enabled"):
+            continue
+        try:
+            connections.append(model(enabled=True, host=values.get(f"{kind}_host", ""),
+                                     port=values.get(f"{kind}_port"),
+                                     api_key=values.get(f"{kind}_api_key")))
+        except ValueError:
+            continue
+    return connections
+
+
+def arr_client(toolkit: Toolkit, connection: ArrConnection, **options: Any) -> ArrClient:
+    """A client for ``connection`` on the toolkit's shared HTTP client (``options``:
+    ``retries``, ``backoff``)."""
+    return client_for(connection, http=toolkit.http, **options)
+
+
+async def mounts_down(toolkit: Toolkit) -> list[dict]:
+    """Mounts known to be down now (see :data:`MOUNTS_SERVICE`); empty when no plugin
+    watches mounts."""
+    service = toolkit.services.get(MOUNTS_SERVICE)
+    return list(await service.down()) if service is not None else []
