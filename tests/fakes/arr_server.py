@@ -18,6 +18,11 @@ asked). A completed rescan drops the file records whose file is missing, as the 
 disk scan does: a file is missing when its path is in ``missing_paths`` or, for paths
 below a ``disk_map`` prefix, when the real file does not exist.
 
+The download queue (``add_queue_item``: one record per episode, as Sonarr lists a season
+pack), the blocklist it feeds (``DELETE queue/{id}?blocklist=true``), ``health`` and
+``tag`` are served from plain lists (``queue``, ``blocklist``, ``health_items``, ``tags``);
+queue removals are recorded in ``queue_removals``.
+
 Failures to inject: ``inject(status, times, method=, path=, retry_after=)``, ``latency``
 (seconds before each answer), a different ``api_key``, ``fail_commands[name] = message``,
 ``root_folder_missing`` (DELETE of a file answers 409, the *arr's failsafe).
@@ -214,6 +219,14 @@ class FakeArr:
         self._ids = itertools.count(1)
         self._command_ids = itertools.count(1001)
         self.root_folders: list[dict] = []
+        # download queue (one record per episode, as Sonarr lists a pack), blocklist, health
+        self.queue: list[dict] = []
+        self.blocklist: list[dict] = []
+        self.health_items: list[dict] = []
+        self.tags: list[dict] = []
+        self.queue_removals: list[tuple[int, dict]] = []  # (queue id, query parameters)
+        self._queue_ids = itertools.count(501)
+        self._blocklist_ids = itertools.count(301)
         # library: resource name -> id -> resource
         self.items: dict[str, dict[int, dict]] = {name: {} for name in (
             "series", "episode", "episodefile", "movie", "moviefile", "artist", "album", "track", "trackfile")}
@@ -339,6 +352,126 @@ class FakeArr:
             "title": f"Track {track_number}", "duration": 200000, "mediumNumber": 1, "hasFile": True,
         }
         return self.items["trackfile"][fid], self.items["track"][tid]
+
+    # -- download queue ----------------------------------------------------------------
+    def add_tag(self, label: str) -> dict:
+        tag = {"id": len(self.tags) + 1, "label": label}
+        self.tags.append(tag)
+        return tag
+
+    def add_queue_item(self, title: str, *, series: dict | None = None, episodes: list[dict] | None = None,
+                       movie: dict | None = None, download_id: str | None = None, status: str = "downloading",
+                       tracked_status: str = "ok", tracked_state: str = "downloading",
+                       messages: list[tuple[str, list[str]]] | None = None, error_message: str | None = None,
+                       size: float = 2_000_000_000, sizeleft: float = 1_000_000_000,
+                       added: str = "2024-03-01T00:00:00Z", protocol: str = "torrent",
+                       client: str = "qBittorrent", indexer: str = "Torrentio") -> list[dict]:
+        """A download in the queue: one record per episode for Sonarr (a season pack is
+        several records sharing ``downloadId``), one record otherwise; without series or
+        movie it is an unknown item."""
+        download_id = download_id or f"HASH{next(self._ids):036d}"
+        common = {
+            "title": title, "size": size, "sizeleft": sizeleft, "added": added, "status": status,
+            "trackedDownloadStatus": tracked_status, "trackedDownloadState": tracked_state,
+            "statusMessages": [{"title": t, "messages": m} for t, m in messages or []],
+            "errorMessage": error_message, "downloadId": download_id, "protocol": protocol,
+            "downloadClient": client, "downloadClientHasPostImportCategory": False, "indexer": indexer,
+            "outputPath": f"/downloads/{title}", "languages": [{"id": 1, "name": "English"}],
+            "quality": {"quality": {"id": 7, "name": "Bluray-1080p", "source": "bluray", "resolution": 1080},
+                        "revision": {"version": 1, "real": 0, "isRepack": False}},
+            "customFormats": [], "customFormatScore": 0,
+        }
+        made = []
+        for episode in episodes or [None]:
+            record = dict(common, id=next(self._queue_ids))
+            if series is not None:
+                record.update(seriesId=series["id"], seasonNumber=episode["seasonNumber"] if episode else None)
+            if episode is not None:
+                record.update(episodeId=episode["id"], episodeHasFile=episode["hasFile"])
+            if movie is not None:
+                record["movieId"] = movie["id"]
+            self.queue.append(record)
+            made.append(record)
+        return made
+
+    def add_episodes(self, series: dict, season: int, numbers: list[int], *, monitored: bool = True) -> list[dict]:
+        """Episodes without a file (what a queue item downloads)."""
+        made = []
+        for number in numbers:
+            eid = next(self._ids)
+            self.items["episode"][eid] = {
+                "id": eid, "seriesId": series["id"], "tvdbId": 900000 + eid, "episodeFileId": 0,
+                "seasonNumber": season, "episodeNumber": number, "title": f"Episode {number}",
+                "airDate": "2020-01-01", "airDateUtc": "2020-01-01T21:00:00Z", "runtime": 45,
+                "overview": "", "hasFile": False, "monitored": monitored, "unverifiedSceneNumbering": False,
+            }
+            made.append(self.items["episode"][eid])
+        return made
+
+    def update_queue(self, download_id: str, **fields: Any) -> None:
+        """Change every record of a download (e.g. ``sizeleft`` as it progresses)."""
+        with self.lock:
+            for record in self.queue:
+                if record["downloadId"] == download_id:
+                    record.update(fields)
+
+    def _queue_record(self, record: dict, params: dict) -> dict:
+        answer = {k: v for k, v in record.items() if k in self.document.components["schemas"]["QueueResource"]["properties"]}
+        if params.get("includeSeries") and record.get("seriesId") in self.items["series"]:
+            answer["series"] = self.items["series"][record["seriesId"]]
+        if params.get("includeEpisode") and record.get("episodeId") in self.items["episode"]:
+            answer["episode"] = self.items["episode"][record["episodeId"]]
+        if params.get("includeMovie") and record.get("movieId") in self.items["movie"]:
+            answer["movie"] = self.items["movie"][record["movieId"]]
+        return answer
+
+    def _queue_listing(self, params: dict) -> dict:
+        unknown_key = {"sonarr": "includeUnknownSeriesItems", "radarr": "includeUnknownMovieItems",
+                       "lidarr": "includeUnknownArtistItems"}[self.kind]
+        records = [r for r in self.queue
+                   if params.get(unknown_key) or r.get("seriesId") or r.get("movieId") or r.get("artistId")]
+        return self._paged(records, params, lambda r: self._queue_record(r, params))
+
+    @staticmethod
+    def _paged(records: list[dict], params: dict, render=lambda r: r) -> dict:
+        page, size = max(params.get("page", 1), 1), max(params.get("pageSize", 10), 1)
+        chunk = records[(page - 1) * size:page * size]
+        return {"page": page, "pageSize": size, "sortKey": params.get("sortKey") or "timeleft",
+                "sortDirection": params.get("sortDirection") or "ascending",
+                "totalRecords": len(records), "records": [render(r) for r in chunk]}
+
+    def _remove_queue_item(self, queue_id: int, params: dict) -> tuple[int, Any]:
+        record = next((r for r in self.queue if r["id"] == queue_id), None)
+        if record is None:
+            return 404, {"message": "NotFound"}
+        self.queue_removals.append((queue_id, dict(params)))
+        gone = [r for r in self.queue if r["downloadId"] == record["downloadId"]]
+        self.queue = [r for r in self.queue if r["downloadId"] != record["downloadId"]]
+        if params.get("blocklist"):
+            entry = {"id": next(self._blocklist_ids),
+                     "sourceTitle": record["title"], "languages": record["languages"],
+                     "quality": record["quality"], "customFormats": [], "date": _now(),
+                     "protocol": record["protocol"], "indexer": record["indexer"],
+                     "message": record.get("errorMessage") or "Manually marked as failed"}
+            if record.get("seriesId") is not None:
+                entry.update(seriesId=record["seriesId"],
+                             episodeIds=[r["episodeId"] for r in gone if r.get("episodeId")])
+            if record.get("movieId") is not None:
+                entry["movieId"] = record["movieId"]
+            self.blocklist.insert(0, entry)  # newest first
+        return 200, None
+
+    def _blocklist_listing(self, params: dict) -> dict:
+        records = [b for b in self.blocklist
+                   if (not params.get("seriesIds") or b.get("seriesId") in params["seriesIds"])
+                   and (not params.get("movieIds") or b.get("movieId") in params["movieIds"])]
+        return self._paged(records, params)
+
+    def _delete_blocklist(self, blocklist_id: int) -> tuple[int, Any]:
+        if not any(b["id"] == blocklist_id for b in self.blocklist):
+            return 404, {"message": "NotFound"}
+        self.blocklist = [b for b in self.blocklist if b["id"] != blocklist_id]
+        return 200, None
 
     # -- control ------------------------------------------------------------------------
     def inject(self, status: int, times: int = 1, *, method: str | None = None,
@@ -550,6 +683,18 @@ class FakeArr:
                 return 200, listing
             if route in ("/episodefile/{id}", "/moviefile/{id}") and method == "DELETE":
                 return self._delete_file(route.split("/")[1], params["id"])
+            if route == "/queue" and method == "GET":
+                return 200, self._queue_listing(params)
+            if route == "/queue/{id}" and method == "DELETE":
+                return self._remove_queue_item(params["id"], params)
+            if route == "/blocklist" and method == "GET":
+                return 200, self._blocklist_listing(params)
+            if route == "/blocklist/{id}" and method == "DELETE":
+                return self._delete_blocklist(params["id"])
+            if route == "/health" and method == "GET":
+                return 200, self.health_items
+            if route == "/tag" and method == "GET":
+                return 200, self.tags
         with self.lock:
             self.violations.append(f"fake does not implement {method} {template}")
         return 501, {"message": "not implemented by the fake"}

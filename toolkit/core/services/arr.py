@@ -263,9 +263,62 @@ class ArrClient:
         return state
 
 
+    # -- download queue and blocklist -------------------------------------------------
+    #: query parameters asking ``GET queue`` for every item, unknown ones and their media
+    queue_include: dict[str, str] = {}
+
+    async def queue_page(self, page: int = 1, page_size: int = 100) -> dict:
+        """One page of ``GET queue`` (a paging resource: ``records``, ``totalRecords``)."""
+        params = {"page": page, "pageSize": page_size, **self.queue_include}
+        return await self._json("GET", "/queue", params=params)
+
+    async def queue(self, *, page_size: int = 100, max_pages: int = 100) -> list[dict]:
+        """Every item of the download queue, all pages (bounded by ``max_pages``)."""
+        records: list[dict] = []
+        for page in range(1, max_pages + 1):
+            body = await self.queue_page(page, page_size)
+            if not isinstance(body, dict):
+                raise self._error(BadResponse, "the queue answer is not a paging resource",
+                                  f"{self.connection.api_url}/queue")
+            batch = body.get("records") or []
+            records.extend(batch)
+            if not batch or len(records) >= int(body.get("totalRecords") or 0):
+                break
+        return records
+
+    async def remove_from_queue(self, queue_id: int, *, remove_from_client: bool,
+                                blocklist: bool) -> None:
+        """``DELETE queue/{id}``. ``skipRedownload`` is always set: a search, when wanted,
+        is sent by the caller for exactly the affected items."""
+        params = {"removeFromClient": _flag(remove_from_client), "blocklist": _flag(blocklist),
+                  "skipRedownload": "true"}
+        await self._request("DELETE", f"/queue/{int(queue_id)}", params=params, retry=False)
+
+    async def blocklist_page(self, page: int = 1, page_size: int = 50, **filters: Any) -> dict:
+        """One page of ``GET blocklist``, newest first; ``filters`` such as
+        ``seriesIds=[3]`` or ``movieIds=[5]``."""
+        params = {"page": page, "pageSize": page_size, "sortKey": "date",
+                  "sortDirection": "descending", **filters}
+        return await self._json("GET", "/blocklist", params=params)
+
+    async def delete_blocklist(self, blocklist_id: int) -> None:
+        """``DELETE blocklist/{id}``: the release may be grabbed again."""
+        await self._request("DELETE", f"/blocklist/{int(blocklist_id)}", retry=False)
+
+    async def health(self) -> list[dict]:
+        """``GET health``: the application's own warnings and errors."""
+        return await self._json("GET", "/health")
+
+    async def tags(self) -> list[dict]:
+        """``GET tag``: ``[{id, label}]``."""
+        return await self._json("GET", "/tag")
+
+
 class SonarrClient(ArrClient):
     kind = ServiceKind.SONARR
     connection_model = SonarrConnection
+    queue_include = {"includeUnknownSeriesItems": "true", "includeSeries": "true",
+                     "includeEpisode": "true"}
 
     async def series(self) -> list[dict]:
         return await self._json("GET", "/series")
@@ -287,6 +340,7 @@ class SonarrClient(ArrClient):
 class RadarrClient(ArrClient):
     kind = ServiceKind.RADARR
     connection_model = RadarrConnection
+    queue_include = {"includeUnknownMovieItems": "true", "includeMovie": "true"}
 
     async def movies(self) -> list[dict]:
         return await self._json("GET", "/movie")
@@ -301,6 +355,8 @@ class RadarrClient(ArrClient):
 class LidarrClient(ArrClient):
     kind = ServiceKind.LIDARR
     connection_model = LidarrConnection
+    queue_include = {"includeUnknownArtistItems": "true", "includeArtist": "true",
+                     "includeAlbum": "true"}
 
     async def artists(self) -> list[dict]:
         return await self._json("GET", "/artist")
@@ -322,6 +378,10 @@ CLIENTS: dict[ServiceKind, type[ArrClient]] = {
 def client_for(connection: ArrConnection, *, http: httpx.AsyncClient | None = None, **options: Any) -> ArrClient:
     """The right client class for a connection's kind."""
     return CLIENTS[connection.kind](connection, http=http, **options)
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def _excerpt(response: httpx.Response, limit: int = 200) -> str:
