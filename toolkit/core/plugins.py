@@ -26,7 +26,7 @@ from toolkit.core.hookspecs import MenuLink, Models, Schedule, SettingsSchema, T
 
 log = logging.getLogger(__name__)
 
-BUILTIN_PLUGINS: tuple[str, ...] = ("toolkit.plugins.symlink.plugin",)
+BUILTIN_PLUGINS: tuple[str, ...] = ("toolkit.plugins.symlink.plugin", "toolkit.plugins.queue.plugin")
 ENTRY_POINT_GROUP = PROJECT
 
 

@@ -1,0 +1,62 @@
+"""Fixtures for the queue cleaner: fake Sonarr/Radarr servers speaking the official API,
+configured for the toolkit through the documented environment overrides."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+_TESTS_DIR = str(Path(__file__).resolve().parents[1])
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
+
+from fakes.arr_server import FakeArr  # noqa: E402
+
+
+@pytest.fixture
+def arr(monkeypatch):
+    """``arr("sonarr")`` starts a fake and makes it the toolkit's Sonarr; on teardown the
+    test fails if any request left the official API document."""
+    started: list[FakeArr] = []
+    monkeypatch.setenv("TOOLKIT_QUEUE__SEARCH_PACE_SECONDS", "0")
+
+    def make(kind: str) -> FakeArr:
+        fake = FakeArr(kind).start()
+        started.append(fake)
+        prefix = f"TOOLKIT_SYMLINK__{kind.upper()}_"
+        monkeypatch.setenv(prefix + "ENABLED", "true")
+        monkeypatch.setenv(prefix + "HOST", "127.0.0.1")
+        monkeypatch.setenv(prefix + "PORT", str(fake.port))
+        monkeypatch.setenv(prefix + "API_KEY", fake.api_key)
+        return fake
+
+    yield make
+    for fake in started:
+        fake.stop()
+    violations = [v for fake in started for v in fake.violations]
+    assert not violations, "requests off the official API documents:\n" + "\n".join(violations)
+
+
+def failed_pack(sonarr: FakeArr, title: str = "Show.S01.1080p.WEB-GRP", episodes: int = 2, **options):
+    """A series, its episodes and a failed season-pack download of them."""
+    series = sonarr.add_series(title.split(".")[0], f"/tv/{title.split('.')[0]}")
+    made = sonarr.add_episodes(series, 1, list(range(1, episodes + 1)))
+    options.setdefault("status", "failed")
+    options.setdefault("tracked_status", "error")
+    options.setdefault("tracked_state", "failed")
+    records = sonarr.add_queue_item(title, series=series, episodes=made, **options)
+    return series, made, records
+
+
+async def check(client) -> dict:
+    response = await client.post("/api/queue/check")
+    assert response.status_code == 200, await response.get_data()
+    return (await response.get_json())["plan"]
+
+
+async def checks(client, times: int) -> dict:
+    plan = {}
+    for _ in range(times):
+        plan = await check(client)
+    return plan
