@@ -444,7 +444,7 @@ class FakeArr:
         record = next((r for r in self.queue if r["id"] == queue_id), None)
         if record is None:
             return 404, {"message": "NotFound"}
-        self.queue_removals.append((queue_id, dict(params)))
+        self.queue_removals.append((queue_id, {k: v for k, v in params.items() if k != "id"}))
         gone = [r for r in self.queue if r["downloadId"] == record["downloadId"]]
         self.queue = [r for r in self.queue if r["downloadId"] != record["downloadId"]]
         if params.get("blocklist"):

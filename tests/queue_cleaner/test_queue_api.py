@@ -136,7 +136,7 @@ async def test_download_client_health_error_holds_its_items(arr, toolkit_client)
     sonarr = arr("sonarr")
     failed_pack(sonarr)
     sonarr.health_items = [{"id": 1, "source": "DownloadClientCheck", "type": "error",
-                            "message": "Unable to communicate with qBittorrent", "wikiUrl": "https://wiki.servarr.com"}]
+                            "message": "Unable to communicate with qBittorrent"}]
     plan = await checks(toolkit_client, 3)
     [entry] = plan["entries"]
     assert "download client error" in entry["guard"]

@@ -5,8 +5,7 @@ import click
 from pydantic import BaseModel, Field
 from quart import Blueprint, render_template
 
-from toolkit import hookimpl
-from toolkit.core.hookspecs import MenuLink, SettingsSchema, Task
+from toolkit.api import MenuLink, SettingsSchema, Task, hookimpl
 
 bp = Blueprint("hello", __name__, template_folder="templates")
 
