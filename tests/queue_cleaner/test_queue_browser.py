@@ -20,16 +20,19 @@ def test_check_review_apply_undo_and_rules(arr, toolkit_server, browser_page):
     expect(page.get_by_role("heading", name="Queue cleaner")).to_be_visible()
     expect(page.get_by_text("No check yet")).to_be_visible()
 
-    check = page.get_by_role("button", name="Check now")
-    check.click()
+    def check():
+        with page.expect_response("**/queue/check"):
+            page.get_by_role("button", name="Check now").click()
+
+    check()
     expect(page.get_by_text("Checked: 1 download(s) in the queues, 0 in the plan.")).to_be_visible()
     page.get_by_role("tab", name="Queue").click()
     row = page.get_by_role("row", name="Show.S01.1080p.WEB-GRP")
     expect(row).to_contain_text("failed")
     expect(row.get_by_role("cell").last).to_have_text("1")  # one strike so far
 
-    check.click()
-    page.get_by_role("button", name="Check now").click()
+    check()
+    check()
     expect(page.get_by_text("1 in the plan")).to_be_visible()
     entry = page.get_by_role("row", name="Show.S01.1080p.WEB-GRP")
     ids = ", ".join(str(e["id"]) for e in episodes)

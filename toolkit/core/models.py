@@ -10,6 +10,7 @@ from toolkit.core.db import new_metadata
 
 
 def utcnow() -> datetime:
+    """Now, as an aware UTC datetime."""
     return datetime.now(timezone.utc)
 
 

@@ -23,6 +23,11 @@ log = logging.getLogger(__name__)
 
 
 class Toolkit:
+    """The running toolkit: ``config``, ``registry`` (what plugins declared), ``sessions``
+    (async database sessions), ``settings``, ``notifier``, ``runner`` (jobs), ``scheduler``,
+    ``http`` (the shared HTTP client, once started) and ``services`` (a dict plugins may
+    publish into)."""
+
     def __init__(self, config: ToolkitConfig | None = None, host: PluginHost | None = None):
         self.config = config or ToolkitConfig.from_env()
         self.host = host or build_plugin_host(self.config)

@@ -30,6 +30,7 @@ class SettingsError(ValueError):
 
 
 def field_errors(exc: ValidationError) -> dict[str, str]:
+    """A pydantic error as ``{"dotted.field": "message"}``."""
     # a validator's own message, without pydantic's "Value error, " prefix
     return {
         ".".join(str(p) for p in err["loc"]) or "__root__": err["msg"].removeprefix("Value error, ")

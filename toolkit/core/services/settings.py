@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 
 class ServiceKind(StrEnum):
+    """Which application: ``sonarr``, ``radarr`` or ``lidarr``."""
+
     SONARR = "sonarr"
     RADARR = "radarr"
     LIDARR = "lidarr"
@@ -126,10 +128,14 @@ class ArrConnection(BaseModel):
 
 
 class SonarrConnection(ArrConnection):
+    """How to reach Sonarr."""
+
     kind: ClassVar[ServiceKind] = ServiceKind.SONARR
 
 
 class RadarrConnection(ArrConnection):
+    """How to reach Radarr."""
+
     kind: ClassVar[ServiceKind] = ServiceKind.RADARR
 
 
