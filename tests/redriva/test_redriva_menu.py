@@ -31,7 +31,7 @@ def toolkit_links(html: str) -> list[tuple[str, str]]:
 
 def test_redriva_menu_lists_every_plugins_links_after_its_own(mounted):
     html = httpx.get(mounted + "/torrents").text
-    assert toolkit_links(html) == [("/symlink", "🔗 Symlink"), ("/report", "📊 Report")]
+    assert toolkit_links(html) == [("/symlink", "🔗 Symlink"), ("/queue", "🧹 Queue"), ("/report", "📊 Report")]
     menu = nav(html)
     assert menu.index("📁 Torrents") < menu.index("🔗 Symlink")
 
@@ -56,6 +56,7 @@ def test_menu_read_from_the_plugin_host_without_starting_it(toolkit_config, redr
     init_redriva(app, host=host, base_url="http://nas.local:5050/")
     html = app.test_client().get("/").get_data(as_text=True)
     assert toolkit_links(html) == [("http://nas.local:5050/symlink", "🔗 Symlink"),
+                                   ("http://nas.local:5050/queue", "🧹 Queue"),
                                    ("http://nas.local:5050/report", "📊 Report")]
     assert not (toolkit_config.data_dir / "toolkit.db").exists()
 
@@ -105,7 +106,7 @@ def test_the_copied_seed_era_header(toolkit_config, redriva):
     assert '<a class="tk-brand" href="/" title="Back to Redriva">🚀 Redriva Web</a>' in header
     links = re.findall(r'<a href="([^"]*)"[^>]*>([^<]*)</a>', header)
     assert links == [("/", "🏠 Dashboard"), ("/torrents", "📁 Torrents"),
-                     ("/symlink", "🔗 Symlink"), ("/report", "📊 Report")]
+                     ("/symlink", "🔗 Symlink"), ("/queue", "🧹 Queue"), ("/report", "📊 Report")]
     assert '<a href="/symlink" aria-current="page">' in header
     assert ".tk-redriva .tk-header" in css and "#2c3e50" in css  # Redriva's header colour
 
@@ -146,4 +147,4 @@ def test_mounted_links_stay_on_the_same_site(monkeypatch, toolkit_config, redriv
         links = toolkit_links(httpx.get(served.url + "/").text)
     finally:
         served.stop()
-    assert links == [("/symlink", "🔗 Symlink"), ("/report", "📊 Report")]
+    assert links == [("/symlink", "🔗 Symlink"), ("/queue", "🧹 Queue"), ("/report", "📊 Report")]

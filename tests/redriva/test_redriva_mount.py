@@ -104,7 +104,7 @@ def test_other_plugins_routes_are_routed_from_the_url_map(mounted):
 def test_namespaces_come_from_the_url_map(toolkit_config):
     namespaces = toolkit_namespaces(make_app(toolkit_config, PLUGINS))
     assert set(namespaces) == {"/toolkit", "/api/toolkit", "/symlink", "/api/symlink",
-                               "/report", "/api/report"}
+                               "/queue", "/api/queue", "/report", "/api/report"}
     # without the extra plugin its namespaces are Redriva's
     assert "/report" not in toolkit_namespaces(make_app(toolkit_config))
 

@@ -89,16 +89,20 @@ async def _check(tk: Toolkit, source: str) -> dict:
             records = await client.queue()
             health = await client.health()
             tags = await client.tags()
+            downloads = group_records(app, records)
+            tag_labels[app] = {int(t["id"]): str(t.get("label") or "") for t in tags}
+            client_errors[app] = [str(h.get("message") or "") for h in health
+                                  if h.get("type") == "error"
+                                  and str(h.get("source") or "").startswith("DownloadClient")]
         except ServiceError as exc:  # this *arr is out: no strike for its items, others go on
             errors.append(exc.message)
             continue
-        tag_labels[app] = {int(t["id"]): str(t.get("label") or "") for t in tags}
-        client_errors[app] = [str(h.get("message") or "") for h in health
-                              if h.get("type") == "error"
-                              and str(h.get("source") or "").startswith("DownloadClient")]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            errors.append(f"{connection.kind.app_name}: unexpected answer ({exc!r:.100})")
+            continue
         previous = await _previous(tk, app)
         seen = []
-        for item in group_records(app, records):
+        for item in downloads:
             prev, first_seen = previous.get(item.key, (None, now))
             finding = classify(item, prev, settings, now)
             if down or item.status == "downloadClientUnavailable":
