@@ -13,7 +13,8 @@ every other module of the toolkit is private and may change. What is here:
   job-finished hooks, or :func:`running_toolkit` in a command-line run;
 - the web: :func:`json_body`, the route decorators :func:`body`, :func:`query`,
   :func:`declares`, :class:`PluginError` (answered as an HTTP error);
-- jobs: :class:`JobContext`, :class:`JobView`, :class:`JobCancelled`, :class:`JobConflict`;
+- jobs: :class:`JobContext`, :class:`JobView`, :class:`JobCancelled`, :class:`JobConflict`,
+  :class:`InvalidParams`;
 - settings: :data:`MASK`, :func:`public_settings`, :func:`field_errors`,
   :class:`SettingsError`;
 - Sonarr/Radarr/Lidarr: :func:`arr_connections`, :func:`arr_client`, the connection and
@@ -29,7 +30,7 @@ from toolkit import hookimpl
 from toolkit.core.db import new_metadata
 from toolkit.core.errors import PluginError
 from toolkit.core.hookspecs import MenuLink, Models, Schedule, SettingsSchema, Task
-from toolkit.core.jobs import JobCancelled, JobConflict, JobContext, JobView
+from toolkit.core.jobs import InvalidParams, JobCancelled, JobConflict, JobContext, JobView
 from toolkit.core.models import UTCDateTime, utcnow
 from toolkit.core.runtime import Toolkit
 from toolkit.core.services.arr import ArrClient, CommandState, client_for
@@ -40,7 +41,7 @@ from toolkit.core.settings import MASK, SettingsError, field_errors
 from toolkit.core.settings import public as public_settings
 
 __all__ = [
-    "ArrClient", "ArrConnection", "CommandState", "JobCancelled", "JobConflict", "JobContext",
+    "ArrClient", "ArrConnection", "CommandState", "InvalidParams", "JobCancelled", "JobConflict", "JobContext",
     "JobView", "MASK", "MOUNTS_SERVICE", "MenuLink", "Models", "PluginError",
     "RadarrConnection", "Schedule", "ServiceError", "ServiceKind", "ServiceUnreachable",
     "SettingsError", "SettingsSchema", "SonarrConnection", "Task", "Toolkit", "UTCDateTime", "arr_client",

@@ -6,6 +6,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from toolkit.api import InvalidParams
 from toolkit.cli import build_cli
 
 from .conftest import failed_pack
@@ -70,7 +71,7 @@ async def test_the_scheduled_check_applies_only_when_opted_in(arr, toolkit_app, 
     monkeypatch.setenv("TOOLKIT_QUEUE__STRIKES", "1")
     tk = toolkit_app.extensions["toolkit"]
     [schedule] = [s for s in await tk.scheduler.list() if s.task == "queue:check"]
-    assert schedule.enabled and schedule.params == {"scheduled": True}
+    assert schedule.enabled and schedule.params == {}
     job = await tk.runner.enqueue("queue:check", schedule.params)
     done = await tk.runner.wait(job.id, timeout=30)
     assert done.state == "completed" and done.result["exit_code"] == 2
@@ -79,3 +80,5 @@ async def test_the_scheduled_check_applies_only_when_opted_in(arr, toolkit_app, 
     job = await tk.runner.enqueue("queue:check", schedule.params)
     done = await tk.runner.wait(job.id, timeout=30)
     assert done.result["exit_code"] == 3 and len(sonarr.queue_removals) == 1
+    with pytest.raises(InvalidParams):  # no parameter can ask a job to apply
+        await tk.runner.enqueue("queue:check", {"apply": True})
