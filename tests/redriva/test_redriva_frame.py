@@ -61,7 +61,8 @@ def test_seed_era_redriva_header_and_menu_include_around_the_toolkits_page(mount
     nav = between(html, '<div class="nav">', "</div>")
     assert "<h1>🚀 Redriva Web</h1>" in nav
     assert LINK.findall(nav) == [("/", "🏠 Dashboard"), ("/torrents", "📁 Torrents"),
-                                 ("/symlink", "🔗 Symlink"), ("/report", "📊 Report")]
+                                 ("/symlink", "🔗 Symlink"), ("/queue", "🧹 Queue"),
+                                 ("/report", "📊 Report")]
     # Redriva's url_for: its own static files, not the toolkit's
     assert '<link rel="stylesheet" href="/static/redriva.css">' in html
 
