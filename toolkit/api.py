@@ -27,7 +27,7 @@ import contextlib
 from typing import Any, AsyncIterator
 
 from toolkit import hookimpl
-from toolkit.core.db import new_metadata
+from toolkit.core.db import MAX_ID, new_metadata
 from toolkit.core.errors import PluginError
 from toolkit.core.hookspecs import MenuLink, Models, Schedule, SettingsSchema, Task
 from toolkit.core.jobs import InvalidParams, JobCancelled, JobConflict, JobContext, JobView
@@ -41,14 +41,13 @@ from toolkit.core.settings import MASK, SettingsError, field_errors
 from toolkit.core.settings import public as public_settings
 
 __all__ = [
-    "ArrClient", "ArrConnection", "CommandState", "InvalidParams", "JobCancelled", "JobConflict", "JobContext",
-    "JobView", "MASK", "MOUNTS_SERVICE", "MenuLink", "Models", "PluginError",
-    "RadarrConnection", "Schedule", "ServiceError", "ServiceKind", "ServiceUnreachable",
-    "SettingsError", "SettingsSchema", "SonarrConnection", "Task", "Toolkit", "UTCDateTime", "arr_client",
-    "arr_connections", "body", "current_toolkit", "declares", "field_errors", "hookimpl",
-    "json_body", "query",
-    "mounts_down", "new_metadata", "public_settings", "running_toolkit", "toolkit_of",
-    "upgrade_database", "utcnow",
+    "ArrClient", "ArrConnection", "CommandState", "InvalidParams", "JobCancelled",
+    "JobConflict", "JobContext", "JobView", "MASK", "MAX_ID", "MOUNTS_SERVICE", "MenuLink",
+    "Models", "PluginError", "RadarrConnection", "Schedule", "ServiceError", "ServiceKind",
+    "ServiceUnreachable", "SettingsError", "SettingsSchema", "SonarrConnection", "Task",
+    "Toolkit", "UTCDateTime", "arr_client", "arr_connections", "body", "current_toolkit",
+    "declares", "field_errors", "hookimpl", "json_body", "mounts_down", "new_metadata",
+    "public_settings", "query", "running_toolkit", "toolkit_of", "upgrade_database", "utcnow",
 ]
 
 #: ``toolkit.services[MOUNTS_SERVICE]``: published by a plugin that watches mounts (the

@@ -206,3 +206,15 @@ async def test_min_age_waits_for_young_downloads(arr, toolkit_client):
 async def test_nothing_configured_is_an_error_in_the_plan(toolkit_client):
     plan = await check(toolkit_client)
     assert plan["errors"] and "no Sonarr or Radarr" in plan["errors"][0]
+
+
+async def test_wrong_input_is_a_clear_4xx_or_a_message_never_a_500(toolkit_client):
+    huge = 2**64
+    response = await toolkit_client.post("/api/queue/apply", json={"plan_id": huge, "token": "x"})
+    assert response.status_code == 422 and "body.plan_id" in (await response.get_json())["error"]["fields"]
+    assert (await toolkit_client.post(f"/api/queue/journal/{huge}/undo")).status_code == 404
+    page = await toolkit_client.post("/queue/apply", form={"plan_id": str(huge), "token": "x"})
+    assert page.status_code == 200 and "does not name a plan" in await page.get_data(as_text=True)
+    rules = await toolkit_client.post("/queue/rules", form={"strikes": "many", "message_rules": "no arrow"})
+    text = await rules.get_data(as_text=True)
+    assert rules.status_code == 422 and "write  name: pattern =&gt; action" in text

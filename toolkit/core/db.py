@@ -22,6 +22,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 BUSY_TIMEOUT_MS = 5000
+MAX_ID = 2**63 - 1  # SQLite's INTEGER: the largest row id
 
 # aiosqlite logs every statement with its parameters at DEBUG: they include API keys.
 logging.getLogger("aiosqlite").setLevel(logging.INFO)

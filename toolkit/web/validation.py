@@ -16,9 +16,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from quart import request
 
+from toolkit.core.db import MAX_ID  # SQLite's INTEGER
 from toolkit.web.errors import ApiError
 
-MAX_ID = 2**63 - 1  # SQLite's INTEGER
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Note = Annotated[str, Field(max_length=500)]  # notes stay short (scans.MAX_NOTE)
 Name = Annotated[str, Field(max_length=200)]

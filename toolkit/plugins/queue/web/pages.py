@@ -10,11 +10,14 @@ from pathlib import Path
 
 from quart import Blueprint, Response, render_template, request
 
-from toolkit.api import PluginError, SettingsError, current_toolkit
+from pydantic import ValidationError
+
+from toolkit.api import MAX_ID, PluginError, SettingsError, current_toolkit
 
 from .. import service
 from ..engine.plan import actionable
 from ..settings import ACTIONS, RULES, QueueSettings
+from .routes import ApplyBody
 
 HERE = Path(__file__).resolve().parent
 TABS = {"queue": "Queue", "plan": "Plan", "journal": "Journal", "rules": "Rules"}
@@ -116,14 +119,17 @@ async def check():
 async def apply():
     form = await request.form
     try:
-        applied = await service.apply(current_toolkit(), int(form.get("plan_id", "0") or 0),
-                                      form.get("token", ""))
-    except (PluginError, ValueError) as exc:
-        return await _render("plan", error=getattr(exc, "message", str(exc)))
+        chosen = ApplyBody.model_validate({"plan_id": form.get("plan_id", type=int),
+                                           "token": form.get("token", "")})
+        applied = await service.apply(current_toolkit(), chosen.plan_id, chosen.token)
+    except ValidationError:
+        return await _render("plan", error="This form does not name a plan: check again.")
+    except PluginError as exc:
+        return await _render("plan", error=exc.message)
     return await _render("plan", applied=applied)
 
 
-@pages.post("/queue/journal/<int:journal_id>/undo")
+@pages.post(f"/queue/journal/<int(max={MAX_ID}):journal_id>/undo")
 async def undo(journal_id: int):
     try:
         result = await service.undo(current_toolkit(), journal_id)

@@ -1,13 +1,25 @@
 """The queue cleaner's JSON API under ``/api/queue``."""
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from quart import Blueprint, jsonify
 
-from toolkit.api import PluginError, current_toolkit, json_body
+from toolkit.api import MAX_ID, body, current_toolkit, declares
 
 from .. import service
 
 api = Blueprint("queue_api", __name__, url_prefix="/api/queue")
+
+
+class ApplyBody(BaseModel):
+    """A plan to apply, with the token it was given with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+    token: str = Field(max_length=200)
 
 
 def plan_body(plan: dict | None) -> dict:
@@ -30,15 +42,10 @@ async def check():
 
 
 @api.post("/apply")
-async def apply():
+@body(ApplyBody)
+async def apply(body: ApplyBody):
     """Apply a plan: ``{plan_id, token}`` as given with the plan."""
-    data = await json_body()
-    try:
-        plan_id = int(data.get("plan_id"))
-    except (TypeError, ValueError):
-        raise PluginError(422, "plan_id must be a number", fields={"plan_id": "a number"}) from None
-    applied = await service.apply(current_toolkit(), plan_id, str(data.get("token") or ""))
-    return {"applied": applied}
+    return {"applied": await service.apply(current_toolkit(), body.plan_id, body.token)}
 
 
 @api.get("/journal")
@@ -50,7 +57,8 @@ async def journal():
                     for r in rows])
 
 
-@api.post("/journal/<int:journal_id>/undo")
+@api.post(f"/journal/<int(max={MAX_ID}):journal_id>/undo")
+@declares(502)
 async def undo(journal_id: int):
     """Remove the blocklist entry of an action and search its episodes/movie again."""
     return await service.undo(current_toolkit(), journal_id)
