@@ -1,5 +1,5 @@
 """The whole HTTP API under Schemathesis, driven by the app's own OpenAPI document: every
-operation gets generated requests (bounded examples), and no answer may be a server error
+operation gets generated requests, valid and invalid ones (bounded examples), and no answer may be a server error
 the document does not declare, nor differ from the document (status code, content type,
 body schema)."""
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import (content_type_conformance, response_schema_conformance,
                                  status_code_conformance)
 
@@ -22,7 +23,7 @@ from symlink_web.conftest import build_library  # noqa: E402
 
 from toolkit.testing import AUTH_HEADERS  # noqa: E402
 
-MAX_EXAMPLES = int(os.environ.get("TOOLKIT_FUZZ_EXAMPLES", "12"))
+MAX_EXAMPLES = int(os.environ.get("TOOLKIT_FUZZ_EXAMPLES", "20"))  # valid requests; half as many invalid
 
 
 @pytest.fixture
@@ -56,17 +57,21 @@ def test_every_operation_answers_as_documented_and_never_with_a_server_error(fuz
     for result in schema.get_all_operations():
         operation = result.ok()
         operations += 1
+        modes = [(GenerationMode.POSITIVE, MAX_EXAMPLES)]
+        if operation.body or operation.query:  # something a client can get wrong
+            modes.append((GenerationMode.NEGATIVE, max(MAX_EXAMPLES // 2, 1)))
+        for mode, examples in modes:
 
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
-        @given(case=operation.as_strategy())
-        def exercise(case):
-            case.call_and_validate(checks=CHECKS, headers=AUTH_HEADERS)
+            @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
+                      suppress_health_check=list(HealthCheck))
+            @given(case=operation.as_strategy(mode))
+            def exercise(case):
+                case.call_and_validate(checks=CHECKS, headers=AUTH_HEADERS)
 
-        try:
-            exercise()
-        except (Exception, BaseExceptionGroup) as exc:  # every operation is tried; all failures are reported
-            failures[operation.label] = f"{type(exc).__name__}: {exc}"[:2000]
+            try:
+                exercise()
+            except (Exception, BaseExceptionGroup) as exc:  # every operation is tried
+                failures[f"{operation.label} ({mode.value})"] = f"{type(exc).__name__}: {exc}"[:2000]
     assert operations > 30  # the document lists the core's and the symlink plugin's routes
     assert not failures, "\n\n".join(f"{label}\n{error}" for label, error in failures.items())
 
@@ -95,6 +100,7 @@ async def test_bodies_that_are_not_utf8_json_objects_are_a_400_everywhere(toolki
     ("post", "/api/symlink/ignores", {"path": "/x", "note": {"an": "object"}}, "body.note"),
     ("post", "/api/symlink/ignores", {"path": "/x", "note": "n" * 501}, "body.note"),
     ("post", "/api/symlink/restore", {"journal_ids": [2**63]}, "body.journal_ids.0"),
+    ("post", "/api/symlink/restore", {"scan_id": ""}, None),
     ("post", "/api/symlink/scans/x/delete", {"ids": [2**70]}, "body.ids.0"),
     ("post", "/api/symlink/test/services", {"services": [[]]}, "body.services.0"),
     ("post", "/api/symlink/scan/start", {"paths": ["a" * 5000]}, "body.paths.0"),
