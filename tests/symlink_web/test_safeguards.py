@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from sqlalchemy import insert
 
 from toolkit.core.models import ScheduleRow, utcnow
@@ -146,3 +148,15 @@ async def test_schedules_are_validated_when_saved(toolkit_client, media_env):
         assert response.status_code == 422, body
         assert message in (await response.get_json())["error"]["fields"][field], body
     assert "x" not in [s["name"] for s in await (await toolkit_client.get("/api/toolkit/schedules")).get_json()]
+
+
+@pytest.mark.parametrize(("url", "form"), [
+    (f"/symlink/problems/{2**63}/ignore", {}),
+    (f"/symlink/problems/{2**63}/unignore", {}),
+    ("/symlink/restore", {"journal_id": str(2**63)}),
+    ("/symlink/scans/x/delete", {"ids": str(2**63)}),
+])
+async def test_the_page_refuses_ids_out_of_range_without_a_server_error(toolkit_client, url, form):
+    response = await toolkit_client.post(url, form=form)
+    assert response.status_code < 500
+    assert "Internal error" not in await response.get_data(as_text=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from quart import Quart, request
+from werkzeug.routing.converters import IntegerConverter
 
 from toolkit import __version__
 from toolkit.api import current_toolkit  # noqa: F401  (plugins still import it from here)
@@ -19,11 +20,17 @@ from toolkit.core.config import ToolkitConfig
 from toolkit.core.plugins import PluginConflict, PluginHost
 from toolkit.core.runtime import Toolkit
 from toolkit.web.errors import ApiError, register_error_handlers
+from toolkit.core.db import MAX_ID
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent
 HTMX = "vendor/htmx-2.0.11.min.js"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class BoundedInt(IntegerConverter):
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def _register_blueprints(app: Quart, toolkit: Toolkit) -> None:
@@ -68,6 +75,8 @@ def create_app(config: ToolkitConfig | None = None, host: PluginHost | None = No
     app = Quart(__name__, static_folder=str(WEB_DIR / "static"),
                 static_url_path="/toolkit/static", template_folder=str(WEB_DIR / "templates"))
     app.config["JSON_SORT_KEYS"] = False
+    # every <int:...> in a URL fits the database's INTEGER (a larger one would be a 500)
+    app.url_map.converters["int"] = BoundedInt
     app.extensions["toolkit"] = toolkit
     toolkit.app = app
     register_error_handlers(app)

@@ -315,7 +315,7 @@ async def add_ignore(body: IgnoreBody):
                                    note=body.note), 201
 
 
-@api.delete(f"/ignores/<int(max={MAX_ID}):ignore_id>")
+@api.delete("/ignores/<int:ignore_id>")
 async def remove_ignore(ignore_id: int):
     """Stop ignoring a path."""
     return await scans.unignore(toolkit(), ignore_id)

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select, update
 from toolkit.core.jobs import ACTIVE_STATES, JobNotFound
 from toolkit.core.runtime import Toolkit
 from toolkit.web.errors import ApiError
+from toolkit.core.db import MAX_ID
 
 from .checker import DEPTHS
 from .history import (ACTIVE_SCAN_STATES, KEEP_SCANS, STATISTICS_COLUMNS, SymlinkIgnore,
@@ -384,8 +385,15 @@ async def problems_page(tk: Toolkit, scan_id: str, *, status: str | None = None,
 MAX_NOTE = 500  # a note says why in a sentence or two; longer is refused, not stored
 
 
+def _is_id(value: object) -> bool:
+    """A row id the database can hold (a larger integer would be a 500 there)."""
+    return type(value) is int and 1 <= value <= MAX_ID
+
+
 async def ignore_path(tk: Toolkit, *, path: str | None = None, problem_id: int | None = None,
                       note: str | None = None) -> dict:
+    if problem_id is not None and not _is_id(problem_id):
+        raise ApiError(404, f"no problem {problem_id}")
     if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE):
         raise ApiError(422, f"the note must be text of at most {MAX_NOTE} characters",
                        fields={"note": f"at most {MAX_NOTE} characters"})
@@ -508,7 +516,7 @@ async def confirm_delete(tk: Toolkit, scan_id: str, data: dict) -> dict:
         chosen: list[int] | None = None
     else:
         ids = data.get("ids")
-        if not isinstance(ids, list) or not ids or not all(type(i) is int for i in ids):
+        if not isinstance(ids, list) or not ids or not all(_is_id(i) for i in ids):
             raise ApiError(400, "give 'ids' (a list of problem ids) or 'all': true with its token")
         if len(ids) > MAX_SELECTION:
             raise ApiError(400, f"select at most {MAX_SELECTION} items, or delete all with the token")
@@ -649,7 +657,7 @@ def _restore_blocking(database_url: str, journal_ids: list[int] | None, scan_id:
 async def restore_deleted(tk: Toolkit, data: dict) -> dict:
     ids, scan_id = data.get("journal_ids"), data.get("scan_id")
     if ids is not None and (not isinstance(ids, list) or not ids
-                            or not all(type(i) is int for i in ids)):
+                            or not all(_is_id(i) for i in ids)):
         raise ApiError(400, "journal_ids must be a non-empty list of integers")
     if not ids and not (isinstance(scan_id, str) and scan_id):
         raise ApiError(400, "give journal_ids or a scan_id to restore")
