@@ -123,7 +123,7 @@ async def test_one_broken_schedule_never_stops_the_others(toolkit_app, toolkit_c
                                        params={"mode": "dry-run"})
         fired = await tk.scheduler.tick(now=good.next_run_at)
         views = {s.name: s for s in await tk.scheduler.list()}
-    assert len(fired) == 1 and views["good"].last_outcome == "started"
+    assert views["good"].last_outcome == "started" and views["good"].last_job_id in fired
     assert views["broken"].last_outcome.startswith("error:") and views["broken"].next_run_at is None
     assert views["deleter"].last_outcome == "error: task: symlink:delete may not be scheduled"
     assert views["deleter"].next_run_at is None
@@ -131,7 +131,8 @@ async def test_one_broken_schedule_never_stops_the_others(toolkit_app, toolkit_c
     assert page.status_code == 200
     core = await toolkit_client.get("/api/toolkit/schedules")
     assert core.status_code == 200
-    await wait_job(toolkit_app, fired[0])
+    for job_id in fired:  # other plugins' default schedules may have been due too
+        await wait_job(toolkit_app, job_id)
 
 
 async def test_schedules_are_validated_when_saved(toolkit_client, media_env):
