@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from toolkit.core.models import ScheduleRow, utcnow
 
@@ -119,14 +119,21 @@ async def test_one_broken_schedule_never_stops_the_others(toolkit_app, toolkit_c
                  "params": {"scan_id": "x", "token": "y"}, "enabled": True,
                  "next_run_at": utcnow(), "updated_at": utcnow()}])
             await session.commit()
+            await session.execute(text(  # and one whose JSON cannot even be read
+                "INSERT INTO toolkit_schedules (name, task, cron, params, enabled, next_run_at, updated_at)"
+                " VALUES ('corrupt', 'symlink:scan', '* * * * *', '{oops', 1, :now, :now)"),
+                {"now": utcnow().isoformat(sep=" ")})
+            await session.commit()
         good = await tk.scheduler.save("good", task="symlink:scan", cron="* * * * *",
                                        params={"mode": "dry-run"})
+        assert (await tk.scheduler.get("corrupt")).last_outcome.startswith("error: its parameters cannot be read")
         fired = await tk.scheduler.tick(now=good.next_run_at)
         views = {s.name: s for s in await tk.scheduler.list()}
     assert views["good"].last_outcome == "started" and views["good"].last_job_id in fired
     assert views["broken"].last_outcome.startswith("error:") and views["broken"].next_run_at is None
     assert views["deleter"].last_outcome == "error: task: symlink:delete may not be scheduled"
     assert views["deleter"].next_run_at is None
+    assert views["corrupt"].last_outcome.startswith("error:") and views["corrupt"].next_run_at is None
     page = await toolkit_client.get("/api/symlink/schedules")
     assert page.status_code == 200
     core = await toolkit_client.get("/api/toolkit/schedules")

@@ -83,15 +83,6 @@ class ScheduleView:
     last_job_id: str | None
     last_outcome: str | None
 
-    @classmethod
-    def from_row(cls, r: ScheduleRow) -> "ScheduleView":
-        # a row saved broken (params not an object) still shows, with its error
-        params = r.params if isinstance(r.params, dict) else {}
-        outcome = r.last_outcome if isinstance(r.params, dict) or r.params is None else \
-            "error: its parameters are not a JSON object"
-        return cls(r.name, r.task, r.cron, params, r.enabled, r.next_run_at,
-                   r.last_run_at, r.last_job_id, outcome)
-
     def as_dict(self) -> dict:
         iso = lambda d: d.isoformat() if d else None  # noqa: E731
         return {**self.__dict__, "next_run_at": iso(self.next_run_at),
@@ -139,15 +130,34 @@ class Scheduler:
             await session.commit()
 
     async def list(self) -> list[ScheduleView]:
-        async with self.sessions() as session:
-            rows = (await session.execute(select(ScheduleRow).order_by(ScheduleRow.name)))
-            return [ScheduleView.from_row(r) for r in rows.scalars()]
+        return await self._views()
 
     async def get(self, name: str) -> ScheduleView | None:
+        views = await self._views(ScheduleRow.name == name)
+        return views[0] if views else None
+
+    async def _views(self, where=None) -> list[ScheduleView]:
+        """The schedules, each row's parameters read on their own: a row whose parameters
+        cannot be read or are not an object still shows, with its error."""
+        query = select(ScheduleRow.id, ScheduleRow.name, ScheduleRow.task, ScheduleRow.cron,
+                       ScheduleRow.enabled, ScheduleRow.next_run_at, ScheduleRow.last_run_at,
+                       ScheduleRow.last_job_id, ScheduleRow.last_outcome).order_by(ScheduleRow.name)
         async with self.sessions() as session:
-            row = (await session.execute(
-                select(ScheduleRow).where(ScheduleRow.name == name))).scalar()
-            return ScheduleView.from_row(row) if row else None
+            rows = (await session.execute(query if where is None else query.where(where))).all()
+        views = []
+        for r in rows:
+            outcome = r.last_outcome
+            try:
+                async with self.sessions() as session:
+                    params = (await session.execute(
+                        select(ScheduleRow.params).where(ScheduleRow.id == r.id))).scalar()
+                if params is not None and not isinstance(params, dict):
+                    outcome = "error: its parameters are not a JSON object"
+            except Exception as exc:
+                params, outcome = None, f"error: its parameters cannot be read ({type(exc).__name__})"
+            views.append(ScheduleView(r.name, r.task, r.cron, params if isinstance(params, dict) else {},
+                                      r.enabled, r.next_run_at, r.last_run_at, r.last_job_id, outcome))
+        return views
 
     async def save(self, name: str, *, task: str, cron: str, params: dict | None = None,
                    enabled: bool = True) -> ScheduleView:
