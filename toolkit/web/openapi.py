@@ -5,6 +5,7 @@ the request bodies, query strings and extra statuses declared with
 from __future__ import annotations
 
 import re
+from http import HTTPStatus
 from typing import Any
 
 from quart import Quart
@@ -52,6 +53,16 @@ def _query_parameters(model: type, components: dict) -> list[dict]:
             for name, field in schema.get("properties", {}).items()]
 
 
+def _responses(declared: tuple[int, ...], error: dict) -> dict:
+    """200 (or the success statuses the view declares, 201/202), the error statuses it
+    declares, and the error shape for every other answer."""
+    success = [status for status in declared if status < 400] or [200]
+    ok = {"content": {"application/json": {"schema": {}}}}
+    return {**{str(status): {"description": HTTPStatus(status).phrase, **ok} for status in success},
+            **{str(status): error for status in declared if status >= 400},
+            "default": error}
+
+
 def openapi_document(app: Quart) -> dict:
     paths: dict[str, dict] = {}
     components: dict[str, Any] = {"Error": ERROR_SCHEMA}
@@ -72,12 +83,7 @@ def openapi_document(app: Quart) -> dict:
                 "summary": doc.splitlines()[0] if doc else rule.endpoint,
                 "tags": [rule.endpoint.split(".")[0]],
                 "parameters": parameters,
-                "responses": {
-                    "200": {"description": "OK",
-                            "content": {"application/json": {"schema": {}}}},
-                    **{str(status): error for status in getattr(view, "openapi_statuses", ())},
-                    "default": error,
-                },
+                "responses": _responses(getattr(view, "openapi_statuses", ()), error),
             }
             if getattr(view, "openapi_body", None):
                 operation["requestBody"] = {

@@ -4,8 +4,8 @@ document says of them (from the same models).
 ``@body(Model)`` reads the request's JSON object (not valid UTF-8 JSON: 400) into ``Model``
 (wrong types, numbers out of range, oversized strings: 422 naming each field) and passes it
 to the view as ``body``; ``@query(Model)`` does the same for the query string (``query``).
-``@declares(503, ...)`` lists the statuses a view may answer besides 200 and the 4xx every
-route may answer. Only the HTTP layer uses these; the functions behind it take plain dicts.
+``@declares(202, 503, ...)`` lists the statuses a view may answer besides 200 and the 4xx
+every route may answer (a success status other than 200 replaces 200). Only the HTTP layer uses these; the functions behind it take plain dicts.
 """
 from __future__ import annotations
 
@@ -86,7 +86,9 @@ def query(model: type[BaseModel]):
 
 
 def declares(*statuses: int):
-    """Statuses a view answers when something outside the request fails (502, 503)."""
+    """Statuses a view answers besides the 4xx of every route: its success status when it
+    is not 200 (201, 202), and those it answers when something outside the request fails
+    (502, 503)."""
     def decorate(view):
         view.openapi_statuses = statuses
         return view

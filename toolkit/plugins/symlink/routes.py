@@ -227,6 +227,7 @@ async def start_from(data: dict):
 
 
 @api.post("/scan/start")
+@declares(202)
 @body(ScanStartBody)
 async def scan_start(body: ScanStartBody):
     """Start a scan: ``{paths[], mode: dry-run|real, verification_depth: basic|full|deep}``;
@@ -266,6 +267,7 @@ async def scan_details(scan_id: str, query: ProblemsQuery):
 
 
 @api.post("/scans/<scan_id>/rerun")
+@declares(202)
 async def scan_rerun(scan_id: str):
     """Start a new scan with the same folders, mode and depth."""
     scan = await scans.rerun(toolkit(), scan_id)
@@ -273,6 +275,7 @@ async def scan_rerun(scan_id: str):
 
 
 @api.post("/scans/<scan_id>/delete")
+@declares(202)
 @body(DeleteBody)
 async def scan_delete(scan_id: str, body: DeleteBody):
     """Confirm the deletion of a real-mode scan's problems: ``{"all": true, "token": ...}``
@@ -307,6 +310,7 @@ async def ignores():
 
 
 @api.post("/ignores")
+@declares(201)
 @body(IgnoreBody)
 async def add_ignore(body: IgnoreBody):
     """Ignore an item in this and future scans: ``{"problem_id": N}`` or ``{"path": ...}``,
