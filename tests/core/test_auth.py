@@ -373,3 +373,12 @@ async def test_cli_sets_the_password_and_shows_or_rotates_the_api_key(tmp_path):
         login = await client.post("/toolkit/login", form={"username": "admin",
                                                           "password": "a long password"})
         assert login.status_code == 303
+
+
+async def test_openapi_declares_the_api_key_as_security_scheme(toolkit_client):
+    document = await (await toolkit_client.get("/api/toolkit/openapi.json")).get_json()
+    scheme = document["components"]["securitySchemes"]["apiKey"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-Api-Key")
+    assert {"apiKey": []} in document["security"]
+    assert {} in document["paths"]["/api/toolkit/health"]["get"]["security"]
+    assert "security" not in document["paths"]["/api/toolkit/jobs"]["get"]  # the default

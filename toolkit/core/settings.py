@@ -4,7 +4,9 @@ Reads apply defaults, then stored values, then environment overrides
 ``TOOLKIT_<NAMESPACE>__<FIELD>`` (documented; they win over the database and are reported as
 such). Writes validate the merged values; :class:`SettingsError` carries field messages (the
 web turns it into HTTP 422). ``SecretStr`` fields are masked on every read meant for humans or
-APIs; sending the mask back keeps the stored secret.
+APIs; sending the mask back keeps the stored secret. A secret declared
+``json_schema_extra={"bound_to": ["host", "port"]}`` is dropped when one of those fields
+changes without a new secret in the same change.
 """
 from __future__ import annotations
 
@@ -51,6 +53,24 @@ def env_overrides(namespace: str, model: type[BaseModel]) -> dict[str, str]:
 def _secret_fields(model: type[BaseModel]) -> set[str]:
     return {n for n, f in model.model_fields.items() if f.annotation is SecretStr
             or f.annotation == (SecretStr | None)}
+
+
+def _bound_secrets(model: type[BaseModel]) -> dict[str, list[str]]:
+    """Secret fields declared ``json_schema_extra={"bound_to": [...]}``: the fields that say
+    which server the secret belongs to."""
+    bound = {}
+    for name in _secret_fields(model):
+        extra = model.model_fields[name].json_schema_extra
+        if isinstance(extra, dict) and extra.get("bound_to"):
+            bound[name] = list(extra["bound_to"])
+    return bound
+
+
+def _validated(model: type[BaseModel], values: dict) -> BaseModel:
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        raise SettingsError(field_errors(exc)) from None
 
 
 def _plain(settings: BaseModel) -> dict:
@@ -171,9 +191,19 @@ class SettingsStore:
         for name in _secret_fields(model):
             if changes.get(name) == MASK:
                 merged[name] = stored.get(name)
-        try:
-            settings = model(**merged)
-        except ValidationError as exc:
-            raise SettingsError(field_errors(exc)) from None
+        settings = _validated(model, merged)
+        bound = _bound_secrets(model)
+        if bound:
+            # a key goes only to the server it was given for: moving the server without
+            # giving a key again drops the stored one
+            try:
+                before = model(**stored)
+            except ValidationError:
+                before = model()
+            dropped = [name for name, fields in bound.items()
+                       if changes.get(name) in (None, MASK) and merged.get(name)
+                       and any(getattr(settings, f) != getattr(before, f) for f in fields)]
+            if dropped:
+                settings = _validated(model, {**merged, **{name: "" for name in dropped}})
         await self._save(namespace, _plain(settings))
         return await self.get(namespace)

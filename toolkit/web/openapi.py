@@ -12,6 +12,7 @@ from quart import Quart
 from werkzeug.routing.converters import IntegerConverter, NumberConverter, UnicodeConverter
 
 from toolkit import __version__
+from toolkit.web.auth import PUBLIC_ENDPOINTS
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -21,6 +22,16 @@ ERROR_SCHEMA = {
                                             "message": {"type": "string"},
                                             "fields": {"type": "object"}}}},
 }
+
+
+SECURITY_SCHEMES = {
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key",
+               "description": "The API key shown on the Account page "
+                              "(redriva-toolkit auth api-key)"},
+    "session": {"type": "apiKey", "in": "cookie", "name": "redriva_toolkit_session",
+                "description": "The session cookie the login page gives"},
+}
+DEFAULT_SECURITY = [{"apiKey": []}, {"session": []}]
 
 
 def _path(rule: str) -> str:
@@ -90,10 +101,13 @@ def openapi_document(app: Quart) -> dict:
                     "required": not getattr(view, "openapi_body_optional", False),
                     "content": {"application/json": {
                     "schema": _model_schema(view.openapi_body, components)}}}
+            if rule.endpoint in PUBLIC_ENDPOINTS:  # answers without credentials too
+                operation["security"] = [{}, *DEFAULT_SECURITY]
             paths.setdefault(_path(rule.rule), {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": "Redriva Toolkit API", "version": __version__},
         "paths": paths,
-        "components": {"schemas": components},
+        "components": {"schemas": components, "securitySchemes": SECURITY_SCHEMES},
+        "security": DEFAULT_SECURITY,
     }

@@ -49,6 +49,8 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRY_STATUSES_POST = frozenset({429, 502, 503, 504})
 TERMINAL_COMMAND_STATUSES = frozenset({"completed", "failed", "aborted", "cancelled", "orphaned"})
 MAX_RETRY_AFTER = 30.0
+# applications a connection test may name when it finds one instead of the expected one
+KNOWN_APPS = ("Sonarr", "Radarr", "Lidarr", "Readarr", "Prowlarr", "Whisparr")
 
 
 @dataclass(frozen=True)
@@ -223,18 +225,38 @@ class ArrClient:
                               "check the port and URL base", exc.url, exc.status_code) from exc
         app_name = body.get("appName") if isinstance(body, dict) else None
         if not isinstance(app_name, str) or app_name.lower() != self.kind.app_name.lower():
-            raise self._error(WrongApplication, f"this is {app_name or 'an unknown application'}, "
-                              f"not {self.kind.app_name}", f"{self.connection.api_url}/system/status")
+            error = self._error(WrongApplication, f"this is {app_name or 'an unknown application'}, "
+                                f"not {self.kind.app_name}", f"{self.connection.api_url}/system/status")
+            # named again by test_connection only when it is one of the *arr applications
+            error.found_app = next((k for k in KNOWN_APPS if k.lower() == str(app_name).lower()), None)
+            raise error
         return body
 
     async def test_connection(self) -> ConnectionResult:
         """One quick attempt (no retries) at ``system/status``: app name and version, or a
-        typed ``ServiceError`` (unreachable, timeout, unauthorized, wrong application)."""
-        body = await self.system_status(retry=False)
+        typed ``ServiceError`` (unreachable, timeout, unauthorized, wrong application) whose
+        message never repeats what the server answered: the test must not become a way to
+        read, or scan, whatever answers at an address."""
+        try:
+            body = await self.system_status(retry=False)
+        except (ServiceAuthError, ServiceTimeout):
+            raise  # their messages hold nothing the server sent
+        except ServiceError as exc:
+            raise self._error(type(exc), self._plain_failure(exc), exc.url,
+                              exc.status_code) from None
         return ConnectionResult(kind=self.kind, app_name=body["appName"], version=str(body.get("version") or ""),
                                 instance_name=str(body.get("instanceName") or ""),
                                 url=self.connection.base_url, url_base=str(body.get("urlBase") or ""),
                                 is_docker=body.get("isDocker"))
+
+    def _plain_failure(self, exc: ServiceError) -> str:
+        app = self.kind.app_name
+        if isinstance(exc, ServiceUnreachable):
+            return "cannot connect; is it running, and are the host, port and ssl setting right?"
+        if getattr(exc, "found_app", None):
+            return f"this is {exc.found_app}, not {app}"
+        status = f"HTTP {exc.status_code}: " if exc.status_code else ""
+        return f"{status}no {app} API answered here; check the port and URL base"
 
     async def root_folders(self) -> list[dict]:
         return await self._json("GET", "/rootfolder")

@@ -86,7 +86,8 @@ class ServiceProposal:
     def to_dict(self) -> dict:
         """JSON for the web page: the key itself is masked."""
         return {"kind": self.kind.value, "container_name": self.container_name,
-                "container_id": self.container_id[:12], "image": self.image, "flavor": self.flavor,
+                "container_id": self.container_id, "short_id": self.container_id[:12],
+                "image": self.image, "flavor": self.flavor,
                 "matched_by": self.matched_by, "state": self.state, "networks": self.networks,
                 "host": self.host, "port": self.port, "url_base": self.url_base,
                 "base_url": self.base_url, "address_source": self.address_source,

@@ -433,7 +433,8 @@ async def apply_detected(container_id: str):
         result = await asyncio.wait_for(asyncio.to_thread(detect), 30)
     except (DockerUnavailable, asyncio.TimeoutError) as exc:
         raise ApiError(503, str(exc) or "Docker did not answer", code="docker_unavailable") from None
-    proposal = next((p for p in result.proposals if p.container_id.startswith(container_id)
+    # the full id only: a prefix could pick another container, and give it this one's key
+    proposal = next((p for p in result.proposals if p.container_id == container_id
                      and p.kind.value in ("sonarr", "radarr")), None)
     if proposal is None or not proposal.host:
         raise ApiError(404, f"no usable Sonarr/Radarr proposal for container {container_id}")

@@ -30,11 +30,13 @@ class SymlinkSettings(BaseModel):
     sonarr_enabled: bool = False
     sonarr_host: str = Field("", max_length=253)
     sonarr_port: int = Field(8989, ge=1, le=65535)
-    sonarr_api_key: SecretStr = SecretStr("")
+    sonarr_api_key: SecretStr = Field(
+        SecretStr(""), json_schema_extra={"bound_to": ["sonarr_host", "sonarr_port"]})
     radarr_enabled: bool = False
     radarr_host: str = Field("", max_length=253)
     radarr_port: int = Field(7878, ge=1, le=65535)
-    radarr_api_key: SecretStr = SecretStr("")
+    radarr_api_key: SecretStr = Field(
+        SecretStr(""), json_schema_extra={"bound_to": ["radarr_host", "radarr_port"]})
     repair_policy: Literal["targeted", "rescan", "global", "off"] = Field(
         "targeted", description="What Sonarr/Radarr are asked after links were deleted")
     path_mappings: list[PathMapping] = Field(
