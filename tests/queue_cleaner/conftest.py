@@ -2,6 +2,7 @@
 configured for the toolkit through the documented environment overrides."""
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -12,6 +13,15 @@ if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
 from fakes.arr_server import FakeArr  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def no_scheduled_check(monkeypatch):
+    """The default schedule (every 5 minutes) is created disabled here: a check it fires in
+    the middle of a test would count strikes the test does not expect."""
+    from toolkit.plugins.queue import tasks
+
+    monkeypatch.setattr(tasks, "SCHEDULES", [dataclasses.replace(tasks.SCHEDULE, enabled=False)])
 
 
 @pytest.fixture

@@ -218,3 +218,38 @@ async def test_wrong_input_is_a_clear_4xx_or_a_message_never_a_500(toolkit_clien
     rules = await toolkit_client.post("/queue/rules", form={"strikes": "many", "message_rules": "no arrow"})
     text = await rules.get_data(as_text=True)
     assert rules.status_code == 422 and "write  name: pattern =&gt; action" in text
+
+
+async def test_notifications_say_each_new_plan_once_and_each_apply(arr, toolkit_client, monkeypatch):
+    from fakes.inbox import Inbox
+
+    inbox = Inbox()
+    try:
+        monkeypatch.setenv("TOOLKIT_NOTIFICATIONS__URLS", inbox.url)
+        sonarr = arr("sonarr")
+        failed_pack(sonarr)
+        plan = await checks(toolkit_client, 4)  # planned on the 3rd check, still on the 4th
+        [planned] = inbox.wait_for(1)
+        assert planned["title"] == "Queue: 1 download(s) to clean up"
+        assert "Show.S01.1080p.WEB-GRP: failed -> blocklist_search" in planned["message"]
+        await toolkit_client.post("/api/queue/apply", json={"plan_id": plan["id"], "token": plan["token"]})
+        messages = inbox.wait_for(2)
+        assert [m["title"] for m in messages] == ["Queue: 1 download(s) to clean up",
+                                                  "Queue: 1 download(s) cleaned up"]
+        assert "/queue?tab=journal" in messages[1]["message"]
+    finally:
+        inbox.close()
+
+
+async def test_a_stalled_download_is_blocklisted_without_a_search(arr, toolkit_client):
+    sonarr = arr("sonarr")
+    series = sonarr.add_series("Slow", "/tv/Slow")
+    episodes = sonarr.add_episodes(series, 1, [1])
+    sonarr.add_queue_item("Slow.S01E01", series=series, episodes=episodes, sizeleft=5_000_000)
+    plan = await checks(toolkit_client, 3)
+    assert plan["entries"] == [] and plan["observed"][0]["rule"] == "stalled"  # 2 strikes
+    plan = await check(toolkit_client)
+    [entry] = plan["entries"]
+    assert (entry["rule"], entry["strikes"], entry["action"]) == ("stalled", 3, "blocklist")
+    await toolkit_client.post("/api/queue/apply", json={"plan_id": plan["id"], "token": plan["token"]})
+    assert sonarr.queue_removals[0][1]["blocklist"] is True and sonarr.commands == []

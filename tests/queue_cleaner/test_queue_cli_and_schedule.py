@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from toolkit.api import InvalidParams
 from toolkit.cli import build_cli
+from toolkit.plugins.queue import tasks
 
 from .conftest import failed_pack
 
@@ -71,7 +72,7 @@ async def test_the_scheduled_check_applies_only_when_opted_in(arr, toolkit_app, 
     monkeypatch.setenv("TOOLKIT_QUEUE__STRIKES", "1")
     tk = toolkit_app.extensions["toolkit"]
     [schedule] = [s for s in await tk.scheduler.list() if s.task == "queue:check"]
-    assert schedule.enabled and schedule.params == {}
+    assert schedule.params == {} and tasks.SCHEDULE.enabled and tasks.SCHEDULE.cron == "*/5 * * * *"
     job = await tk.runner.enqueue("queue:check", schedule.params)
     done = await tk.runner.wait(job.id, timeout=30)
     assert done.state == "completed" and done.result["exit_code"] == 2

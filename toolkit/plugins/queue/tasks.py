@@ -32,4 +32,5 @@ TASKS = [Task(name="queue:check", func=check_task, exclusive_key=lambda _params:
               keep_last=50, description="Check the Sonarr/Radarr download queues "
                                         "(applies only with apply_scheduled on).",
               params=CheckParams, schedulable=True)]
-SCHEDULES = [Schedule(name="queue:check", task="queue:check", cron="*/5 * * * *", enabled=True)]
+SCHEDULE = Schedule(name="queue:check", task="queue:check", cron="*/5 * * * *", enabled=True)
+SCHEDULES = [SCHEDULE]
