@@ -382,3 +382,19 @@ async def test_openapi_declares_the_api_key_as_security_scheme(toolkit_client):
     assert {"apiKey": []} in document["security"]
     assert {} in document["paths"]["/api/toolkit/health"]["get"]["security"]
     assert "security" not in document["paths"]["/api/toolkit/jobs"]["get"]  # the default
+
+
+async def test_the_access_mode_is_set_on_the_account_page(toolkit_app):
+    client = toolkit_app.test_client()
+    refused = await client.post("/toolkit/account/access", form={
+        "mode": "external", "proxies": "", "local_networks": ""})
+    assert refused.status_code == 422
+    assert "External mode needs the address of the reverse proxy" in await refused.get_data(as_text=True)
+    saved = await client.post("/toolkit/account/access", form={
+        "mode": "disabled_for_local_addresses", "proxies": "", "local_networks": "10.1.0.0/16"})
+    assert "Access settings saved." in await saved.get_data(as_text=True)
+    anonymous_lan = await anonymous(toolkit_app).get("/api/toolkit/jobs",
+                                                     scope_base={"client": ("10.1.2.3", 4000)})
+    assert anonymous_lan.status_code == 200
+    settings = await (await client.get("/api/toolkit/settings/auth")).get_json()
+    assert settings["values"]["local_networks"] == ["10.1.0.0/16"]

@@ -109,7 +109,7 @@ def create_app(config: ToolkitConfig | None = None, host: PluginHost | None = No
     @app.before_serving
     async def _startup():
         await toolkit.start()
-        await gate.refresh()  # creates the signing key and the API key on first start
+        await gate.start()  # creates the signing key and the API key on first start
 
     @app.after_serving
     async def _shutdown():

@@ -18,6 +18,7 @@ users can reach it anyway.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 from collections import OrderedDict, deque
 from urllib.parse import quote, urlsplit
@@ -28,7 +29,10 @@ from quart_auth import AuthUser, QuartAuth, current_user, login_user, logout_use
 
 from toolkit.core import auth as core_auth
 from toolkit.core.auth import AuthSettings, AuthState, AuthStore, PasswordError
+from toolkit.core.settings import SettingsError
 from toolkit.web.errors import error_response, wants_json
+
+log = logging.getLogger(__name__)
 
 COOKIE_NAME = "redriva_toolkit_session"
 COOKIE_SALT = "redriva-toolkit-session"
@@ -142,6 +146,14 @@ class Gate:
         self._settings = await self.toolkit.settings.get(core_auth.NAMESPACE)
         self.app.secret_key = self._state.secret_key
         self._loaded_at = time.monotonic()
+
+    async def start(self) -> None:
+        """At server start: load (or create) the keys; say where to create the account."""
+        await self.refresh()
+        if (self._settings.mode == "forms" and not self._state.has_account
+                and not self.loopback_only()):
+            log.warning("no admin account yet: open /toolkit/setup in a browser to create "
+                        "it, or run 'redriva-toolkit auth set-password'")
 
     def invalidate(self) -> None:
         self._loaded_at = 0.0
@@ -293,6 +305,7 @@ async def login_post():
     username, password = form.get("username", ""), form.get("password", "")
     if not await gate.store.verify(username, password):
         gate.limiter.failed(address)
+        log.warning("failed login for %r from %s", username[:100], address)
         html = await render_template("toolkit/auth/login.html", next=_next_url(),
                                      username=username, error="Wrong user name or password.")
         return Response(html, 401)
@@ -370,6 +383,22 @@ async def change_password():
     if current_user.auth_id is not None:  # this browser stays logged in; others are out
         login_user(AuthUser(state.session_id), remember=True)
     return await _account_page(password_saved=True)
+
+
+@auth_pages.post("/account/access")
+async def save_access():
+    """The access mode and its networks, from the Account page's form."""
+    gate = current_gate()
+    form = await request.form
+    changes = {name: form.get(name, "") for name in ("mode", "proxies", "local_networks")}
+    overridden = gate.toolkit.settings.overridden(core_auth.NAMESPACE)
+    try:
+        await gate.toolkit.settings.update(
+            core_auth.NAMESPACE, {k: v for k, v in changes.items() if k not in overridden})
+    except SettingsError as exc:
+        return await _account_page(422, access_error="; ".join(exc.fields.values()))
+    await gate.refresh()
+    return await _account_page(access_saved=True)
 
 
 @auth_pages.post("/account/api-key")
