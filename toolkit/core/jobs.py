@@ -422,9 +422,7 @@ class InProcessJobRunner:
         if not moved and state == JobState.COMPLETED:
             values.update(state=JobState.CANCELLED, error=None)
             moved = await self._transition(job_id, (JobState.CANCELLING,), **values)
-        if not moved:
-            if not (await self.get(job_id)).active:  # it had ended already
-                done.set()
+        if not moved:  # it had ended already: whoever ended it notifies and sets ``done``
             return False
         view = await self.get(job_id)
         await self._prune(view.task)
