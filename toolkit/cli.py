@@ -2,7 +2,6 @@
 ``toolkit_register_commands(cli)``."""
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 
@@ -14,6 +13,8 @@ from toolkit.core.plugins import PluginHost, build_plugin_host
 
 
 def _serve(app, host: str, port: int) -> None:
+    import asyncio
+
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
@@ -90,6 +91,8 @@ def build_cli(host: PluginHost | None = None) -> click.Group:
                 return await work(toolkit)
             finally:
                 await toolkit.stop()
+
+        import asyncio  # here: a symlink scan starts without it
 
         return asyncio.run(run())
 

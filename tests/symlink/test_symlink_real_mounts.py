@@ -83,3 +83,59 @@ async def test_hung_mount_the_web_scan_job_ends_and_the_web_answers(user_mount, 
     problems = (await (await toolkit_client.get(f"/api/symlink/scans/{scan_id}")).get_json())["problems"]
     assert sorted(p["status"] for p in problems["items"]) == ["UNKNOWN"] * 4
 
+
+def _flaky_library(user_mount, tree, media, *, healthy: int, latency: float):
+    """A library over a mount with rclone's default flags where some files answer 500/503;
+    returns (mount, ground truth {link name: status, OK included})."""
+    files, truth = {}, {}
+    for index in range(healthy):
+        source = media["ok.mkv"] if index % 2 else media["ok.mp3"]
+        name = f"healthy{index}{source.suffix}"
+        files[f"__all__/{name}"], truth[name] = source.read_bytes(), "OK"
+    files["__all__/show.nfo"], truth["show.nfo"] = b"<tvshow/>", "OK"  # a small sidecar is fine
+    for name, source in [("zerohead.mkv", "zerohead.mkv"), ("random.mkv", "random.mkv")]:
+        files[f"__all__/{name}"], truth[name] = media[source].read_bytes(), "CORRUPTED"
+    files["__all__/tiny.mkv"], truth["tiny.mkv"] = b"\0" * 100, "SMALL_FILE"
+    failing = {"error500.mkv": 500, "error503.mkv": 503}  # each costs rclone ~25 s of retries
+    for name in failing:
+        files[f"__all__/{name}"], truth[name] = media["ok.mkv"].read_bytes(), "IO_ERROR"
+    mount = user_mount(files, latency=latency,
+                       fail500=[f"/__all__/{n}" for n, code in failing.items() if code == 500],
+                       fail503=[f"/__all__/{n}" for n, code in failing.items() if code == 503])
+    for name in truth:
+        tree.link(name, mount.mount_point / "__all__" / name)
+    for name in ("gone1.mkv", "gone2.mkv"):  # removed from the debrid service
+        tree.link(name, mount.mount_point / "__all__" / name)
+        truth[name] = "BROKEN"
+    return mount, truth
+
+
+def _verdicts(report: Path, truth: dict[str, str]) -> dict[str, str]:
+    found = {Path(p["path"]).name: p["status"] for p in json.loads(report.read_text())["problems_found"]}
+    return {name: found.get(name, "OK") for name in truth}
+
+
+def test_flaky_mount_with_rclone_defaults_every_verdict_is_the_truth(user_mount, tree, media, tmp_path):
+    """rclone's default retries (each failing read takes many seconds and slows every
+    other call on the mount): the scan finishes, the mount is degraded, not down, and
+    every verdict is the ground truth; real mode deletes exactly the problems."""
+    mount, truth = _flaky_library(user_mount, tree, media, healthy=10, latency=0.02)
+    report = tmp_path / "report.json"
+
+    dry = _cli(str(tree.library), "--depth", "full", "--json", str(report), data_dir=tmp_path / "data", timeout=300)
+
+    assert dry.returncode == 2, dry.stdout + dry.stderr
+    assert _verdicts(report, truth) == truth, report.read_text()
+    document = json.loads(report.read_text())
+    fuse = next(m for m in document["mounts"] if m["fstype"].startswith("fuse"))
+    assert fuse["was_down"] is False and fuse["degraded"] is True and fuse["errors"] >= 2
+    assert fuse["latency_median_ms"] is not None and fuse["latency_p95_ms"] >= fuse["latency_median_ms"]
+    assert document["stopped_by"] is None
+
+    real = _cli(str(tree.library), "--depth", "full", "--mode", "real", "--yes", "--no-repair", "--json", str(report),
+                data_dir=tmp_path / "data", timeout=300)
+
+    assert real.returncode == 3, real.stdout + real.stderr
+    deleted = {Path(d["path"]).name for d in json.loads(report.read_text())["deleted_files"]}
+    assert deleted == {name for name, status in truth.items() if status != "OK"}
+    assert sorted(os.listdir(tree.library)) == sorted(name for name, status in truth.items() if status == "OK")

@@ -74,7 +74,7 @@ class ScanOptions:
     workers: int = 6
     probe_workers: int | None = None  # phase-2 concurrency; default = workers
     fs_timeout: float = 10.0  # deadline for one link's phase-1 checks
-    mount_timeout: float = 5.0  # deadline for a mount-root health check
+    mount_timeout: float = 20.0  # a mount is down (hung) when nothing on it answered for this long
     mount_check_interval: float = 30.0  # re-check each mount this often during a scan
     probe_timeout: float = PROBE_TIMEOUT_SECONDS  # per ffprobe/ffmpeg process
     deep_samples: int = 4
@@ -468,6 +468,7 @@ def run_scan(
     monitor = monitor or MountMonitor(
         timeout=options.mount_timeout, interval=options.mount_check_interval, expected_mounts=options.expected_mounts,
         known_mounts=mount_memory.known() if mount_memory is not None else None,
+        concurrency=max(options.workers, options.probe_workers or 0),
     )
     result = ScanResult(options.scan_id or "", statistics, [], 0.0, False, False)
 
@@ -508,37 +509,79 @@ def run_scan(
     return result
 
 
-# A link whose checks passed their deadline is tried once more at the end of its phase,
-# with this many times the deadline, before it is UNKNOWN (a flaky mount answers late at
-# times: one slow call must not make a verdict).
+# A link whose checks passed their deadline gets a second chance at the end of its phase
+# before it is UNKNOWN: a flaky mount answers late at times, and one slow call must not
+# make a verdict. A call still in flight is waited for up to LATE_WAIT_FACTOR times the
+# deadline (5 min by default, rclone's own --timeout) as long as its mount is alive: a
+# read that rclone retries with its default flags takes ~25 s alone, and k of them at
+# once take ~k x 25 s (they share rclone's pacer). A call that ended (a probe killed at
+# its timeout) is made again with LATE_RETRY_FACTOR times the deadline.
 LATE_RETRY_FACTOR = 3
+LATE_WAIT_FACTOR = 30
 _MAX_LATE = 10_000  # late links kept in memory for that retry; past this they are UNKNOWN
 
 
+def _mount_feedback(monitor: MountMonitor) -> dict[str, Any]:
+    """What a pool learns from the mounts: threads to give up (hung mount), the concurrency
+    limit (back-pressure) and the deadline (observed latency)."""
+    return {"stuck": monitor.stuck_threads, "concurrency": monitor.concurrency_limit, "deadline_for": monitor.deadline}
+
+
 class _Late:
-    """Items that passed their deadline: retried once at the end of the phase."""
+    """Items that passed their deadline, settled at the end of the phase with a longer one.
+
+    The call that passed its deadline is usually still running (its thread was given up,
+    not stopped): through rclone a second request for the same file would only queue
+    behind the first one's retries, on the pacer every call shares. So an item whose call
+    is still in flight gets its answer from that call, if it comes within the longer
+    deadline (:meth:`deliver`, from the pool's ``on_late_result``); an item whose call
+    ended (a probe killed at its timeout) is called again, with the longer deadline."""
 
     def __init__(self) -> None:
-        self.items: list[str] = []
+        self.items: list[tuple[str, bool]] = []  # (path, its call still in flight)
         self.open: set[str] = set()
+        self.answers: dict[str, Any] = {}
+        self.lock = threading.Lock()
 
-    def defer(self, path: str) -> bool:
+    def defer(self, path: str, in_flight: bool) -> bool:
         if len(self.items) >= _MAX_LATE:
             return False
-        self.items.append(path)
+        self.items.append((path, in_flight))
         self.open.add(path)
         return True
 
-    def retry(self, fn, *, workers: int, deadline: float, max_abandoned: int, monitor: MountMonitor, should_abort,
-              on_tick) -> Iterator[tuple[str, Any]]:
-        """``fn`` on every deferred item, with ``deadline`` (the longer one)."""
-        if not self.items:
-            return
-        pool = DeadlinePool(fn, workers=workers, deadline=deadline, max_abandoned=max_abandoned,
-                            stuck=monitor.stuck_threads)
-        for path, outcome in pool.run(iter(self.items), should_abort, on_tick):
-            self.open.discard(path)
-            yield path, outcome
+    def deliver(self, path: str, outcome: Any) -> None:
+        with self.lock:
+            self.answers[path] = outcome
+
+    def retry(self, fn, *, workers: int, deadline: float, wait: float, max_abandoned: int, monitor: MountMonitor,
+              should_abort, on_tick) -> Iterator[tuple[str, Any]]:
+        """Every deferred item's answer: ``fn`` again with ``deadline`` for an item whose call
+        ended, the call in flight for up to ``wait`` from now (while its mount is not hung)."""
+        ends = time.monotonic() + wait
+        again = [path for path, in_flight in self.items if not in_flight]
+        if again:
+            pool = DeadlinePool(fn, workers=workers, deadline=deadline, max_abandoned=max_abandoned,
+                                **_mount_feedback(monitor))
+            for path, outcome in pool.run(iter(again), should_abort, on_tick):
+                self.open.discard(path)
+                yield path, outcome
+        waiting = [path for path, in_flight in self.items if in_flight]
+        while waiting and not should_abort():
+            with self.lock:
+                arrived = [path for path in waiting if path in self.answers]
+            for path in arrived:
+                waiting.remove(path)
+                self.open.discard(path)
+                yield path, self.answers.pop(path)
+            if not waiting or time.monotonic() > ends or all(monitor.is_hung(_target_of(p)) for p in waiting):
+                break
+            on_tick()
+            time.sleep(0.1)
+
+
+def _target_of(path: str) -> str:
+    return lexical_target(path, _safe_readlink(path))
 
 
 def _late_or_down(path: str, monitor: MountMonitor) -> tuple[str, str, str | None]:
@@ -555,9 +598,10 @@ def _late_or_down(path: str, monitor: MountMonitor) -> tuple[str, str, str | Non
 def _phase1(options, monitor, spool, statistics, count, on_problem, reporter, should_abort, result, store) -> bool:
     classifier = LinkClassifier(options, monitor, store)
     reporter.start_phase("phase1", "phase 1: checking links")
+    late = _Late()
     pool = DeadlinePool(
         classifier.classify_for_scan, workers=options.workers, deadline=options.fs_timeout,
-        max_abandoned=options.max_hung_calls, stuck=monitor.stuck_threads,
+        max_abandoned=options.max_hung_calls, on_late_result=late.deliver, **_mount_feedback(monitor),
     )
     hung_folders: list[str] = []
 
@@ -578,7 +622,6 @@ def _phase1(options, monitor, spool, statistics, count, on_problem, reporter, sh
     )
     held_back = _HeldBack()
     mounts_seen: set[str] = set()
-    late = _Late()
 
     def report(problem: Problem) -> None:
         count(problem.status, _PHASE1_KEYS[problem.status])
@@ -607,11 +650,11 @@ def _phase1(options, monitor, spool, statistics, count, on_problem, reporter, sh
             target, absolute_target, down = _late_or_down(path, monitor)
             if down is None and not retried:
                 monitor.note_late(absolute_target)
-                if late.defer(path):
+                if late.defer(path, in_flight=True):
                     return
-            deadline = options.fs_timeout * (LATE_RETRY_FACTOR if retried else 1)
-            outcome = Problem(path, target, UNKNOWN, 1, 0, down or f"no answer within {deadline:g}s"
-                              + (" (tried twice)" if retried else ""))
+            outcome = Problem(path, target, UNKNOWN, 1, 0, down or f"no answer within {options.fs_timeout:g}s"
+                              + (f", nor in {options.fs_timeout * LATE_WAIT_FACTOR:g}s more at the end of the phase"
+                                 if retried else ""))
         elif isinstance(outcome, BaseException):
             outcome = Problem(path, _safe_readlink(path), ERROR, 1, 0, f"{type(outcome).__name__}: {outcome}")
         statistics["total_analyzed"] += 1
@@ -635,6 +678,7 @@ def _phase1(options, monitor, spool, statistics, count, on_problem, reporter, sh
             settle(path, outcome, False)
         for path, outcome in late.retry(classifier.classify_for_scan, workers=options.workers,
                                         deadline=options.fs_timeout * LATE_RETRY_FACTOR,
+                                        wait=options.fs_timeout * LATE_WAIT_FACTOR,
                                         max_abandoned=options.max_hung_calls, monitor=monitor,
                                         should_abort=should_abort, on_tick=tick):
             settle(path, outcome, True)
@@ -751,6 +795,7 @@ def _phase2(options, monitor, spool, statistics, count, on_problem, reporter, sh
 
     def settle(path: str, outcome: Any, retried: bool) -> None:
         nonlocal done
+        timed_out = outcome is TIMED_OUT
         if outcome is TIMED_OUT or isinstance(outcome, BaseException):
             down = _late_or_down(path, monitor)[2] if outcome is TIMED_OUT else None
             why = down or ("probe hung past its deadline" if outcome is TIMED_OUT
@@ -758,8 +803,8 @@ def _phase2(options, monitor, spool, statistics, count, on_problem, reporter, sh
             outcome = (ProbeVerdict(UNKNOWN, why, late=outcome is TIMED_OUT and down is None), False, None)
         verdict, cached, identity = outcome
         if verdict.late and not retried:
-            monitor.note_late(lexical_target(path, _safe_readlink(path)))
-            if late.defer(path):
+            monitor.note_late(_target_of(path))
+            if late.defer(path, in_flight=timed_out):
                 return
         done += 1
         statistics["phase2_analyzed"] += 1
@@ -778,12 +823,13 @@ def _phase2(options, monitor, spool, statistics, count, on_problem, reporter, sh
 
     workers = options.probe_workers or options.workers
     pool = DeadlinePool(verifier(1), workers=workers, deadline=deadline, max_abandoned=options.max_hung_calls,
-                        stuck=monitor.stuck_threads)
+                        on_late_result=late.deliver, **_mount_feedback(monitor))
     try:
         for path, outcome in pool.run(iter(spool), should_abort, monitor.watch):
             settle(path, outcome, False)
         for path, outcome in late.retry(verifier(LATE_RETRY_FACTOR), workers=workers,
-                                        deadline=deadline * LATE_RETRY_FACTOR, max_abandoned=options.max_hung_calls,
+                                        deadline=deadline * LATE_RETRY_FACTOR, wait=deadline * LATE_RETRY_FACTOR,
+                                        max_abandoned=options.max_hung_calls,
                                         monitor=monitor, should_abort=should_abort, on_tick=monitor.watch):
             settle(path, outcome, True)
     except TooManyHungCalls as exc:

@@ -88,7 +88,7 @@ class _AbortFlag:
 @click.option("--no-cache", is_flag=True, help="Ignore and do not store phase-2 verdicts.")
 @click.option("--fs-timeout", type=click.FloatRange(0.1), default=10.0, show_default=True,
               help="Seconds one link's filesystem checks may take before it counts as UNKNOWN.")
-@click.option("--mount-timeout", type=click.FloatRange(0.1), default=5.0, show_default=True,
+@click.option("--mount-timeout", type=click.FloatRange(0.1), default=20.0, show_default=True,
               help="A mount is down (hung) when nothing on it answered for this long while calls were "
                    "pending; the scan then stops within about twice this.")
 @click.option("--probe-timeout", type=click.FloatRange(0.1), default=15.0, show_default=True)

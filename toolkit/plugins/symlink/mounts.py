@@ -142,7 +142,8 @@ class MountHealth:
 # a mount is "degraded" (slow, yet answering) past these figures, or with any failed call
 DEGRADED_P95_SECONDS = 1.0
 DEGRADED_MEDIAN_SECONDS = 0.25
-ACTIVITY_KEYS = ("calls", "errors", "late", "latency_median_ms", "latency_p95_ms", "latency_max_ms")
+ACTIVITY_KEYS = ("calls", "errors", "late", "latency_median_ms", "latency_p95_ms", "latency_max_ms",
+                 "concurrency_lowest")
 _LATENCY_SAMPLES = 4096
 
 
@@ -152,11 +153,27 @@ class TrackedCall:
     good: str | None = None  # a file this call read successfully
 
 
-class MountActivity:
-    """The scan's calls on one mount: those in flight (for liveness) and the latency of
-    those that came back (a bounded random sample), failures and late calls."""
+# Back-pressure per mount (AIMD): a call slower than this many times the recent average
+# (and than SLOW_FLOOR_SECONDS), or a failed one, halves the mount's concurrency (at most
+# once per average round trip); every other call adds 1/limit (one more call in flight
+# per round of calls).
+SLOW_FACTOR = 3.0
+SLOW_FLOOR_SECONDS = 0.5
+# deadlines follow the latency: an item's deadline is at least this many times the p95
+DEADLINE_P95_FACTOR = 4.0
 
-    def __init__(self) -> None:
+
+class MountActivity:
+    """The scan's calls on one mount: those in flight (for liveness), the latency of those
+    that came back (a bounded random sample), failures, late calls, and the mount's
+    concurrency limit (AIMD)."""
+
+    def __init__(self, ceiling: int = 64) -> None:
+        self.ceiling = ceiling
+        self.limit = float(ceiling)
+        self.average = 0.0  # exponential moving average of the latency
+        self.last_decrease = 0.0
+        self.lowest_limit = float(ceiling)
         self.pending: dict[int, tuple[float, int]] = {}  # token -> (start, thread ident)
         self.last_completion = time.monotonic()
         self.calls = self.errors = self.late = 0
@@ -166,7 +183,16 @@ class MountActivity:
         self.probe: threading.Thread | None = None
 
     def record(self, seconds: float, failed: bool) -> None:
-        self.last_completion = time.monotonic()
+        now = self.last_completion = time.monotonic()
+        slow = self.calls > 0 and seconds > max(SLOW_FLOOR_SECONDS, SLOW_FACTOR * self.average)
+        if failed or slow:
+            if now - self.last_decrease >= self.average:
+                self.limit = max(1.0, self.limit / 2)
+                self.lowest_limit = min(self.lowest_limit, self.limit)
+                self.last_decrease = now
+        else:
+            self.limit = min(float(self.ceiling), self.limit + 1 / self.limit)
+        self.average = seconds if self.calls == 0 else self.average + 0.1 * (seconds - self.average)
         self.calls += 1
         self.errors += failed
         self.max_seconds = max(self.max_seconds, seconds)
@@ -196,6 +222,7 @@ class MountActivity:
                         or (p95 or 0) > DEGRADED_P95_SECONDS)
         milliseconds = lambda value: None if value is None else round(value * 1000, 1)  # noqa: E731
         return {"calls": self.calls, "errors": self.errors, "late": self.late,
+                "concurrency_lowest": int(self.lowest_limit),
                 "latency_median_ms": milliseconds(median), "latency_p95_ms": milliseconds(p95),
                 "latency_max_ms": milliseconds(self.max_seconds if self.calls else None), "degraded": degraded}
 
@@ -247,8 +274,10 @@ class MountMonitor:
         expected_mounts: Iterable[str] = (),
         known_mounts: Mapping[str, str] | None = None,
         mountinfo: str = "/proc/self/mountinfo",
+        concurrency: int = 64,
     ) -> None:
         self.timeout = timeout
+        self.concurrency = concurrency  # most calls in flight per mount (the scan's workers)
         self.interval = interval
         self.mountinfo = mountinfo
         self.expected_mounts = tuple(os.path.normpath(os.path.abspath(p)) for p in expected_mounts)
@@ -390,7 +419,8 @@ class MountMonitor:
         token = next(self._tokens)
         started = time.monotonic()
         with self._lock:
-            activity = self._activity.setdefault(mount_path, MountActivity())
+            activity = self._activity.get(mount_path) or self._activity.setdefault(
+                mount_path, MountActivity(self.concurrency))
             activity.pending[token] = (started, threading.get_ident())
         try:
             yield call
@@ -415,11 +445,21 @@ class MountMonitor:
 
     def note_late(self, absolute_path: str) -> None:
         with self._lock:
-            self._activity.setdefault(self.mount_of(absolute_path).path, MountActivity()).late += 1
+            self._activity.setdefault(self.mount_of(absolute_path).path, MountActivity(self.concurrency)).late += 1
 
-    def latency_p95(self, absolute_path: str) -> float | None:
-        activity = self._activity.get(self.mount_of(absolute_path).path)
-        return activity.percentile(0.95) if activity is not None else None
+    def concurrency_limit(self) -> int:
+        """Calls the scan may have in flight now: the tightest limit of the mounts it is
+        working on (back-pressure, see :class:`MountActivity`)."""
+        with self._lock:
+            busy = [a.limit for a in self._activity.values() if a.pending or time.monotonic() - a.last_completion < 5]
+        return int(min(busy)) if busy else self.concurrency
+
+    def deadline(self, floor: float) -> float:
+        """An item's deadline: ``floor`` (``fs_timeout``), longer on a mount whose observed
+        p95 latency calls for it (at most 3× ``floor``)."""
+        with self._lock:
+            p95s = [a.percentile(0.95) or 0.0 for a in self._activity.values() if a.calls >= 20]
+        return min(3 * floor, max([floor, *(DEADLINE_P95_FACTOR * p for p in p95s)]))
 
     def watch(self) -> None:
         """Liveness of every mount with calls in flight; call it often (the pool's tick).

@@ -36,6 +36,9 @@ TIMED_OUT = object()
 _POLL_SECONDS = 0.1
 _QUICK_ITEM_SECONDS = 0.001  # below this per item, batching pays and one worker is enough
 _IDLE_SECONDS = 0.02
+# a worker this long on one item no longer counts against the concurrency limit: a read that
+# rclone retries for 20 s must not keep the other links of the mount waiting
+_STRAGGLER_SECONDS = 1.0
 
 
 class TooManyHungCalls(RuntimeError):
@@ -58,8 +61,9 @@ class _Worker(threading.Thread):
         pool = self.pool
         fn = pool.fn
         while not self.abandoned and not pool.stop.is_set():  # the coordinator sets stop at the end
-            if self.index > 0 and pool.item_seconds < _QUICK_ITEM_SECONDS:
-                # quick (local) items are CPU-bound under the GIL: one thread beats many
+            if self.index > 0 and (pool.item_seconds < _QUICK_ITEM_SECONDS or self.index >= pool.allowed):
+                # quick (local) items are CPU-bound under the GIL: one thread beats many;
+                # past the mount's concurrency limit (back-pressure), wait
                 time.sleep(_IDLE_SECONDS)
                 continue
             try:
@@ -80,6 +84,8 @@ class _Worker(threading.Thread):
                 pool.item_seconds += (time.monotonic() - self.started - pool.item_seconds) * 0.1
                 with self.lock:
                     if self.abandoned:
+                        # given up on, but it answered after all: the caller may still want it
+                        pool.on_late_result(item, result)
                         return
                     self.finished.append((item, result))
             with self.lock:
@@ -92,7 +98,7 @@ class _Worker(threading.Thread):
         with self.lock:
             if self.batch is None or self.abandoned:
                 return None
-            if time.monotonic() - self.started <= self.pool.deadline and self.ident not in stuck:
+            if time.monotonic() - self.started <= self.pool.current_deadline and self.ident not in stuck:
                 return None
             self.abandoned = True
             late = self.batch[self.position]
@@ -105,13 +111,24 @@ class DeadlinePool:
     ``result`` is what ``fn`` returned, the exception it raised, or :data:`TIMED_OUT`.
     Items are pulled from the iterable by a feeder thread through a bounded queue, so a
     streaming walk is never held in memory. ``stuck()`` names threads to give up at once
-    (their calls wait on a mount declared hung), whatever their deadline.
+    (their calls wait on a mount declared hung), whatever their deadline. ``concurrency()``
+    is how many items may be in progress (back-pressure; workers long on one item do not
+    count), ``deadline_for(deadline)`` the deadline as the observed latency calls for it.
+    An abandoned call that returns after all is passed to ``on_late_result(item, result)``.
     """
 
     def __init__(self, fn: Callable[[Any], Any], *, workers: int, deadline: float, max_abandoned: int = 64,
-                 batch_size: int = 32, stuck: Callable[[], set[int]] = set) -> None:
+                 batch_size: int = 32, stuck: Callable[[], set[int]] = set,
+                 concurrency: Callable[[], int] | None = None,
+                 deadline_for: Callable[[float], float] | None = None,
+                 on_late_result: Callable[[Any, Any], None] = lambda item, result: None) -> None:
         self.fn = fn
+        self.on_late_result = on_late_result  # called from the abandoned worker's thread
         self.stuck = stuck
+        self.concurrency = concurrency
+        self.deadline_for = deadline_for
+        self.current_deadline = deadline
+        self.allowed = workers
         self.workers_count = max(1, workers)
         self.deadline = deadline
         self.max_abandoned = max_abandoned
@@ -177,16 +194,23 @@ class DeadlinePool:
                 now = time.monotonic()
                 if now - last_watch >= _POLL_SECONDS:
                     last_watch = now
+                    if self.deadline_for is not None:
+                        self.current_deadline = self.deadline_for(self.deadline)
+                    if self.concurrency is not None:
+                        stragglers = sum(1 for w in workers if w.batch is not None
+                                         and now - w.started > _STRAGGLER_SECONDS)
+                        self.allowed = self.concurrency() + stragglers
                     stuck = self.stuck()
                     for index, worker in enumerate(workers):
                         late = worker.give_up(stuck)
                         if late is None:
                             continue
                         done_so_far, late_item, rest = late
-                        self.item_seconds = self.deadline  # items are not quick here: wake every worker
+                        self.item_seconds = self.current_deadline  # items are not quick here: wake every worker
                         self.abandoned += 1
                         if self.abandoned > self.max_abandoned:
-                            raise TooManyHungCalls(f"{self.abandoned} filesystem calls hung past {self.deadline:g}s")
+                            raise TooManyHungCalls(f"{self.abandoned} filesystem calls hung past "
+                                                   f"{self.current_deadline:g}s")
                         workers[index] = _Worker(self, index)
                         workers[index].start()
                         if rest:
