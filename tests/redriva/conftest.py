@@ -62,6 +62,13 @@ def torrent_names(database: Path) -> list[str]:
         return [row[0] for row in conn.execute("SELECT name FROM torrents ORDER BY id")]
 
 
+@pytest.fixture(autouse=True)
+def english_pages(monkeypatch):
+    """Mounted in Redriva the toolkit speaks French (tests/core/test_i18n.py); these tests
+    read the layout around the pages, in English (the setting wins over Redriva's language)."""
+    monkeypatch.setenv("TOOLKIT_LANGUAGE", "en")
+
+
 @pytest.fixture
 def redriva_db(tmp_path) -> Path:
     return redriva_database(tmp_path / "redriva" / "data" / "redriva.db")

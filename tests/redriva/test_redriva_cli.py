@@ -51,7 +51,8 @@ def test_serve_with_redriva(tmp_path, redriva_db):
         assert 'data-status="downloaded">downloaded: 1' in dashboard.text  # Redriva's db
         assert '<a href="/symlink" data-toolkit-link>🔗 Symlink</a>' in dashboard.text
         page = httpx.get(url + "/symlink")
-        assert "Symlink manager" in page.text and "🚀 Redriva Web" in page.text
+        # inside Redriva the toolkit speaks Redriva's language, French
+        assert "Gestionnaire de liens symboliques" in page.text and "🚀 Redriva Web" in page.text
         # a Redriva page calling sys.exit inside its request does not stop the server
         assert httpx.get(url + "/api/check_token").status_code == 500
         assert process.poll() is None

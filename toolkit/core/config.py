@@ -18,7 +18,8 @@ class ToolkitConfig:
     ``TOOLKIT_PLUGINS_BLOCK`` / ``TOOLKIT_PLUGINS_ALLOW`` (comma-separated plugin names),
     ``TOOLKIT_MAX_JOBS`` (jobs running at once, default 2), ``TOOLKIT_BASE_URL`` (public
     address used in notifications), ``TOOLKIT_ALLOWED_HOSTS`` (host names the web app answers
-    to besides localhost and IP addresses; ``.example.com`` allows its subdomains)."""
+    to besides localhost and IP addresses; ``.example.com`` allows its subdomains), ``TOOLKIT_LANGUAGE`` (``en`` or ``fr``;
+    default: the browser's, French inside Redriva)."""
 
     data_dir: Path
     database_url: str
@@ -27,6 +28,7 @@ class ToolkitConfig:
     max_jobs: int = 2
     base_url: str = ""
     allowed_hosts: frozenset[str] = frozenset()
+    language: str = ""
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -40,6 +42,7 @@ class ToolkitConfig:
             base_url=os.environ.get("TOOLKIT_BASE_URL", ""),
             allowed_hosts=frozenset(n.lower() for n in _names(
                 os.environ.get("TOOLKIT_ALLOWED_HOSTS"))),
+            language=os.environ.get("TOOLKIT_LANGUAGE", ""),
         )
         values.update(overrides)
         return cls(**values)

@@ -19,6 +19,7 @@ from toolkit.api import current_toolkit  # noqa: F401  (plugins still import it 
 from toolkit.core.config import ToolkitConfig
 from toolkit.core.plugins import PluginConflict, PluginHost
 from toolkit.core.runtime import Toolkit
+from toolkit.web import i18n
 from toolkit.web.errors import ApiError, register_error_handlers
 from toolkit.core.db import MAX_ID
 
@@ -77,6 +78,8 @@ def create_app(config: ToolkitConfig | None = None, host: PluginHost | None = No
     app.config["JSON_SORT_KEYS"] = False
     # every <int:...> in a URL fits the database's INTEGER (a larger one would be a 500)
     app.url_map.converters["int"] = BoundedInt
+    app.config["TOOLKIT_LANGUAGE"] = toolkit.config.language
+    i18n.init_app(app)
     app.extensions["toolkit"] = toolkit
     toolkit.app = app
     register_error_handlers(app)

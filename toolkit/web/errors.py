@@ -9,6 +9,7 @@ from toolkit.core.errors import PluginError
 from toolkit.core.jobs import JobError
 from toolkit.core.schedule import ScheduleError
 from toolkit.core.settings import SettingsError
+from toolkit.web.i18n import gettext as _
 
 
 class ApiError(PluginError):
@@ -52,8 +53,8 @@ def register_error_handlers(app: Quart) -> None:
     async def _http_error(exc: HTTPException):
         if not wants_json():
             if exc.code == 404:
-                return await error_page(404, "Page not found",
-                                        f"There is no page at {request.path}.")
+                return await error_page(404, _("Page not found"),
+                                        _("There is no page at %(path)s.", path=request.path))
             return exc
         return error_response(exc.code or 500, exc.description or exc.name,
                               exc.name.lower().replace(" ", "_"))
@@ -62,8 +63,8 @@ def register_error_handlers(app: Quart) -> None:
     async def _unexpected(exc: Exception):
         app.logger.exception("unhandled error on %s", request.path)
         if not wants_json():
-            return await error_page(500, "Something went wrong",
-                                    "The toolkit could not do this; the details are in its log.")
+            return await error_page(500, _("Something went wrong"),
+                                    _("The toolkit could not do this; the details are in its log."))
         return error_response(500, "internal error", "internal")
 
 

@@ -16,6 +16,8 @@ import logging
 
 from sqlalchemy import func, select
 
+from toolkit.web.i18n import gettext as _, ngettext
+
 from .history import SymlinkProblem, SymlinkScan
 
 log = logging.getLogger(__name__)
@@ -24,7 +26,7 @@ MAX_PATHS_SHOWN = 2
 
 def _error_text(job) -> str:
     """The job's error as users should read it (a refused request is not a Python crash)."""
-    return (job.error or "unknown error").removeprefix("ApiError: ")
+    return (job.error or _("unknown error")).removeprefix("ApiError: ")
 
 
 def scan_link(scan_id: str) -> str:
@@ -34,12 +36,13 @@ def scan_link(scan_id: str) -> str:
 def _folders(scan: SymlinkScan) -> str:
     paths = list(scan.selected_paths or [])
     shown = ", ".join(paths[:MAX_PATHS_SHOWN])
-    return shown + (f" (+{len(paths) - MAX_PATHS_SHOWN} more)" if len(paths) > MAX_PATHS_SHOWN else "")
+    more = len(paths) - MAX_PATHS_SHOWN
+    return shown + (" " + _("(+%(n)s more)", n=more) if more > 0 else "")
 
 
 def _origin(scan: SymlinkScan) -> str:
-    mode = "dry run" if scan.mode == "dry-run" else "real mode"
-    return f"scheduled '{scan.schedule_name}', {mode}" if scan.schedule_name else mode
+    mode = _("dry run") if scan.mode == "dry-run" else _("real mode")
+    return _("scheduled '%(name)s', %(mode)s", name=scan.schedule_name, mode=mode) if scan.schedule_name else mode
 
 
 async def _scan_of(tk, job) -> SymlinkScan | None:
@@ -65,7 +68,7 @@ async def scan_finished(tk, job) -> None:
     notifier = tk.notifier
     if scan is None:
         if job.state == "failed":  # it failed before recording its scan (bad schedule)
-            await notifier.send("failure", "Symlink: scheduled scan failed", _error_text(job),
+            await notifier.send("failure", _("Symlink: scheduled scan failed"), _error_text(job),
                                 link="/symlink?tab=schedules")
         return
     link = scan_link(scan.id)
@@ -73,11 +76,12 @@ async def scan_finished(tk, job) -> None:
     if job.state == "failed":
         if results.get("stopped_reason"):
             await notifier.send(
-                "guard", "Symlink: scan stopped by a safety guard",
-                f"{results['stopped_reason']}\nNothing was deleted · {_folders(scan)} ({_origin(scan)})",
+                "guard", _("Symlink: scan stopped by a safety guard"),
+                f"{results['stopped_reason']}\n" + _("Nothing was deleted")
+                + f" · {_folders(scan)} ({_origin(scan)})",
                 link=link)
         else:
-            await notifier.send("failure", "Symlink: scan failed",
+            await notifier.send("failure", _("Symlink: scan failed"),
                                 f"{_error_text(job)}\n{_folders(scan)} ({_origin(scan)})",
                                 link=link)
         return
@@ -88,37 +92,40 @@ async def scan_finished(tk, job) -> None:
         total = sum(counts.values())
         by_status = " · ".join(f"{status} {count}" for status, count in counts.items())
         await notifier.send(
-            "problems", f"Symlink: {total} problem{'s' if total != 1 else ''} found",
-            f"{by_status} (of {scan.total_analyzed} links)\n{_folders(scan)} ({_origin(scan)})",
+            "problems", ngettext("Symlink: %(num)d problem found", "Symlink: %(num)d problems found", total),
+            f"{by_status} (" + _("of %(n)s links", n=scan.total_analyzed)
+            + f")\n{_folders(scan)} ({_origin(scan)})",
             link=link)
     decision = results.get("auto_delete") or {}
     if decision.get("outcome") == "guard":
-        await notifier.send("guard", "Symlink: automatic deletion stopped",
+        await notifier.send("guard", _("Symlink: automatic deletion stopped"),
                             f"{decision.get('reason')}\n{_folders(scan)} ({_origin(scan)})", link=link)
 
 
 def _repair_line(repair: dict | None) -> str:
     if not repair:
-        return "Repair: Sonarr/Radarr were not asked (off or not configured)"
+        return _("Repair: Sonarr/Radarr were not asked (off or not configured)")
     if not repair.get("ok"):
-        return f"Repair failed: {'; '.join(repair.get('errors') or ['see the page'])[:200]}"
+        return _("Repair failed: %(errors)s", errors="; ".join(repair.get("errors") or [_("see the page")])[:200])
     commands = len(repair.get("commands") or [])
-    return f"Repair: {commands} command{'s' if commands != 1 else ''} sent to Sonarr/Radarr " \
-           f"({repair.get('policy')}) for {repair.get('items', 0)} item(s)"
+    return ngettext("Repair: %(num)d command sent to Sonarr/Radarr (%(policy)s) for %(items)s item(s)",
+                    "Repair: %(num)d commands sent to Sonarr/Radarr (%(policy)s) for %(items)s item(s)",
+                    commands, policy=repair.get("policy"), items=repair.get("items", 0))
 
 
 async def deletion_finished(tk, job) -> None:
     scan_id = job.params.get("scan_id", "")
     link = scan_link(scan_id)
     if job.state == "failed":
-        await tk.notifier.send("failure", "Symlink: deletion failed", _error_text(job), link=link)
+        await tk.notifier.send("failure", _("Symlink: deletion failed"), _error_text(job), link=link)
         return
     result = job.result or {}
     deleted, skipped, failed = (result.get(k, 0) for k in ("deleted", "skipped", "failed"))
     if job.state != "completed" or not (deleted or skipped or failed):
         return
-    title = f"Symlink: {deleted} link{'s' if deleted != 1 else ''} deleted"
-    body = f"{skipped} skipped · {failed} failed\n{_repair_line(result.get('repair'))}"
+    title = ngettext("Symlink: %(num)d link deleted", "Symlink: %(num)d links deleted", deleted)
+    body = _("%(skipped)s skipped · %(failed)s failed", skipped=skipped, failed=failed) \
+        + f"\n{_repair_line(result.get('repair'))}"
     await tk.notifier.send("deleted", title, body, link=link)
 
 

@@ -17,6 +17,7 @@ from quart import Blueprint, Response, render_template, request
 from toolkit.core.jobs import JobConflict, JobNotFound
 from toolkit.core.settings import MASK, SettingsError, public
 from toolkit.web.errors import ApiError
+from toolkit.web.i18n import gettext as _
 
 from . import scans, schedules
 from .checker import DELETABLE_STATUSES, DEPTHS
@@ -43,6 +44,30 @@ def human_seconds(value: float | None) -> str:
         return f"{value:.1f} s"
     minutes, seconds = divmod(int(value), 60)
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min {seconds:02d} s"
+
+
+@pages.app_template_filter("word")
+def word(value: str | None) -> str:
+    """The words for the codes a page shows: modes, depths, scan and job states."""
+    words = {"dry-run": _("dry run"), "real": _("real"), "basic": _("basic"), "full": _("full"),
+             "deep": _("deep"), "queued": _("queued"), "running": _("running"),
+             "cancelling": _("cancelling"), "completed": _("completed"), "cancelled": _("cancelled"),
+             "error": _("error"), "interrupted": _("interrupted"), "failed": _("failed"),
+             "succeeded": _("succeeded")}
+    return words.get(value or "", value or "")
+
+
+@pages.app_template_filter("when")
+def describe(cron: str) -> str:
+    """A schedule's time in words (``schedules.describe``, in the page's language)."""
+    form = schedules.form_values(cron)
+    if form["frequency"] == "daily":
+        return _("daily at %(time)s", time=form["time"])
+    if form["frequency"] == "weekly":
+        day = (_("Sunday"), _("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"),
+               _("Saturday"))[int(form["weekday"])]
+        return _("weekly on %(day)s at %(time)s", day=day, time=form["time"])
+    return _("cron %(expression)s", expression=cron)
 
 
 @pages.app_template_filter("under")
@@ -269,7 +294,7 @@ async def confirm_fragment(scan_id: str):
     except ApiError as exc:
         return await fragment("symlink/_error.html", message=exc.message, dialog=True)
     if (picked and not selected) or (selected is not None and not problems["items"]):
-        return await fragment("symlink/_error.html", message="Tick the links to delete first.", dialog=True)
+        return await fragment("symlink/_error.html", message=_("Tick the links to delete first."), dialog=True)
     return await fragment("symlink/_confirm.html", scan=scan, problems=problems,
                           deletion=scan.get("deletion") or {}, selected=selected)
 
@@ -291,7 +316,7 @@ async def delete_fragment(scan_id: str):
     try:
         selected = _ids(form.getlist("ids"))
         if form.get("picked") == "1" and not selected:
-            raise ApiError(400, "Tick the links to delete first.")
+            raise ApiError(400, _("Tick the links to delete first."))
         data = {"ids": selected, "override": override} if selected else \
             {"all": True, "token": form.get("token", ""), "override": override}
         await scans.confirm_delete(toolkit(), scan_id, data)
@@ -334,7 +359,7 @@ async def restore_fragment():
         result = await scans.restore_deleted(toolkit(), {"journal_ids": [journal_id]})
         link_counter().invalidate()
     except ValueError:
-        return await fragment("symlink/_error.html", message="journal_id must be an integer")
+        return await fragment("symlink/_error.html", message=_("Choose a deleted link to restore."))
     except ApiError as exc:
         return await fragment("symlink/_error.html", message=exc.message)
     return await fragment("symlink/_restored.html", item=result["items"][0] if result["items"] else None)
@@ -391,7 +416,7 @@ async def save_settings_fragment():
 @pages.post("/symlink/settings/test/<kind>")
 async def test_service_fragment(kind: str):
     if kind not in ("sonarr", "radarr"):
-        return await fragment("symlink/_error.html", message="unknown service")
+        return await fragment("symlink/_error.html", message=_("Unknown service."))
     try:
         result = (await test_services([kind]))[kind]
     except ApiError as exc:
@@ -406,7 +431,7 @@ async def detect_fragment():
     except ApiError as exc:
         found, error = None, exc.message
     except Exception as exc:  # Docker answered something unexpected: say so, change nothing
-        found, error = None, f"Docker detection failed: {exc}"
+        found, error = None, _("Docker detection failed: %(error)s", error=exc)
     return await fragment("symlink/_detect.html", found=found, error=error)
 
 
@@ -461,8 +486,11 @@ async def save_schedule_fragment():
         saved = await schedules.save_schedule(toolkit(), data)
     except ApiError as exc:
         return await _schedules_panel(form=data, errors=exc.fields or {"name": exc.message})
-    return await _schedules_panel(message=f"Schedule “{saved['name']}” saved: {saved['description']}"
-                                          + (f", next run {saved['next_run']}." if saved["next_run"] else " (disabled)."))
+    when = describe(saved["cron"])
+    return await _schedules_panel(
+        message=_("Schedule “%(name)s” saved: %(when)s, next run %(next)s.", name=saved["name"], when=when,
+                  next=saved["next_run"]) if saved["next_run"] else
+        _("Schedule “%(name)s” saved: %(when)s (disabled).", name=saved["name"], when=when))
 
 
 @pages.post("/symlink/schedules/<name>/enabled")
@@ -472,7 +500,8 @@ async def enable_schedule_fragment(name: str):
         await schedules.set_enabled(toolkit(), name, enabled)
     except ApiError as exc:
         return await _schedules_panel(message=exc.message)
-    return await _schedules_panel(message=f"Schedule “{name}” {'enabled' if enabled else 'disabled'}.")
+    return await _schedules_panel(message=_("Schedule “%(name)s” enabled.", name=name) if enabled
+                                  else _("Schedule “%(name)s” disabled.", name=name))
 
 
 @pages.post("/symlink/schedules/<name>/delete")
@@ -481,7 +510,7 @@ async def delete_schedule_fragment(name: str):
         await schedules.delete_schedule(toolkit(), name)
     except ApiError as exc:
         return await _schedules_panel(message=exc.message)
-    return await _schedules_panel(message=f"Schedule “{name}” deleted.")
+    return await _schedules_panel(message=_("Schedule “%(name)s” deleted.", name=name))
 
 
 # ------------------------------------------------------------------------ notifications
@@ -533,7 +562,7 @@ async def save_notifications_fragment():
 @pages.post("/symlink/settings/notifications/test")
 async def test_notification_fragment():
     result = await toolkit().notifier.send(
-        "test", "Redriva Toolkit: test",
-        "Notifications work: scheduled scans will report here.", link="/symlink?tab=settings",
+        "test", _("Redriva Toolkit: test"),
+        _("Notifications work: scheduled scans will report here."), link="/symlink?tab=settings",
         force=True)
     return await fragment("symlink/_notify_test.html", result=result)

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from toolkit.web.i18n import N_  # marked for the catalog; the page shows them translated
+
 from toolkit.core.services.pathmap import PathMapping
 
 DEFAULT_MEDIA_PATH = "/app/medias"
@@ -61,11 +63,11 @@ class SymlinkSettings(BaseModel):
     def _absolute(cls, value: str) -> str:
         value = value.strip()
         if not value or "\0" in value:
-            raise ValueError("give the folder's absolute path")
+            raise ValueError(N_("give the folder's absolute path"))
         if not os.path.isabs(value):
-            raise ValueError("must be an absolute path (starting with /)")
+            raise ValueError(N_("must be an absolute path (starting with /)"))
         if ".." in value.split("/"):
-            raise ValueError("must not contain '..'")
+            raise ValueError(N_("must not contain '..'"))
         return os.path.normpath(value)
 
     @field_validator("sonarr_host", "radarr_host")
@@ -73,9 +75,9 @@ class SymlinkSettings(BaseModel):
     def _host(cls, value: str) -> str:
         value = value.strip()
         if "://" in value or "/" in value:
-            raise ValueError("only the host name or IP address (no http://, no path)")
+            raise ValueError(N_("only the host name or IP address (no http://, no path)"))
         if value.count(":") == 1:
-            raise ValueError("put the port in the port field")
+            raise ValueError(N_("put the port in the port field"))
         return value
 
     @field_validator("sonarr_api_key", "radarr_api_key")
@@ -83,7 +85,7 @@ class SymlinkSettings(BaseModel):
     def _api_key(cls, value: SecretStr) -> SecretStr:
         key = value.get_secret_value().strip()
         if key and not key.isalnum():
-            raise ValueError("an API key holds only letters and digits")
+            raise ValueError(N_("an API key holds only letters and digits"))
         return SecretStr(key)
 
 
@@ -91,11 +93,11 @@ def check_media_path(path: str) -> str | None:
     """Blocking: ``None`` when ``path`` is an existing, readable directory, else why not."""
     try:
         if not os.path.exists(path):
-            return "this folder does not exist"
+            return N_("this folder does not exist")
         if not os.path.isdir(path):
-            return "this is not a folder"
+            return N_("this is not a folder")
         if not os.access(path, os.R_OK | os.X_OK):
-            return "this folder is not readable"
+            return N_("this folder is not readable")
         with os.scandir(path) as entries:
             next(entries, None)
     except OSError as exc:

@@ -93,10 +93,11 @@
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr, message = "";
     try { message = JSON.parse(xhr.responseText).error.message; } catch (e) { /* not JSON */ }
-    toast("Error " + xhr.status + (message ? ": " + message : ": the server could not do this."));
+    var box = document.getElementById("sl-toast");  // its data-* hold the page's language
+    toast(box.getAttribute("data-error") + " " + xhr.status + ": " + (message || box.getAttribute("data-server")));
   });
   document.addEventListener("htmx:sendError", function () {
-    toast("The toolkit does not answer: check that it is running, then try again.");
+    toast(document.getElementById("sl-toast").getAttribute("data-offline"));
   });
 
   // On a phone the table cells stack (toolkit.css): each cell says its column's name.

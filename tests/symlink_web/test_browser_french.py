@@ -1,0 +1,93 @@
+"""A French user (the browser asks for French) walks the page in real headless Chromium: every
+tab, the scan, the deletion dialog and the messages read in French.
+
+Screenshots of the main tabs go to ``$TOOLKIT_SCREENSHOT_DIR`` with a ``-fr`` suffix when set
+(``TOOLKIT_SCREENSHOT_DIR=docs/screenshots pytest -m browser tests/symlink_web``)."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def shoot(page, name: str, tmp_path: Path) -> None:
+    directory = Path(os.environ.get("TOOLKIT_SCREENSHOT_DIR") or tmp_path)
+    directory.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(directory / f"symlink-{name}-fr.png"), full_page=True)
+
+
+def test_a_french_browser_gets_the_page_in_french(toolkit_server, browser_page, media_env, tmp_path):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    page = browser_page
+    page.set_extra_http_headers({"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"})
+    page.goto(f"{toolkit_server}/symlink?tab=scanner")
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    tabs = page.get_by_role("tab")
+    expect(tabs).to_have_text(["Tableau de bord", "Analyse", "Planifications", "Paramètres"])
+    expect(page.locator("#sl-estimate")).to_have_text("Choisissez des dossiers pour voir une estimation.")
+    total = len(media_env.healthy + media_env.problems + media_env.sidecars)
+    expect(page.locator(".sl-root .sl-count")).to_have_text(f"{total} liens", timeout=15_000)
+    page.locator(".sl-root .sl-dir").check()
+    expect(page.locator("#sl-estimate")).to_contain_text(f"1 dossier(s), {total} liens")
+    page.locator('input[name="mode"][value="real"]').check()
+    page.get_by_role("button", name="Lancer l’analyse").click()
+    expect(page.locator('.sl-scan[data-status="completed"]')).to_be_visible(timeout=30_000)
+    expect(page.locator("#sl-scan-status")).to_have_text("terminée")
+    expect(page.locator(".sl-stats")).to_contain_text("Liens vérifiés")
+    expect(page.locator("#sl-results h3")).to_contain_text("Problèmes")
+    expect(page.locator("#sl-picked-count")).to_have_text("Cochez des liens pour n’en supprimer que certains.")
+    shoot(page, "scanner", tmp_path)
+
+    problems = len(media_env.problems)
+    page.get_by_role("button", name=f"Vérifier et supprimer {problems} liens…").click()
+    dialog = page.locator("#sl-dialog")
+    expect(dialog.locator("h2")).to_have_text(f"Supprimer {problems} liens symboliques ?")
+    expect(dialog).to_contain_text("Seuls les liens sont retirés, jamais les fichiers")
+    expect(dialog.locator("thead")).to_have_text(re.compile(r"Lien\s*Type\s*Pourquoi"))
+    dialog.get_by_role("button", name="Annuler").click()
+
+    page.get_by_role("tab", name="Tableau de bord").click()
+    expect(page.locator(".sl-history tbody tr")).to_have_count(1)
+    expect(page.locator(".sl-history tbody tr").first).to_contain_text("réel")
+    expect(page.locator(".sl-history tbody tr").first).to_contain_text(f"{total} liens")
+    shoot(page, "dashboard", tmp_path)
+
+    page.goto(f"{toolkit_server}/symlink?tab=settings")
+    workers = page.locator('input[name="max_workers"]')
+    workers.fill("0")
+    with page.expect_response(re.compile(r"/symlink/settings$")):
+        workers.dispatch_event("change")
+    expect(page.locator("#err-max_workers")).to_have_text("doit valoir au moins 1")
+    expect(page.locator("#sl-save-state")).to_contain_text("Non enregistré")
+    workers.fill("5")
+    with page.expect_response(re.compile(r"/symlink/settings$")):
+        workers.dispatch_event("change")
+    expect(page.locator("#sl-save-state")).to_have_text("Enregistré ✓")
+    expect(page.locator("#err-max_workers")).to_have_text("Enregistré ✓")
+    page.get_by_role("button", name="Tester la connexion").first.click()
+    expect(page.locator("#sl-test-result-sonarr")).to_contain_text("✗")
+    shoot(page, "settings", tmp_path)
+
+    page.goto(f"{toolkit_server}/symlink?tab=schedules")
+    expect(page.locator("#sl-schedule-form")).to_contain_text(
+        "Le mode réel demande d’activer « Suppressions planifiées » dans Paramètres.")
+    page.get_by_role("button", name="Enregistrer la planification").click()
+    expect(page.locator(".sl-flash")).to_contain_text(
+        "Planification « nightly » enregistrée : chaque jour à 03:00, prochaine exécution")
+    expect(page.locator('tr[data-schedule="nightly"]')).to_contain_text("simulation · basique")
+    shoot(page, "schedules", tmp_path)
+
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto(f"{toolkit_server}/symlink")
+    cell = page.locator(".sl-history tbody tr").first.locator("td").nth(1)
+    expect(cell).to_have_attribute("data-label", "Mode")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    shoot(page, "phone", tmp_path)
+
+    missing = page.goto(f"{toolkit_server}/nulle/part")
+    assert missing.status == 404
+    expect(page.locator("h1")).to_have_text("Page introuvable")
