@@ -124,8 +124,9 @@ def test_test_connection_answers_every_click(toolkit_server, browser_page, expec
     expect(page.locator("#sl-save-state")).to_have_text("Saved ✓")
     test.click()
     expect(result).to_have_text("✗ Sonarr is enabled but api_key is empty")  # said plainly
-    change(page, section.locator('input[name="sonarr_api_key"]'), "0123456789abcdef")
-    expect(page.locator("#sl-save-state")).to_have_text("Saved ✓")
+    # typed, then Test at once, as a person does: leaving the field saves it, and the test
+    # waits for that save instead of testing the old settings (or being dropped)
+    section.locator('input[name="sonarr_api_key"]').fill("0123456789abcdef")
     test.click()  # the third click is answered, and the stale "not configured" goes
     expect(result).not_to_contain_text("not configured")
     expect(result).to_contain_text("✗")
