@@ -398,3 +398,16 @@ async def test_the_access_mode_is_set_on_the_account_page(toolkit_app):
     assert anonymous_lan.status_code == 200
     settings = await (await client.get("/api/toolkit/settings/auth")).get_json()
     assert settings["values"]["local_networks"] == ["10.1.0.0/16"]
+
+
+async def test_guessing_the_current_password_is_limited_too(toolkit_app):
+    client = toolkit_app.test_client()
+    form = {"password": "the new password", "confirm": "the new password"}
+    for _ in range(LOGIN_ATTEMPTS):
+        wrong = await client.post("/toolkit/account/password", scope_base=LOCAL,
+                                  form={**form, "current": "guess"})
+        assert wrong.status_code == 422
+    limited = await client.post("/toolkit/account/password", scope_base=LOCAL,
+                                form={**form, "current": TEST_PASSWORD})
+    assert limited.status_code == 429
+    assert "Too many failed attempts" in await limited.get_data(as_text=True)

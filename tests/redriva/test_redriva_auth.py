@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from toolkit.testing import TEST_PASSWORD, TEST_USER
+from toolkit.testing import AUTH_HEADERS, TEST_PASSWORD, TEST_USER
 
 
 def test_toolkit_routes_need_credentials_and_redrivas_pages_do_not(mounted):
@@ -25,3 +25,8 @@ def test_rebinding_is_refused_on_the_toolkits_routes(mounted):
     evil = {"Host": "evil.example"}
     assert httpx.get(mounted + "/symlink", headers=evil).status_code == 400
     assert httpx.get(mounted + "/torrents", headers=evil).status_code == 200  # Redriva's own
+
+
+def test_the_account_link_is_on_the_toolkits_page_inside_redrivas_layout(mounted):
+    html = httpx.get(mounted + "/symlink", headers=AUTH_HEADERS).text
+    assert '<a class="tk-account" href="/toolkit/account"' in html

@@ -370,8 +370,12 @@ async def change_password():
     form = await request.form
     username = form.get("username", "").strip() or state.username or "admin"
     new = form.get("password", "")
+    address = gate.client_address()
+    if gate.limiter.retry_after(address):  # the same limit as the login page
+        return await _account_page(429, password_error="Too many failed attempts. Try again later.")
     if state.has_account and not await gate.store.verify(state.username,
                                                          form.get("current", "")):
+        gate.limiter.failed(address)
         return await _account_page(422, password_error="The current password is wrong.")
     try:
         if new != form.get("confirm", ""):
