@@ -19,8 +19,15 @@ async def tick_task(ctx, label: str = ""):
     return {"label": label}
 
 
+async def hold_task(ctx):
+    # holds the shared resource until cancelled, however slow the machine is
+    while not ctx.should_abort():
+        await asyncio.sleep(0.02)
+
+
 TASKS = {"t:tick": Task("t:tick", tick_task, exclusive_key=lambda p: "the-one-resource",
-                        schedulable=True)}
+                        schedulable=True),
+         "t:hold": Task("t:hold", hold_task, exclusive_key=lambda p: "the-one-resource")}
 
 
 @pytest.fixture
@@ -98,12 +105,13 @@ async def test_two_schedulers_never_fire_the_same_run_twice(parts):
 
 async def test_a_run_refused_by_the_runner_is_recorded(parts):
     sessions, runner, scheduler = parts
-    busy = await runner.enqueue("t:tick", {})
+    busy = await runner.enqueue("t:hold", {})
     await scheduler.save("every5", task="t:tick", cron="*/5 * * * *")
     await _make_due(sessions, "every5", minutes_ago=1)
     assert await scheduler.tick() == []
     view = await scheduler.get("every5")
     assert view.last_outcome.startswith("skipped: already running") and busy.id in view.last_outcome
+    await runner.cancel(busy.id)
 
 
 async def test_schedules_api(toolkit_app_factory):
