@@ -127,6 +127,32 @@ async def test_hook_toolkit_startup(toolkit_app_factory):
     assert events == ["start:True", "stop"]
 
 
+async def test_hooks_run_with_the_toolkit_receive_it(toolkit_app_factory, toolkit_config):
+    """startup, shutdown and job_finished may take the running toolkit itself (and leave out
+    the arguments they do not use); in a command-line run ``app`` is None."""
+    from toolkit.api import Toolkit
+
+    seen: list[tuple] = []
+
+    def finished(job, toolkit):
+        seen.append(("finished", job.task, toolkit))
+
+    plugin = make_plugin("kit", toolkit_register_tasks=lambda: Task("kit:sleep", sleeper),
+                         toolkit_startup=lambda app, toolkit: seen.append(("start", app, toolkit)),
+                         toolkit_shutdown=lambda toolkit: seen.append(("stop", toolkit)),
+                         toolkit_job_finished=finished)
+    async with toolkit_app_factory([("kit", plugin)], entry_points=False) as app:
+        tk = app.extensions["toolkit"]
+        await tk.runner.wait((await tk.runner.enqueue("kit:sleep", {})).id, timeout=10)
+    assert seen == [("start", app, tk), ("finished", "kit:sleep", tk), ("stop", tk)]
+    seen.clear()
+    cli_toolkit = Toolkit(toolkit_config, build_plugin_host(
+        toolkit_config, entry_points=False, extra=[("kit", plugin)]))
+    await cli_toolkit.start(background=False)  # what a command-line run does
+    await cli_toolkit.stop()
+    assert seen == [("start", None, cli_toolkit), ("stop", cli_toolkit)]
+
+
 
 
 
