@@ -198,3 +198,29 @@ async def test_shared_client_pools_connections_across_clients(fake_sonarr, conne
 def test_client_refuses_a_connection_of_another_kind(fake_radarr, connect_to):
     with pytest.raises(TypeError, match="needs a Sonarr connection"):
         SonarrClient(connect_to(fake_radarr))
+
+
+async def test_queue_reads_every_page_with_unknown_items(fake_sonarr, connect_to, http):
+    series = fake_sonarr.add_series("Show", "/tv/Show")
+    episodes = fake_sonarr.add_episodes(series, 1, [1, 2, 3])
+    fake_sonarr.add_queue_item("Show.S01", series=series, episodes=episodes)
+    fake_sonarr.add_queue_item("Unknown.Release")  # matched to no series
+    client = SonarrClient(connect_to(fake_sonarr), http=http)
+    records = await client.queue(page_size=2)
+    assert [r["title"] for r in records] == ["Show.S01"] * 3 + ["Unknown.Release"]
+    assert records[0]["series"]["id"] == series["id"] and records[0]["episode"]["id"] == episodes[0]["id"]
+    assert sum(path.startswith("/api/v3/queue?") for _, path in fake_sonarr.requests) == 2
+
+
+async def test_queue_removal_blocklist_and_its_undo(fake_radarr, connect_to, http):
+    movie, _ = fake_radarr.add_movie("Film", "/movies/Film", with_file=False)
+    [record] = fake_radarr.add_queue_item("Film.2020", movie=movie)
+    client = RadarrClient(connect_to(fake_radarr), http=http)
+    await client.remove_from_queue(record["id"], remove_from_client=True, blocklist=True)
+    assert fake_radarr.queue_removals == [(record["id"], {"removeFromClient": True, "blocklist": True,
+                                                          "skipRedownload": True})]
+    [entry] = (await client.blocklist_page(movieIds=[movie["id"]]))["records"]
+    assert entry["sourceTitle"] == "Film.2020"
+    await client.delete_blocklist(entry["id"])
+    assert (await client.blocklist_page())["records"] == []
+    assert await client.health() == [] and await client.tags() == []
