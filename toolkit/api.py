@@ -19,6 +19,8 @@ every other module of the toolkit is private and may change. What is here:
   :class:`SettingsError`;
 - Sonarr/Radarr/Lidarr: :func:`arr_connections`, :func:`arr_client`, the connection and
   error types; mounts: :func:`mounts_down`;
+- English and French: :func:`gettext` (import it as ``_``) and :func:`N_`; templates have
+  ``_()`` (see ``scripts/translations``);
 - :func:`upgrade_database` for a plugin's command line; :func:`utcnow`.
 """
 from __future__ import annotations
@@ -43,10 +45,10 @@ from toolkit.core.settings import public as public_settings
 __all__ = [
     "ArrClient", "ArrConnection", "CommandState", "InvalidParams", "JobCancelled",
     "JobConflict", "JobContext", "JobView", "MASK", "MAX_ID", "MOUNTS_SERVICE", "MenuLink",
-    "Models", "PluginError", "RadarrConnection", "Schedule", "ServiceError", "ServiceKind",
+    "Models", "N_", "PluginError", "RadarrConnection", "Schedule", "ServiceError", "ServiceKind",
     "ServiceUnreachable", "SettingsError", "SettingsSchema", "SonarrConnection", "Task",
     "Toolkit", "UTCDateTime", "arr_client", "arr_connections", "body", "current_toolkit",
-    "declares", "field_errors", "hookimpl", "json_body", "mounts_down", "new_metadata",
+    "declares", "field_errors", "gettext", "hookimpl", "json_body", "mounts_down", "new_metadata",
     "public_settings", "query", "running_toolkit", "toolkit_of", "upgrade_database", "utcnow",
 ]
 
@@ -66,6 +68,21 @@ def current_toolkit() -> Toolkit:
     from quart import current_app
 
     return current_app.extensions["toolkit"]
+
+
+def gettext(message: str, **values: Any) -> str:
+    """``message`` in the interface's language (the request's, else the configured one),
+    ``%(name)s`` placeholders filled from ``values``. Import it as ``_`` so that
+    ``scripts/translations`` finds the strings; give their French in the catalog."""
+    from toolkit.web.i18n import gettext as translate
+
+    return translate(message, **values)
+
+
+def N_(message: str) -> str:
+    """Marks a string for the catalog where it is made (a constant, a validator); translate
+    it with :func:`gettext` where it is shown."""
+    return message
 
 
 def toolkit_of(ctx: JobContext) -> Toolkit:

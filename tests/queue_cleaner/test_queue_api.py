@@ -253,3 +253,12 @@ async def test_a_stalled_download_is_blocklisted_without_a_search(arr, toolkit_c
     assert (entry["rule"], entry["strikes"], entry["action"]) == ("stalled", 3, "blocklist")
     await toolkit_client.post("/api/queue/apply", json={"plan_id": plan["id"], "token": plan["token"]})
     assert sonarr.queue_removals[0][1]["blocklist"] is True and sonarr.commands == []
+
+
+async def test_the_page_speaks_french_to_a_french_browser(toolkit_client):
+    french = {"Accept-Language": "fr-FR,fr;q=0.9"}
+    plan = await (await toolkit_client.get("/queue?tab=plan", headers=french)).get_data(as_text=True)
+    assert "Nettoyage des files" in plan and "Vérifier maintenant" in plan and "Rien à faire" in plan
+    rules = await (await toolkit_client.get("/queue?tab=rules", headers=french)).get_data(as_text=True)
+    assert "Avertissements" in rules and "Quand le téléchargement a échoué" in rules
+    assert "Enregistrer les règles" in rules and "Strikes" not in rules

@@ -69,7 +69,7 @@ def test_check_review_apply_undo_and_rules(arr, toolkit_server, browser_page):
     page.get_by_role("tab", name="Rules").click()
     page.get_by_label("Strikes").fill("0")
     page.get_by_role("button", name="Save rules").click()
-    expect(page.get_by_role("alert")).to_contain_text("greater than or equal to 1")
+    expect(page.get_by_role("alert")).to_contain_text("must be at least 1")
     page.get_by_label("Strikes").fill("4")
     page.get_by_label("Message rules").fill("bloque: *importation bloquée* => blocklist")
     page.get_by_label("When the download failed").select_option("ignore")

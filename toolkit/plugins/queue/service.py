@@ -12,8 +12,9 @@ from datetime import timedelta
 
 from sqlalchemy import delete, desc, insert, select, update
 
-from toolkit.api import (PluginError, ServiceError, Toolkit, arr_client, arr_connections,
+from toolkit.api import (N_, PluginError, ServiceError, Toolkit, arr_client, arr_connections,
                          mounts_down, utcnow)
+from toolkit.api import gettext as _
 
 from .engine.classify import Previous, classify, next_strikes
 from .engine.items import group_records
@@ -157,11 +158,11 @@ async def _notify_check(tk: Toolkit, plan: dict) -> None:
     if not [e for e in todo + guarded if (e["app"], e["download_id"], e["action"], e["guard"]) not in known]:
         return  # nothing new since the last check: say it once
     if guarded:
-        await tk.notifier.send("guard", f"Queue: {len(guarded)} download(s) held back",
+        await tk.notifier.send("guard", _("Queue: %(n)s download(s) held back", n=len(guarded)),
                                "\n".join(f"{e['title']}: {e['guard']}" for e in guarded[:10]),
                                link="/queue?tab=plan")
     elif todo:
-        await tk.notifier.send("problems", f"Queue: {len(todo)} download(s) to clean up",
+        await tk.notifier.send("problems", _("Queue: %(n)s download(s) to clean up", n=len(todo)),
                                "\n".join(f"{e['title']}: {e['rule']} -> {e['action']}" for e in todo[:10]),
                                link="/queue?tab=plan")
 
@@ -175,14 +176,14 @@ async def apply(tk: Toolkit, plan_id: int, token: str) -> list[dict]:
             if row is None:
                 raise PluginError(404, f"no plan {plan_id}")
             if not secrets.compare_digest(str(token), row["token"]):
-                raise PluginError(403, "this token does not belong to this plan", code="bad_token")
+                raise PluginError(403, N_("this token does not belong to this plan"), code="bad_token")
             if utcnow() - row["created_at"] > PLAN_TTL:
-                raise PluginError(409, "this plan is too old: run a new check", code="plan_expired")
+                raise PluginError(409, N_("this plan is too old: run a new check"), code="plan_expired")
             claimed = await session.execute(update(plans).where(
                 plans.c.id == plan_id, plans.c.applied_at.is_(None)).values(applied_at=utcnow()))
             await session.commit()
             if claimed.rowcount != 1:
-                raise PluginError(409, "this plan was applied already", code="plan_applied")
+                raise PluginError(409, N_("this plan was applied already"), code="plan_applied")
         return await _apply(tk, plan_id, [e for e in row["entries"] if actionable(e)])
 
 
@@ -213,7 +214,7 @@ async def _apply(tk: Toolkit, plan_id: int, entries: list[dict]) -> list[dict]:
                 await session.execute(delete(items).where(
                     items.c.app == a["app"], items.c.key == (a["download_id"] or f"queue:{a['queue_id']}")))
             await session.commit()
-        await tk.notifier.send("deleted", f"Queue: {len(done)} download(s) cleaned up",
+        await tk.notifier.send("deleted", _("Queue: %(n)s download(s) cleaned up", n=len(done)),
                                "\n".join(f"{a['title']}: {a['action']}" for a in done[:10]),
                                link="/queue?tab=journal")
     return applied
@@ -318,9 +319,9 @@ async def undo(tk: Toolkit, journal_id: int) -> dict:
     if row is None:
         raise PluginError(404, f"no journal entry {journal_id}")
     if row["undone_at"] is not None:
-        raise PluginError(409, "this action was undone already", code="undone")
+        raise PluginError(409, N_("this action was undone already"), code="undone")
     if not row["ok"] or row["action"] not in BLOCKLISTING or not row["blocklist_id"]:
-        raise PluginError(409, "nothing to undo: no blocklist entry was made", code="not_undoable")
+        raise PluginError(409, N_("nothing to undo: no blocklist entry was made"), code="not_undoable")
     connection = (await _connections(tk)).get(row["app"])
     if connection is None:
         raise PluginError(409, f"{row['app']} is not configured", code="not_configured")

@@ -12,15 +12,16 @@ from quart import Blueprint, Response, render_template, request
 
 from pydantic import ValidationError
 
-from toolkit.api import MAX_ID, PluginError, SettingsError, current_toolkit
+from toolkit.api import MAX_ID, N_, PluginError, SettingsError, current_toolkit
+from toolkit.api import gettext as _
 
 from .. import service
 from ..engine.plan import actionable
-from ..settings import ACTIONS, RULES, QueueSettings
+from ..settings import ACTIONS, LABELS, QueueSettings
 from .routes import ApplyBody
 
 HERE = Path(__file__).resolve().parent
-TABS = {"queue": "Queue", "plan": "Plan", "journal": "Journal", "rules": "Rules"}
+TABS = {"queue": N_("Queue"), "plan": N_("Plan"), "journal": N_("Journal"), "rules": N_("Rules")}
 pages = Blueprint("queue_pages", __name__, template_folder=str(HERE / "templates"))
 
 
@@ -43,7 +44,8 @@ def parse_rules(text: str) -> list[dict]:
         name, colon, rest = line.partition(":")
         pattern, arrow, action = rest.rpartition("=>")
         if not colon or not arrow:
-            raise SettingsError({"message_rules": f"line {number}: write  name: pattern => action"})
+            raise SettingsError({"message_rules": _("line %(n)s: write  name: pattern => action",
+                                                    n=number)})
         pattern = pattern.strip()
         regex = len(pattern) > 1 and pattern.startswith("/") and pattern.endswith("/")
         rules.append({"name": name.strip(), "pattern": pattern[1:-1] if regex else pattern,
@@ -66,10 +68,7 @@ def form_fields(values: dict, overridden: list[str]) -> list[dict]:
             kind, value = "number", values[name]
         else:
             kind, value = "text", values[name]
-        rule = name.removeprefix("action_")
-        label = f"When {RULES[rule]}" if name.startswith("action_") else \
-            name.replace("_", " ").capitalize()
-        fields.append({"name": name, "kind": kind, "value": value, "label": label,
+        fields.append({"name": name, "kind": kind, "value": value, "label": LABELS[name],
                        "help": info.description or "", "choices": choices,
                        "step": "any" if info.annotation is float else "1",
                        "env": name in overridden})
@@ -79,7 +78,7 @@ def form_fields(values: dict, overridden: list[str]) -> list[dict]:
 async def _context(tab: str, **extra) -> dict:
     tk = current_toolkit()
     plan = await service.latest_plan(tk)
-    context = {"tab": tab, "tabs": TABS, "plan": plan, "actions": ACTIONS, "rules": RULES,
+    context = {"tab": tab, "tabs": TABS, "plan": plan, "actions": ACTIONS,
                "actionable": actionable, **extra}
     if plan is not None:
         context["todo"] = [e for e in plan["entries"] if actionable(e)]
@@ -111,8 +110,9 @@ async def page():
 @pages.post("/queue/check")
 async def check():
     plan = await service.check(current_toolkit(), source="web")
-    return await _render("plan", notice=f"Checked: {len(plan['observed'])} download(s) in the "
-                                        f"queues, {len(plan['entries'])} in the plan.")
+    return await _render("plan", notice=_("Checked: %(seen)s download(s) in the queues, "
+                                          "%(planned)s in the plan.",
+                                          seen=len(plan["observed"]), planned=len(plan["entries"])))
 
 
 @pages.post("/queue/apply")
@@ -123,7 +123,7 @@ async def apply():
                                            "token": form.get("token", "")})
         applied = await service.apply(current_toolkit(), chosen.plan_id, chosen.token)
     except ValidationError:
-        return await _render("plan", error="This form does not name a plan: check again.")
+        return await _render("plan", error=_("This form does not name a plan: check again."))
     except PluginError as exc:
         return await _render("plan", error=exc.message)
     return await _render("plan", applied=applied)
@@ -135,7 +135,7 @@ async def undo(journal_id: int):
         result = await service.undo(current_toolkit(), journal_id)
     except PluginError as exc:
         return await _render("journal", error=exc.message)
-    return await _render("journal", notice=f"Undone: {result['answer']}.")
+    return await _render("journal", notice=_("Undone: %(answer)s", answer=result["answer"]))
 
 
 @pages.post("/queue/rules")
@@ -161,4 +161,4 @@ async def save_rules():
                   "message_rules": []}
         return await _render("rules", status=200 if _is_htmx() else 422, errors=fields, values=values,
                              rules_text=form.get("message_rules", ""))
-    return await _render("rules", notice="Rules saved.")
+    return await _render("rules", notice=_("Rules saved."))
