@@ -115,12 +115,13 @@ def query(model: type):
     return validated_query(model)
 
 
-def declares(*statuses: int):
-    """Decorator of a route: the statuses it may answer when something outside the request
-    fails (502 an *arr answered badly, 503 it cannot be reached)."""
+def declares(*statuses: int, array: bool = False):
+    """Decorator of a route: its success status when not 200 (201, 202), the statuses it
+    may answer when something outside the request fails (502 an *arr answered badly, 503
+    it cannot be reached); ``array=True`` when its success body is a JSON array."""
     from toolkit.web.validation import declares as declared
 
-    return declared(*statuses)
+    return declared(*statuses, array=array)
 
 
 @contextlib.asynccontextmanager

@@ -60,12 +60,14 @@ async def health():
 
 
 @api.get("/plugins")
+@declares(array=True)
 async def plugins():
     """Every plugin found: name, version, source, status, hooks and error."""
     return jsonify([i.as_dict() for i in _toolkit().host.infos.values()])
 
 
 @api.get("/jobs")
+@declares(array=True)
 @query(JobsQuery)
 async def jobs(query: JobsQuery):
     """Recent jobs, newest first (filters: ``task``, ``limit`` up to 500)."""
@@ -87,6 +89,7 @@ async def cancel_job(job_id: str):
 
 
 @api.get("/tasks")
+@declares(array=True)
 async def tasks():
     """The tasks plugins registered."""
     return jsonify([{"name": t.name, "description": t.description, "keep_last": t.keep_last}
@@ -94,6 +97,7 @@ async def tasks():
 
 
 @api.get("/schedules")
+@declares(array=True)
 async def schedules():
     """Every schedule with its next run and last outcome."""
     return jsonify([s.as_dict() for s in await _toolkit().scheduler.list()])

@@ -64,11 +64,11 @@ def _query_parameters(model: type, components: dict) -> list[dict]:
             for name, field in schema.get("properties", {}).items()]
 
 
-def _responses(declared: tuple[int, ...], error: dict) -> dict:
-    """200 (or the success statuses the view declares, 201/202), the error statuses it
-    declares, and the error shape for every other answer."""
+def _responses(declared: tuple[int, ...], array: bool, error: dict) -> dict:
+    """200 (or the success statuses the view declares, 201/202) with a JSON object (or
+    array), the error statuses it declares, and the error shape for every other answer."""
     success = [status for status in declared if status < 400] or [200]
-    ok = {"content": {"application/json": {"schema": {}}}}
+    ok = {"content": {"application/json": {"schema": {"type": "array" if array else "object"}}}}
     return {**{str(status): {"description": HTTPStatus(status).phrase, **ok} for status in success},
             **{str(status): error for status in declared if status >= 400},
             "default": error}
@@ -94,7 +94,8 @@ def openapi_document(app: Quart) -> dict:
                 "summary": doc.splitlines()[0] if doc else rule.endpoint,
                 "tags": [rule.endpoint.split(".")[0]],
                 "parameters": parameters,
-                "responses": _responses(getattr(view, "openapi_statuses", ()), error),
+                "responses": _responses(getattr(view, "openapi_statuses", ()),
+                                        getattr(view, "openapi_array", False), error),
             }
             if getattr(view, "openapi_body", None):
                 operation["requestBody"] = {

@@ -85,12 +85,13 @@ def query(model: type[BaseModel]):
     return decorate
 
 
-def declares(*statuses: int):
+def declares(*statuses: int, array: bool = False):
     """Statuses a view answers besides the 4xx of every route: its success status when it
     is not 200 (201, 202), and those it answers when something outside the request fails
-    (502, 503)."""
+    (502, 503). ``array``: its success body is a JSON array (else an object)."""
     def decorate(view):
         view.openapi_statuses = statuses
+        view.openapi_array = array
         return view
 
     return decorate

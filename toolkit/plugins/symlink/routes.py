@@ -249,6 +249,7 @@ async def scan_cancel(scan_id: str):
 
 
 @api.get("/scans/history")
+@declares(array=True)
 async def scans_history():
     """The last 3 scans, newest first (older ones are rotated out with their problems)."""
     return jsonify(await scans.history(toolkit()))
@@ -304,6 +305,7 @@ async def restore(body: RestoreBody):
 
 
 @api.get("/ignores")
+@declares(array=True)
 async def ignores():
     """The ignored paths."""
     return jsonify(await scans.list_ignores(toolkit()))
@@ -328,6 +330,7 @@ async def remove_ignore(ignore_id: int):
 # ------------------------------------------------------------------------ schedules
 
 @api.get("/schedules")
+@declares(array=True)
 async def list_schedules():
     """The scan schedules: when (``description``, ``cron``), folders, mode, depth, enabled,
     ``next_run``, and the last result (``last_scan``, ``last_job_state``)."""

@@ -49,6 +49,7 @@ async def apply(body: ApplyBody):
 
 
 @api.get("/journal")
+@declares(array=True)
 async def journal():
     """Every action taken, newest first, with the *arr's answer and undo state."""
     rows = await service.journal_rows(current_toolkit())
