@@ -60,6 +60,12 @@ async def test_the_browser_language_then_the_setting_decide(toolkit_app_factory,
         assert '<html lang="en">' in english and "Test connection" in english and "Paramètres" not in english
         missing = await _page(app, "/no/such/page", **{"Accept-Language": "fr"})
         assert "Page introuvable" in missing and "Il n’y a pas de page à l’adresse /no/such/page." in missing
+        from quart import render_template
+
+        async with app.test_request_context("/login", headers={"Accept-Language": "fr"}):
+            login = await render_template("toolkit/auth/login.html", next="/", error="Wrong user name or password.")
+        assert '<html lang="fr">' in login and "Se connecter" in login and "Mot de passe" in login
+        assert "Nom d’utilisateur ou mot de passe incorrect." in login
     config = make_config(tmp_path / "en", language="en")
     async with toolkit_app_factory(config=config) as app:
         forced = await _page(app, "/symlink", **{"Accept-Language": "fr"})

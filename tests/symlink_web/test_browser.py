@@ -18,6 +18,7 @@ pytestmark = pytest.mark.browser
 def shoot(page, name: str, tmp_path: Path) -> None:
     directory = Path(os.environ.get("TOOLKIT_SCREENSHOT_DIR") or tmp_path)
     directory.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")  # sticky lines sit where a person sees them
     page.screenshot(path=str(directory / f"symlink-{name}.png"), full_page=True)
 
 

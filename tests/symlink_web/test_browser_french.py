@@ -17,6 +17,7 @@ pytestmark = pytest.mark.browser
 def shoot(page, name: str, tmp_path: Path) -> None:
     directory = Path(os.environ.get("TOOLKIT_SCREENSHOT_DIR") or tmp_path)
     directory.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")  # sticky lines sit where a person sees them
     page.screenshot(path=str(directory / f"symlink-{name}-fr.png"), full_page=True)
 
 
@@ -69,7 +70,8 @@ def test_a_french_browser_gets_the_page_in_french(toolkit_server, browser_page, 
     expect(page.locator("#sl-save-state")).to_have_text("Enregistré ✓")
     expect(page.locator("#err-max_workers")).to_have_text("Enregistré ✓")
     page.get_by_role("button", name="Tester la connexion").first.click()
-    expect(page.locator("#sl-test-result-sonarr")).to_contain_text("✗")
+    expect(page.locator("#sl-test-result-sonarr")).to_have_text(
+        "✗ Sonarr n’est pas configuré : activez-le et donnez son hôte et sa clé API")
     shoot(page, "settings", tmp_path)
 
     page.goto(f"{toolkit_server}/symlink?tab=schedules")
@@ -78,7 +80,9 @@ def test_a_french_browser_gets_the_page_in_french(toolkit_server, browser_page, 
     page.get_by_role("button", name="Enregistrer la planification").click()
     expect(page.locator(".sl-flash")).to_contain_text(
         "Planification « nightly » enregistrée : chaque jour à 03:00, prochaine exécution")
-    expect(page.locator('tr[data-schedule="nightly"]')).to_contain_text("simulation · basique")
+    row = page.locator('tr[data-schedule="nightly"]')
+    expect(row).to_contain_text("simulation · basique")
+    expect(row.get_by_role("switch")).to_have_text("Actif")
     shoot(page, "schedules", tmp_path)
 
     page.set_viewport_size({"width": 375, "height": 740})

@@ -323,6 +323,10 @@ def test_phone_tables_keep_their_column_names(toolkit_server, browser_page, medi
     page.goto(f"{toolkit_server}/symlink")
     cell = page.locator(".sl-history tbody tr").first.locator("td").nth(1)
     expect(cell).to_have_attribute("data-label", "Mode")
+    # the buttons that are links keep their own colours (white on blue, not blue on blue)
+    new_scan = page.get_by_role("link", name="+ New scan")
+    colours = new_scan.evaluate("a => [getComputedStyle(a).color, getComputedStyle(a).backgroundColor]")
+    assert colours[0] == "rgb(255, 255, 255)" and colours[0] != colours[1], colours
     before = cell.evaluate("td => getComputedStyle(td, '::before').content")
     assert "Mode" in before or "attr(data-label)" in before, before
     assert page.evaluate("document.documentElement.scrollWidth") <= 375

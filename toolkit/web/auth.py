@@ -31,6 +31,7 @@ from toolkit.core import auth as core_auth
 from toolkit.core.auth import AuthSettings, AuthState, AuthStore, PasswordError
 from toolkit.core.settings import SettingsError
 from toolkit.web.errors import error_response, wants_json
+from toolkit.web.i18n import gettext as _
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +300,7 @@ async def login_post():
     wait = gate.limiter.retry_after(address)
     if wait:
         html = await render_template("toolkit/auth/login.html", next=_next_url(),
-                                     error=f"Too many failed attempts. Try again in {wait} s.")
+                                     error=_("Too many failed attempts. Try again in %(seconds)s s.", seconds=wait))
         return Response(html, 429, headers={"Retry-After": str(wait)})
     form = await request.form
     username, password = form.get("username", ""), form.get("password", "")
@@ -307,7 +308,7 @@ async def login_post():
         gate.limiter.failed(address)
         log.warning("failed login for %r from %s", username[:100], address)
         html = await render_template("toolkit/auth/login.html", next=_next_url(),
-                                     username=username, error="Wrong user name or password.")
+                                     username=username, error=_("Wrong user name or password."))
         return Response(html, 401)
     gate.limiter.succeeded(address)
     state, _settings = await gate.current()
@@ -372,11 +373,11 @@ async def change_password():
     new = form.get("password", "")
     address = gate.client_address()
     if gate.limiter.retry_after(address):  # the same limit as the login page
-        return await _account_page(429, password_error="Too many failed attempts. Try again later.")
+        return await _account_page(429, password_error=_("Too many failed attempts. Try again later."))
     if state.has_account and not await gate.store.verify(state.username,
                                                          form.get("current", "")):
         gate.limiter.failed(address)
-        return await _account_page(422, password_error="The current password is wrong.")
+        return await _account_page(422, password_error=_("The current password is wrong."))
     try:
         if new != form.get("confirm", ""):
             raise PasswordError("the two passwords differ")

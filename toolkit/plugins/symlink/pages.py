@@ -390,7 +390,7 @@ def _form_changes(form) -> tuple[dict, dict]:
 async def save_valid(changes: dict, errors: dict):
     """Save every valid field; a wrong one is reported and left out, so a field fixed or
     changed later is still saved while another still holds a mistake."""
-    for _ in range(2):
+    for _attempt in range(2):
         try:
             return await save_config(changes), errors
         except SettingsError as exc:

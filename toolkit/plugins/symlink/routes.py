@@ -13,6 +13,7 @@ from quart import Blueprint, current_app, jsonify
 
 from toolkit.core.settings import MASK, SettingsError, field_errors, public
 from toolkit.web.errors import ApiError
+from toolkit.web.i18n import gettext as _
 from toolkit.web.validation import MAX_ID, AnyObject, Name, Note, PathText, body, declares, query
 
 from . import scans, schedules
@@ -376,8 +377,8 @@ async def test_services(which: list[str]) -> dict:
         host, enabled = getattr(settings, f"{kind}_host"), getattr(settings, f"{kind}_enabled")
         if not host or not (enabled or which):
             results[kind] = {"ok": False, "reason": "not_configured",
-                             "message": f"{kind.capitalize()} is not configured: enable it and "
-                                        "give its host and API key"}
+                             "message": _("%(app)s is not configured: enable it and give its "
+                                          "host and API key", app=kind.capitalize())}
             continue
         try:
             async with client_for(settings.arr_connection(kind, timeout=10), http=tk.http) as client:
