@@ -19,6 +19,7 @@ every other module of the toolkit is private and may change. What is here:
   :class:`SettingsError`;
 - Sonarr/Radarr/Lidarr: :func:`arr_connections`, :func:`arr_client`, the connection and
   error types; mounts: :func:`mounts_down`;
+- Jellyfin/Emby/Plex: :func:`refresh_media_servers` (scan exactly the changed folders);
 - English and French: :func:`gettext` (import it as ``_``) and :func:`N_`; templates have
   ``_()`` (see ``scripts/translations``);
 - :func:`upgrade_database` for a plugin's command line; :func:`utcnow`.
@@ -37,6 +38,7 @@ from toolkit.core.models import UTCDateTime, utcnow
 from toolkit.core.runtime import Toolkit
 from toolkit.core.services.arr import ArrClient, CommandState, client_for
 from toolkit.core.services.errors import ServiceError, ServiceUnreachable
+from toolkit.core.services.mediaserver import configured_servers, refresh_folders
 from toolkit.core.services.settings import (ArrConnection, RadarrConnection, ServiceKind,
                                             SonarrConnection)
 from toolkit.core.settings import MASK, SettingsError, field_errors
@@ -49,7 +51,7 @@ __all__ = [
     "ServiceUnreachable", "SettingsError", "SettingsSchema", "SonarrConnection", "Task",
     "Toolkit", "UTCDateTime", "arr_client", "arr_connections", "body", "current_toolkit",
     "declares", "field_errors", "gettext", "hookimpl", "json_body", "mounts_down", "new_metadata",
-    "public_settings", "query", "running_toolkit", "toolkit_of", "upgrade_database", "utcnow",
+    "public_settings", "query", "refresh_media_servers", "running_toolkit", "toolkit_of", "upgrade_database", "utcnow",
 ]
 
 #: ``toolkit.services[MOUNTS_SERVICE]``: published by a plugin that watches mounts (the
@@ -174,3 +176,16 @@ async def mounts_down(toolkit: Toolkit) -> list[dict]:
     watches mounts."""
     service = toolkit.services.get(MOUNTS_SERVICE)
     return list(await service.down()) if service is not None else []
+
+
+async def refresh_media_servers(toolkit: Toolkit, paths: list[str], *,
+                                update_type: str = "Modified") -> dict:
+    """After links at ``paths`` were deleted, restored or re-pointed: ask each configured
+    Jellyfin/Emby/Plex to scan exactly the folders holding them (one batch per server),
+    never while a mount is down (:func:`mounts_down`). Returns what was asked of whom, or
+    why nothing was (``skipped``); a server's failure is in the result, never raised."""
+    servers = await configured_servers(toolkit.settings)
+    down = await mounts_down(toolkit) if servers and paths else []
+    report = await refresh_folders(servers, paths, mounts_down=down, update_type=update_type,
+                                   http=toolkit.http)
+    return report.as_dict()

@@ -186,3 +186,29 @@ async def test_notification():
     if not result.sent:
         raise ApiError(502, "the notification could not be delivered", code="delivery_failed")
     return result.as_dict()
+
+
+@api.post("/mediaservers/<kind>/test")
+@declares(502, 503)
+async def test_media_server(kind: str):
+    """Ask a configured Jellyfin, Emby or Plex who it is (name and version only: its answer
+    body is never passed on)."""
+    from toolkit.core.services.errors import ServiceError, ServiceTimeout, ServiceUnreachable
+    from toolkit.core.services.mediaserver import MediaServerClient, MediaServerKind
+
+    if kind not in set(MediaServerKind):
+        raise ApiError(404, f"no media server {kind!r} (jellyfin, emby or plex)")
+    tk = _toolkit()
+    settings = await tk.settings.get(kind)
+    if not settings.configured:
+        raise ApiError(422, f"{kind} has no address or key", fields={
+            "url": "give the server's address and its key"})
+    client = MediaServerClient(settings, http=tk.http)
+    try:
+        return await client.test_connection()
+    except (ServiceUnreachable, ServiceTimeout) as exc:
+        raise ApiError(503, exc.message, code=exc.reason) from None
+    except ServiceError as exc:
+        raise ApiError(502, exc.message, code=exc.reason) from None
+    finally:
+        await client.aclose()

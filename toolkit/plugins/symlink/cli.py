@@ -157,7 +157,9 @@ def scan_command(paths, mode, depth, workers, probe_workers, json_path, yes, for
         repair_summary = None
         if deleted and repair:
             repair_summary = _repair(console, [(d["path"], d["target"]) for d in deleted], abort)
+        media_summary = _refresh_media_servers([d["path"] for d in deleted]) if deleted else None
         _print_summary(result, spool, outcomes, stopped_by, repair_summary)
+        _print_media_servers(media_summary)
         if json_path:
             write_report(
                 json_path, scan_date=scan_date, mode=mode, statistics=statistics, problems=spool,
@@ -169,6 +171,7 @@ def scan_command(paths, mode, depth, workers, probe_workers, json_path, yes, for
                     "walk_errors": result.walk_errors,
                     "deletions": [o.as_dict() for o in outcomes],
                     "repair": repair_summary,
+                    "media_servers": media_summary,
                 },
             )
     spool.close()
@@ -200,6 +203,35 @@ def _repair(console: Console, removed: list[tuple[str, str]], abort) -> dict | N
         return asyncio.run(run())
     except Exception as exc:  # the deletion is done; the repair is reported, not raised
         return {"ok": False, "errors": [f"{type(exc).__name__}: {exc}"], "items": 0, "item_outcomes": []}
+
+
+def _refresh_media_servers(paths: list[str]) -> dict:
+    """Jellyfin/Emby/Plex re-scan the folders of the deleted links (the web's code path)."""
+    import asyncio
+
+    from toolkit.api import refresh_media_servers, running_toolkit
+
+    async def run() -> dict:
+        async with running_toolkit() as toolkit:
+            return await refresh_media_servers(toolkit, paths)
+
+    try:
+        return asyncio.run(run())
+    except Exception as exc:  # the deletion is done; this is reported, not raised
+        return {"ok": False, "skipped": f"{type(exc).__name__}: {exc}", "folders": [], "servers": []}
+
+
+def _print_media_servers(summary: dict | None) -> None:
+    if not summary or summary.get("skipped") == "no media server is configured":
+        return
+    out = Console()
+    if summary.get("skipped"):
+        out.print(f"[yellow]Media servers not refreshed:[/] {summary['skipped']}")
+    for server in summary.get("servers", []):
+        if server["ok"]:
+            out.print(f"[green]{server['server']}:[/] asked to re-scan {len(server['paths'])} folder(s)")
+        else:
+            out.print(f"[red]{server['server']}:[/] {server['error']}")
 
 
 def _scan_with_progress(console: Console, options: ScanOptions, spool: ProblemSpool, abort, *, verdicts: bool,

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 
+from toolkit.api import refresh_media_servers
 from toolkit.core.db import create_engine_sync
 from toolkit.core.hookspecs import Schedule, Task
 from toolkit.core.jobs import JobCancelled, JobContext
@@ -308,6 +309,8 @@ async def delete_task(ctx: JobContext, *, scan_id: str, token: str, problem_ids:
     tally, removed = await ctx.run_blocking(_delete_blocking, ctx, toolkit.config.database_url,
                                             scan_id, problem_ids, options, token, settings.media_path)
     summary: dict[str, Any] = {"scan_id": scan_id, **tally}
+    if removed:  # Jellyfin/Emby/Plex re-scan exactly the folders that changed
+        summary["media_servers"] = await refresh_media_servers(toolkit, [path for path, _ in removed])
     if ctx.should_abort():
         raise JobCancelled(summary)
     summary["repair"] = await repair_arr(ctx, settings, removed)

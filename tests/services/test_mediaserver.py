@@ -1,0 +1,137 @@
+"""Jellyfin / Emby / Plex refresh against real HTTP fakes that follow their documented API."""
+from __future__ import annotations
+
+import pytest
+
+from fakes.mediaserver import SECRET_MARKER, FakeMediaServer
+from toolkit.core.services import mediaserver
+from toolkit.core.services.errors import BadResponse, ServiceAuthError
+from toolkit.core.services.mediaserver import (
+    EmbySettings,
+    JellyfinSettings,
+    MediaServerClient,
+    PlexSettings,
+    affected_folders,
+    refresh_folders,
+)
+
+
+@pytest.fixture
+def make_fake():
+    started: list[FakeMediaServer] = []
+
+    def make(kind: str, **options) -> FakeMediaServer:
+        fake = FakeMediaServer(kind, **options).start()
+        started.append(fake)
+        return fake
+
+    yield make
+    for fake in started:
+        fake.stop()
+    violations = [v for fake in started for v in fake.violations]
+    assert not violations, "requests off the servers' documented API:\n" + "\n".join(violations)
+
+
+def settings_for(fake: FakeMediaServer, **values):
+    model = {"jellyfin": JellyfinSettings, "emby": EmbySettings, "plex": PlexSettings}[fake.kind]
+    secret = "token" if fake.kind == "plex" else "api_key"
+    return model(url=fake.url, **{secret: fake.token}, **values)
+
+
+LINKS = ["/media/tv/Show A/Season 1/a1.mkv", "/media/tv/Show A/Season 1/a2.mkv",
+         "/media/tv/Show B/Season 2/b1.mkv", "/media/movies/Film (2020)/Film.mkv"]
+
+
+def test_affected_folders_are_each_folder_once_and_nested_ones_dropped():
+    assert affected_folders(LINKS + ["/media/tv/Show B/b.nfo"]) == [
+        "/media/movies/Film (2020)", "/media/tv/Show A/Season 1", "/media/tv/Show B"]
+
+
+@pytest.mark.parametrize("kind", ["jellyfin", "emby"])
+async def test_jellyfin_and_emby_get_every_folder_in_one_request_through_the_mappings(make_fake, kind):
+    fake = make_fake(kind)
+    server = settings_for(fake, path_mappings="/media/tv = /data/tv; /media/movies = /data/movies")
+    report = await refresh_folders([server], LINKS, mounts_down=[])
+    assert report.ok and report.servers[0]["requests"] == 1
+    assert fake.refreshes() == [[
+        {"Path": "/data/movies/Film (2020)", "UpdateType": "Modified"},
+        {"Path": "/data/tv/Show A/Season 1", "UpdateType": "Modified"},
+        {"Path": "/data/tv/Show B/Season 2", "UpdateType": "Modified"}]]
+
+
+async def test_a_restore_is_reported_as_created(make_fake):
+    fake = make_fake("jellyfin")
+    await refresh_folders([settings_for(fake)], LINKS[:1], mounts_down=[], update_type="Created")
+    assert fake.refreshes() == [[{"Path": "/media/tv/Show A/Season 1", "UpdateType": "Created"}]]
+
+
+async def test_plex_refreshes_each_folder_in_the_section_whose_location_holds_it(make_fake):
+    fake = make_fake("plex", sections={"1": ["/data/movies"], "2": ["/data/tv", "/data/tv4k"], "3": ["/data/music"]})
+    server = settings_for(fake, path_mappings=[{"toolkit_prefix": "/media", "arr_prefix": "/data"}])
+    report = await refresh_folders([server], LINKS + ["/media/other/x.mkv"], mounts_down=[])
+    assert sorted(fake.refreshes()) == [("1", "/data/movies/Film (2020)"), ("2", "/data/tv/Show A/Season 1"),
+                                       ("2", "/data/tv/Show B/Season 2")]
+    entry = report.servers[0]
+    # one section listing, one partial scan per folder; a folder in no library is not sent
+    assert entry["ok"] and entry["requests"] == 4 and entry["outside_libraries"] == ["/data/other"]
+    assert [c.path for c in fake.calls][0] == "/library/sections"
+
+
+async def test_plex_past_the_cap_scans_the_sections_locations_instead(make_fake, monkeypatch):
+    monkeypatch.setattr(mediaserver, "PLEX_MAX_PATHS", 1)
+    fake = make_fake("plex", sections={"2": ["/data/tv", "/data/tv4k"]})
+    await refresh_folders([settings_for(fake)], ["/data/tv/A/1.mkv", "/data/tv/B/1.mkv"], mounts_down=[])
+    assert fake.refreshes() == [("2", "/data/tv")]
+
+
+async def test_nothing_is_sent_while_a_mount_is_down(make_fake):
+    fakes = [make_fake("jellyfin"), make_fake("plex")]
+    report = await refresh_folders([settings_for(f) for f in fakes], LINKS,
+                                   mounts_down=[{"mount_point": "/mnt/zurg", "reason": "not mounted"}])
+    assert not report.ok and "/mnt/zurg (not mounted)" in report.skipped
+    assert report.servers == [] and all(f.calls == [] for f in fakes)
+
+
+async def test_one_server_failing_does_not_stop_the_others_nor_show_its_answer(make_fake):
+    broken, working = make_fake("emby", fail_status=500), make_fake("jellyfin")
+    report = await refresh_folders([settings_for(broken), settings_for(working)], LINKS[:1], mounts_down=[])
+    failed, done = report.servers
+    assert not failed["ok"] and "HTTP 500" in failed["error"] and done["ok"]
+    assert SECRET_MARKER not in str(report.as_dict()) and broken.token not in str(report.as_dict())
+    assert len(working.refreshes()) == 1
+
+
+@pytest.mark.parametrize("kind", ["jellyfin", "emby", "plex"])
+async def test_connection_test_names_the_server_and_nothing_else(make_fake, kind):
+    fake = make_fake(kind)
+    client = MediaServerClient(settings_for(fake))
+    try:
+        result = await client.test_connection()
+    finally:
+        await client.aclose()
+    assert set(result) == {"ok", "kind", "server_name", "version"} and result["server_name"]
+    assert SECRET_MARKER not in str(result)
+
+
+async def test_a_wrong_key_is_named_and_the_answer_body_never_shown(make_fake):
+    fake = make_fake("plex")
+    client = MediaServerClient(PlexSettings(url=fake.url, token="wrong"))
+    with pytest.raises(ServiceAuthError) as refused:
+        await client.test_connection()
+    await client.aclose()
+    assert "token was refused" in refused.value.message and SECRET_MARKER not in refused.value.message
+    fake.fail_status = 502
+    client = MediaServerClient(settings_for(fake))
+    with pytest.raises(BadResponse) as failed:
+        await client.test_connection()
+    await client.aclose()
+    assert "HTTP 502" in failed.value.message and SECRET_MARKER not in failed.value.message
+
+
+def test_settings_refuse_an_address_without_scheme_and_read_mappings_from_text():
+    with pytest.raises(ValueError):
+        JellyfinSettings(url="jellyfin:8096")
+    settings = PlexSettings(url="http://plex:32400/", token="t", path_mappings='[{"toolkit_prefix": "/a", "arr_prefix": "/b"}]')
+    assert settings.url == "http://plex:32400" and settings.configured
+    assert settings.path_mappings[0].arr_prefix == "/b"
+    assert not JellyfinSettings(url="http://jellyfin:8096").configured  # no key
