@@ -135,3 +135,57 @@ def test_settings_refuse_an_address_without_scheme_and_read_mappings_from_text()
     assert settings.url == "http://plex:32400" and settings.configured
     assert settings.path_mappings[0].arr_prefix == "/b"
     assert not JellyfinSettings(url="http://jellyfin:8096").configured  # no key
+
+
+# -- as the host offers it: settings namespaces, the environment, the test route, the API --
+class _Mounts:
+    def __init__(self, down: list[dict]):
+        self._down = down
+
+    async def down(self) -> list[dict]:
+        return self._down
+
+
+async def test_servers_from_the_environment_are_masked_tested_and_refreshed(make_fake, toolkit_app, toolkit_client,
+                                                                            monkeypatch):
+    from toolkit.api import refresh_media_servers
+    from toolkit.web.app import current_toolkit
+
+    jellyfin, plex = make_fake("jellyfin"), make_fake("plex", sections={"1": ["/srv/tv"]})
+    monkeypatch.setenv("TOOLKIT_JELLYFIN__URL", jellyfin.url)
+    monkeypatch.setenv("TOOLKIT_JELLYFIN__API_KEY", jellyfin.token)
+    monkeypatch.setenv("TOOLKIT_JELLYFIN__PATH_MAPPINGS", "/media/tv = /srv/tv")
+    monkeypatch.setenv("TOOLKIT_PLEX__URL", plex.url)
+    monkeypatch.setenv("TOOLKIT_PLEX__TOKEN", plex.token)
+    monkeypatch.setenv("TOOLKIT_PLEX__PATH_MAPPINGS", "/media/tv = /srv/tv")
+    shown = await (await toolkit_client.get("/api/toolkit/settings/jellyfin")).get_json()
+    assert shown["values"]["api_key"] == "********" and jellyfin.token not in str(shown)
+    assert shown["overridden_by_env"] == ["api_key", "path_mappings", "url"]
+    tested = await toolkit_client.post("/api/toolkit/mediaservers/plex/test")
+    assert tested.status_code == 200 and (await tested.get_json())["server_name"] == "fake plex"
+    emby = await toolkit_client.post("/api/toolkit/mediaservers/emby/test")
+    assert emby.status_code == 422  # not configured
+    assert (await toolkit_client.post("/api/toolkit/mediaservers/kodi/test")).status_code == 404
+
+    async with toolkit_app.app_context():
+        toolkit = current_toolkit()
+        toolkit.services["mounts"] = _Mounts([{"mount_point": "/mnt/remote", "reason": "not answering"}])
+        refused = await refresh_media_servers(toolkit, ["/media/tv/Show/S01/e1.mkv"])
+        assert refused["skipped"].startswith("not asked while a mount is down") and jellyfin.calls == []
+        toolkit.services["mounts"] = _Mounts([])
+        done = await refresh_media_servers(toolkit, ["/media/tv/Show/S01/e1.mkv"])
+    assert done["ok"] and [s["server"] for s in done["servers"]] == ["jellyfin", "plex"]
+    assert jellyfin.refreshes() == [[{"Path": "/srv/tv/Show/S01", "UpdateType": "Modified"}]]
+    assert plex.refreshes() == [("1", "/srv/tv/Show/S01")]
+
+
+async def test_the_connection_test_route_never_passes_on_the_servers_answer(make_fake, toolkit_client, monkeypatch):
+    fake = make_fake("emby", fail_status=500)
+    await toolkit_client.post("/api/toolkit/settings/emby", json={"url": fake.url, "api_key": fake.token})
+    response = await toolkit_client.post("/api/toolkit/mediaservers/emby/test")
+    text = await response.get_data(as_text=True)
+    assert response.status_code == 502 and "HTTP 500" in text
+    assert SECRET_MARKER not in text and fake.token not in text
+    fake.stop()
+    response = await toolkit_client.post("/api/toolkit/mediaservers/emby/test")
+    assert response.status_code == 503 and "cannot connect" in await response.get_data(as_text=True)
