@@ -272,6 +272,7 @@ class LinkClassifier:
             call.failed = isinstance(outcome, Problem) and outcome.status in (IO_ERROR, UNKNOWN, ERROR)
             if isinstance(outcome, _Healthy) and outcome.size and outcome.cached is None:
                 call.good = path  # read just now: the mount's liveness probe may read it again
+            call.remote = call.good is not None or (isinstance(outcome, Problem) and outcome.status == IO_ERROR)
         return outcome
 
     def _check_target(self, path: str, target: str, absolute_target: str,
@@ -781,6 +782,7 @@ def _phase2(options, monitor, spool, statistics, count, on_problem, reporter, sh
                         return cached, True, identity
                 verdict = probe(path, depth, timeout=options.probe_timeout * factor, samples=options.deep_samples)
                 call.failed = verdict.verdict == UNKNOWN
+                call.remote = verdict.verdict != UNKNOWN  # the probe read the file
                 if verdict.verdict == OK:
                     call.good = path
             if verdict.verdict == UNKNOWN and not verdict.late:

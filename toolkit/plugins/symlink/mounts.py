@@ -151,6 +151,9 @@ _LATENCY_SAMPLES = 4096
 class TrackedCall:
     failed: bool = False
     good: str | None = None  # a file this call read successfully
+    # the call needed the server (it read data): only such answers prove the mount alive,
+    # as rclone answers attributes and listings from its caches even when the server hangs
+    remote: bool = False
 
 
 # Back-pressure per mount (AIMD): a call slower than this many times the recent average
@@ -182,8 +185,10 @@ class MountActivity:
         self.good_file: str | None = None  # a file read successfully lately: the liveness probe's
         self.probe: threading.Thread | None = None
 
-    def record(self, seconds: float, failed: bool) -> None:
-        now = self.last_completion = time.monotonic()
+    def record(self, seconds: float, failed: bool, remote: bool = True) -> None:
+        now = time.monotonic()
+        if remote:
+            self.last_completion = now
         slow = self.calls > 0 and seconds > max(SLOW_FLOOR_SECONDS, SLOW_FACTOR * self.average)
         if failed or slow:
             if now - self.last_decrease >= self.average:
@@ -404,10 +409,13 @@ class MountMonitor:
                 self._not_visible[path] = MountHealth(path, "not visible", False, reason, was_down=True)
 
     def wait_for_rechecks(self, timeout: float) -> None:
-        """Let background re-checks started by :meth:`recheck_soon` finish (bounded)."""
+        """Let background re-checks started by :meth:`recheck_soon` finish (bounded); those
+        of a mount already declared hung are not waited for (they can only say "down")."""
         deadline = time.monotonic() + timeout
-        for thread in list(self._background.values()):
-            thread.join(max(0.0, deadline - time.monotonic()))
+        for path, thread in list(self._background.items()):
+            known = self._health.get(path)
+            if known is None or not known.hung:
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     # ------------------------------------------------------------------ activity and liveness
 
@@ -427,7 +435,7 @@ class MountMonitor:
         finally:
             with self._lock:
                 activity.pending.pop(token, None)
-                activity.record(time.monotonic() - started, call.failed)
+                activity.record(time.monotonic() - started, call.failed, call.remote)
                 if call.good is not None:
                     activity.good_file = call.good
 
@@ -492,6 +500,7 @@ class MountMonitor:
             try:
                 with open(file_path, "rb", buffering=0) as handle:
                     handle.read(1)
+                call.remote = True
             except OSError:
                 call.failed = True
 

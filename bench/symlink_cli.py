@@ -1,0 +1,124 @@
+"""The whole ``redriva-toolkit symlink scan`` process: start-up and 100k local links.
+
+    .venv/bin/python bench/symlink_cli.py [--links 100000] [--rounds 5] [--dir /tmp/bench-links]
+
+1. An empty folder, ``rounds`` times (after one run that creates and migrates the
+   database, as a user's second run finds it): wall time of the command until it exits.
+2. The library of ``bench/symlink_phase1.py`` (N links, 1 % broken, 1 % small), the whole
+   command against ``find PATH -xtype l``, interleaved; the RSS of every process of the
+   scan (the command, its scan child, the worker processes) is sampled every 20 ms from
+   /proc and summed: the peak of the sum is reported.
+3. What the command imports: whether quart, alembic or apprise were loaded (``-X importtime``).
+Prints the machine's load average: figures on a busy machine are labelled as such.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from symlink_phase1 import build, time_find  # noqa: E402
+
+COMMAND = [sys.executable, "-m", "toolkit.cli", "symlink", "scan"]
+
+
+def descendants(pid: int) -> set[int]:
+    found, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        try:
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            if child not in found:
+                found.add(child)
+                frontier.append(child)
+    return found
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_command(arguments: list[str], environment: dict[str, str]) -> tuple[float, int, float]:
+    """(seconds until the command exits, exit code, peak of the summed RSS in MiB). The
+    scan child is re-parented when the command exits: it is sampled while the command runs."""
+    started = time.perf_counter()
+    process = subprocess.Popen([*COMMAND, *arguments], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=environment)
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], sum(rss_kib(pid) for pid in descendants(process.pid)))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    code = process.wait()
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    return seconds, code, peak[0] / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--links", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--dir", default="/tmp/bench-links")
+    arguments = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="symlink-cli-") as temporary:
+        environment = {**os.environ, "TOOLKIT_DATA_DIR": str(Path(temporary) / "data")}
+        environment.pop("TOOLKIT_DATABASE_URL", None)
+        empty = Path(temporary) / "empty"
+        empty.mkdir()
+        print(f"load average before: {os.getloadavg()}")
+        run_command([str(empty)], environment)  # creates and migrates the database
+        empties = [run_command([str(empty)], environment)[0] for _ in range(arguments.rounds)]
+        print(f"empty folder: median {sorted(empties)[len(empties) // 2]:.3f} s, best {min(empties):.3f} s, "
+              f"all {[round(s, 3) for s in empties]}")
+        imports = subprocess.run([sys.executable, "-X", "importtime", *COMMAND[1:], str(empty)], env=environment,
+                                 capture_output=True, text=True).stderr
+        loaded = sorted({name for name in ("quart", "alembic", "apprise", "hypercorn", "sqlalchemy")
+                         if f"| {name}\n" in imports + "\n" or f"| {name}" in imports})
+        print(f"the command imports (heavy packages): {loaded}")
+
+        if arguments.links:
+            library = build(Path(arguments.dir), arguments.links)
+            time_find(library)  # warm the cache
+            rounds = []
+            for _ in range(3):
+                find_seconds, broken = time_find(library)
+                seconds, code, peak = run_command([str(library)], environment)
+                rounds.append((find_seconds, seconds, code, peak))
+            best_find = min(r[0] for r in rounds)
+            best = min(rounds, key=lambda r: r[1])
+            print(json.dumps({
+                "links": arguments.links, "find_xtype_l_seconds": round(best_find, 3),
+                "command_seconds": round(best[1], 3), "ratio": round(best[1] / best_find, 2), "exit_code": best[2],
+                "peak_rss_sum_mib": round(max(r[3] for r in rounds), 1),
+                "rounds": [{"find": round(f, 3), "command": round(s, 3), "peak_mib": round(p, 1)}
+                           for f, s, _, p in rounds],
+            }, indent=2))
+        print(f"load average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
