@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
-from fakes.rclone_mount import WebDAVProcess, start_rclone_mount  # noqa: E402
+from fakes.rclone_mount import WebDAVProcess, start_rclone_mount, stop_rclone_mount  # noqa: E402
 from symlink_phase2 import make_media  # noqa: E402
 
 from toolkit.plugins.symlink.probe import MEDIA_EXTENSIONS, ORIGINAL_QUERY  # noqa: E402
@@ -163,9 +163,7 @@ def main() -> None:
                       f"{len(os.listdir(library))} links left; stopped by: {document['stopped_by']}")
         finally:
             server.resume()
-            rclone.terminate()
-            rclone.wait(20)
-            subprocess.run(["fusermount3", "-uz", str(mount_point)], capture_output=True)
+            stop_rclone_mount(rclone, mount_point)
             server.stop()
 
 

@@ -23,8 +23,9 @@ class WebDAVProcess:
     pid) to hang the mount, and must resume it (SIGCONT) in a ``finally``."""
 
     def __init__(self, root: Path, *, latency: float = 0.0, fail500: tuple[str, ...] = (),
-                 fail503: tuple[str, ...] = ()) -> None:
-        command = [sys.executable, str(Path(__file__).with_name("webdav.py")), str(root), str(latency)]
+                 fail503: tuple[str, ...] = (), threads: int = 16) -> None:
+        command = [sys.executable, str(Path(__file__).with_name("webdav.py")), str(root), str(latency),
+                   "--threads", str(threads)]
         for path in fail500:
             command += ["--fail500", path]
         for path in fail503:
@@ -70,3 +71,13 @@ def start_rclone_mount(server: HasUrl, mount_point: Path, *extra: str, log: Path
             raise RuntimeError(f"rclone mount did not come up (exit {process.poll()})")
         time.sleep(0.05)
     return process
+
+
+def stop_rclone_mount(process: subprocess.Popen, mount_point: Path) -> None:
+    """Stop our rclone (by its process) and detach the mount point."""
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    subprocess.run(["fusermount3", "-uz", str(mount_point)], capture_output=True, timeout=20)

@@ -17,7 +17,7 @@ _TESTS_DIR = str(Path(__file__).resolve().parents[1])
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
-from fakes.rclone_mount import WebDAVProcess, start_rclone_mount  # noqa: E402
+from fakes.rclone_mount import WebDAVProcess, start_rclone_mount, stop_rclone_mount  # noqa: E402
 from fakes.webdav import WebDAVServer  # noqa: E402
 
 
@@ -212,10 +212,5 @@ def user_mount(tmp_path: Path):
     yield start
     for mount in started:
         mount.server.resume()
-        mount.rclone.terminate()
-        try:
-            mount.rclone.wait(15)
-        except subprocess.TimeoutExpired:
-            mount.rclone.kill()
-        subprocess.run(["fusermount3", "-uz", str(mount.mount_point)], capture_output=True, timeout=20)
+        stop_rclone_mount(mount.rclone, mount.mount_point)
         mount.server.stop()
