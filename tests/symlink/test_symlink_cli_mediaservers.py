@@ -46,7 +46,7 @@ def scan(path, tmp_path, *options):
     return result, json.loads(report.read_text())
 
 
-def test_real_mode_asks_each_media_server_to_rescan_the_folder_of_the_deleted_link(servers, tmp_path, monkeypatch):
+def test_real_mode_and_restore_ask_each_media_server_to_rescan_the_folder_of_the_link(servers, tmp_path, monkeypatch):
     jellyfin, plex = servers
     tv, links = library(tmp_path)
     monkeypatch.setenv("TOOLKIT_JELLYFIN__URL", jellyfin.url)
@@ -66,3 +66,8 @@ def test_real_mode_asks_each_media_server_to_rescan_the_folder_of_the_deleted_li
     assert plex.refreshes() == [("4", "/data/tv/Show A/Season 1")]
     assert report["media_servers"]["ok"] and report["media_servers"]["folders"] == [season]
     assert "jellyfin: asked to re-scan 1 folder(s)" in result.output
+
+    restored = CliRunner().invoke(symlink_cli, ["restore", "--path", str(tv)], catch_exceptions=False)
+    assert restored.exit_code == 0 and os.path.islink(links["a1"]), restored.output
+    assert jellyfin.refreshes()[1] == [{"Path": season, "UpdateType": "Created"}]
+    assert plex.refreshes()[1] == ("4", "/data/tv/Show A/Season 1")

@@ -8,7 +8,7 @@ from fakes.mediaserver import FakeMediaServer
 from .conftest import wait_job, wait_scan
 
 
-async def test_the_deletion_job_asks_jellyfin_to_rescan_exactly_the_folders_it_changed(
+async def test_the_deletion_job_and_a_restore_ask_jellyfin_to_rescan_exactly_the_folders_they_changed(
         toolkit_app, toolkit_client, media_env):
     fake = FakeMediaServer("jellyfin").start()
     try:
@@ -26,6 +26,15 @@ async def test_the_deletion_job_asks_jellyfin_to_rescan_exactly_the_folders_it_c
         folders = sorted({"/media/" + str(p.parent.relative_to(media_env.media)) for p in media_env.problems})
         assert fake.refreshes() == [[{"Path": folder, "UpdateType": "Modified"} for folder in folders]]
         assert job.result["media_servers"]["ok"] and job.result["media_servers"]["servers"][0]["requests"] == 1
+        # a restore is told too, as created
+        one = next(p for p in media_env.problems)
+        entry = next(i for i in (await (await toolkit_client.get(f"/api/symlink/scans/{final['scan_id']}")).get_json())
+                     ["problems"]["items"] if i["path"] == str(one))
+        restored = await (await toolkit_client.post("/api/symlink/restore",
+                                                    json={"journal_ids": [entry["journal_id"]]})).get_json()
+        assert restored["restored"] == 1 and restored["media_servers"]["ok"]
+        assert fake.refreshes()[1] == [{"Path": "/media/" + str(one.parent.relative_to(media_env.media)),
+                                        "UpdateType": "Created"}]
         assert fake.violations == []
     finally:
         fake.stop()

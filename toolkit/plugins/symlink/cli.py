@@ -205,15 +205,16 @@ def _repair(console: Console, removed: list[tuple[str, str]], abort) -> dict | N
         return {"ok": False, "errors": [f"{type(exc).__name__}: {exc}"], "items": 0, "item_outcomes": []}
 
 
-def _refresh_media_servers(paths: list[str]) -> dict:
-    """Jellyfin/Emby/Plex re-scan the folders of the deleted links (the web's code path)."""
+def _refresh_media_servers(paths: list[str], update_type: str = "Modified") -> dict:
+    """Jellyfin/Emby/Plex re-scan the folders of the deleted or restored links (the web's
+    code path)."""
     import asyncio
 
     from toolkit.api import refresh_media_servers, running_toolkit
 
     async def run() -> dict:
         async with running_toolkit() as toolkit:
-            return await refresh_media_servers(toolkit, paths)
+            return await refresh_media_servers(toolkit, paths, update_type=update_type)
 
     try:
         return asyncio.run(run())
@@ -385,4 +386,7 @@ def restore_command(ids, scan_id, path_prefix, dry_run, root) -> None:
     click.echo(f"{sum(o.outcome == 'restored' for o in outcomes)} restored, "
                f"{sum(o.outcome == 'skipped' for o in outcomes)} skipped, "
                f"{sum(o.outcome == 'failed' for o in outcomes)} failed")
+    restored = [o.path for o in outcomes if o.outcome == "restored"]
+    if restored and not dry_run:
+        _print_media_servers(_refresh_media_servers(restored, "Created"))
     sys.exit(EXIT_ERROR if any(o.outcome == "failed" for o in outcomes) else EXIT_OK)

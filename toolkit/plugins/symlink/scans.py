@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
+from toolkit.api import refresh_media_servers
 from toolkit.core.jobs import ACTIVE_STATES, JobNotFound
 from toolkit.core.runtime import Toolkit
 from toolkit.web.errors import ApiError
@@ -669,7 +670,9 @@ async def restore_deleted(tk: Toolkit, data: dict) -> dict:
             await session.execute(update(SymlinkProblem).where(SymlinkProblem.journal_id.in_(restored))
                                   .values(outcome="restored"))
             await session.commit()
-    return {"restored": len(restored),
+    paths = [o.path for o in outcomes if o.outcome == "restored"]
+    media_servers = await refresh_media_servers(tk, paths, update_type="Created") if paths else None
+    return {"restored": len(restored), "media_servers": media_servers,
             "items": [{"journal_id": o.journal_id, "path": o.path, "target": o.target,
                        "outcome": o.outcome, "reason": o.reason} for o in outcomes]}
 
