@@ -262,3 +262,17 @@ async def test_the_page_speaks_french_to_a_french_browser(toolkit_client):
     rules = await (await toolkit_client.get("/queue?tab=rules", headers=french)).get_data(as_text=True)
     assert "Avertissements" in rules and "Quand le téléchargement a échoué" in rules
     assert "Enregistrer les règles" in rules and "Strikes" not in rules
+
+
+async def test_a_search_that_fails_after_the_blocklist_keeps_the_undo(arr, toolkit_client):
+    sonarr = arr("sonarr")
+    failed_pack(sonarr)
+    plan = await checks(toolkit_client, 3)
+    sonarr.inject(500, times=1, method="POST", path="/command")  # a POST answered 500 is not repeated
+    response = await toolkit_client.post("/api/queue/apply", json={"plan_id": plan["id"], "token": plan["token"]})
+    [applied] = (await response.get_json())["applied"]
+    assert applied["ok"] is True and "then:" in applied["answer"] and sonarr.commands == []
+    assert applied["blocklist_id"] == sonarr.blocklist[0]["id"]
+    [row] = await (await toolkit_client.get("/api/queue/journal")).get_json()
+    assert (await toolkit_client.post(f"/api/queue/journal/{row['id']}/undo")).status_code == 200
+    assert sonarr.blocklist == [] and sonarr.command_names() == ["EpisodeSearch"]

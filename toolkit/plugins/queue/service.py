@@ -244,20 +244,23 @@ async def _act(client, entry: dict, current: list[dict], settings, budget: dict)
     queue_id = _current_id(entry, current)
     if queue_id is None:
         return {"ok": False, "answer": "no longer in the queue: nothing done", "blocklist_id": None}
-    notes: list[str] = []
-    blocklist_id = None
     try:
         await client.remove_from_queue(queue_id, remove_from_client=action != "remove",
                                        blocklist=action in BLOCKLISTING)
-        notes.append("removed from the queue" + ("" if action == "remove" else " and the client"))
+    except ServiceError as exc:
+        return {"ok": False, "answer": exc.message, "blocklist_id": None}
+    # the removal is done: what follows can only add to the answer
+    notes = ["removed from the queue" + ("" if action == "remove" else " and the client")]
+    blocklist_id = None
+    try:
         if action in BLOCKLISTING:
             blocklist_id = await _find_blocklist_id(client, entry)
-            notes.append(f"blocklisted (entry {blocklist_id})" if blocklist_id else "blocklisted")
+            notes.append(f"blocklisted (entry {blocklist_id})" if blocklist_id else
+                         "blocklisted (its entry was not found: no undo)")
         if action == "blocklist_search":
             notes.append(await _search(client, entry, settings, budget))
     except ServiceError as exc:
-        notes.append(exc.message)
-        return {"ok": False, "answer": "; ".join(notes), "blocklist_id": blocklist_id}
+        notes.append(f"then: {exc.message}")
     return {"ok": True, "answer": "; ".join(notes), "blocklist_id": blocklist_id}
 
 
