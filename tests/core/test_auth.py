@@ -411,3 +411,13 @@ async def test_guessing_the_current_password_is_limited_too(toolkit_app):
                                 form={**form, "current": TEST_PASSWORD})
     assert limited.status_code == 429
     assert "Too many failed attempts" in await limited.get_data(as_text=True)
+
+
+async def test_account_messages_in_french(new_app):
+    client = anonymous(new_app)
+    differ = await client.post("/toolkit/setup", headers={"Accept-Language": "fr"}, form={
+        "username": "me", "password": "a long password", "confirm": "another one"})
+    assert "Les deux mots de passe diffèrent." in await differ.get_data(as_text=True)
+    short = await client.post("/toolkit/setup", headers={"Accept-Language": "fr"}, form={
+        "username": "me", "password": "short", "confirm": "short"})
+    assert "Le mot de passe doit avoir au moins 8 caractères." in await short.get_data(as_text=True)

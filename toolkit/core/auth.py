@@ -40,6 +40,12 @@ _hasher = PasswordHasher()
 _hash_slots = threading.BoundedSemaphore(2)
 
 
+def N_(message: str) -> str:
+    """Marks a message for the French catalog (as ``toolkit.web.i18n.N_``, which the core
+    cannot import); the pages show it translated."""
+    return message
+
+
 def _networks(value) -> list[str]:
     """A list from JSON, or a comma-separated string from an environment variable."""
     if isinstance(value, str):
@@ -80,7 +86,7 @@ class AuthSettings(BaseModel):
     @model_validator(mode="after")
     def _external_needs_proxies(self) -> "AuthSettings":
         if self.mode == "external" and not self.proxies:
-            raise ValueError("external mode needs the address of the reverse proxy in 'proxies'")
+            raise ValueError(N_("external mode needs the address of the reverse proxy"))
         return self
 
 
@@ -117,9 +123,9 @@ class PasswordError(ValueError):
 
 def check_new_account(username: str, password: str) -> None:
     if not username.strip() or len(username) > 100:
-        raise PasswordError("give a user name (up to 100 characters)")
+        raise PasswordError(N_("give a user name (up to 100 characters)"))
     if len(password) < MIN_PASSWORD:
-        raise PasswordError(f"the password needs at least {MIN_PASSWORD} characters")
+        raise PasswordError(N_("the password needs at least 8 characters"))  # MIN_PASSWORD
 
 
 def hash_password(password: str) -> str:

@@ -31,6 +31,7 @@ from toolkit.core import auth as core_auth
 from toolkit.core.auth import AuthSettings, AuthState, AuthStore, PasswordError
 from toolkit.core.settings import SettingsError
 from toolkit.web.errors import error_response, wants_json
+from toolkit.web.i18n import N_
 from toolkit.web.i18n import gettext as _
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ PUBLIC_ENDPOINTS = frozenset({
 })
 FORWARDING_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host")
 LOOPBACK_NAMES = frozenset({"localhost"})
+
+DIFFERENT_PASSWORDS = N_("the two passwords differ")
 
 auth_pages = Blueprint("toolkit_auth", __name__, url_prefix="/toolkit")
 
@@ -340,7 +343,7 @@ async def setup_post():
     username, password = form.get("username", "").strip(), form.get("password", "")
     try:
         if password != form.get("confirm", ""):
-            raise PasswordError("the two passwords differ")
+            raise PasswordError(DIFFERENT_PASSWORDS)
         state = await gate.store.set_password(username, password)
     except PasswordError as exc:
         html = await render_template("toolkit/auth/setup.html", next=_next_url(),
@@ -380,10 +383,10 @@ async def change_password():
         return await _account_page(422, password_error=_("The current password is wrong."))
     try:
         if new != form.get("confirm", ""):
-            raise PasswordError("the two passwords differ")
+            raise PasswordError(DIFFERENT_PASSWORDS)
         state = await gate.store.set_password(username, new)
     except PasswordError as exc:
-        return await _account_page(422, password_error=str(exc).capitalize() + ".")
+        return await _account_page(422, password_error=_(str(exc)).capitalize() + ".")
     await gate.refresh()
     if current_user.auth_id is not None:  # this browser stays logged in; others are out
         login_user(AuthUser(state.session_id), remember=True)
