@@ -1,7 +1,7 @@
 """Redriva Toolkit: a plugin-based maintenance toolkit for self-hosted media libraries.
 
-Plugin authors need only ``from toolkit import hookimpl`` and the small types in
-``toolkit.core.hookspecs`` (``Models``, ``MenuLink``, ``Task``, ``SettingsSchema``, ``Schedule``).
+Plugin authors import the host only through ``toolkit.api`` (``hookimpl``, the hook types,
+the running toolkit...): see docs/plugins.md and docs/ARCHITECTURE.md.
 """
 import pluggy
 
