@@ -5,8 +5,6 @@ body schema)."""
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
 import schemathesis
@@ -15,13 +13,9 @@ from schemathesis import GenerationMode
 from schemathesis.checks import (content_type_conformance, response_schema_conformance,
                                  status_code_conformance)
 
-_TESTS_DIR = str(Path(__file__).resolve().parents[1])
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
+from symlink_web.conftest import build_library
 
-from symlink_web.conftest import build_library  # noqa: E402
-
-from toolkit.testing import AUTH_HEADERS  # noqa: E402
+from toolkit.testing import AUTH_HEADERS
 
 MAX_EXAMPLES = int(os.environ.get("TOOLKIT_FUZZ_EXAMPLES", "20"))  # valid requests; half as many invalid
 

@@ -1,22 +1,9 @@
 """Notifications through Apprise, delivered to a real HTTP endpoint on 127.0.0.1."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-import pytest
+from fakes.inbox import Inbox
 
 from toolkit.core.settings import MASK
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/fakes
-from fakes.inbox import Inbox  # noqa: E402
-
-
-@pytest.fixture
-def inbox():
-    box = Inbox()
-    yield box
-    box.close()
 
 
 async def test_settings_validate_urls_and_mask_them(toolkit_client, inbox):

@@ -3,16 +3,10 @@ configured for the toolkit through the documented environment overrides."""
 from __future__ import annotations
 
 import dataclasses
-import sys
-from pathlib import Path
 
 import pytest
 
-_TESTS_DIR = str(Path(__file__).resolve().parents[1])
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
-
-from fakes.arr_server import FakeArr  # noqa: E402
+from fakes.arr_server import FakeArr
 
 
 @pytest.fixture(autouse=True)

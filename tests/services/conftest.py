@@ -1,20 +1,12 @@
 """Fixtures for the service clients: fake Sonarr/Radarr/Lidarr servers on 127.0.0.1."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import httpx
 import pytest
 
-# The fakes live in tests/fakes; make ``import fakes...`` work however pytest was started.
-_TESTS_DIR = str(Path(__file__).resolve().parents[1])
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
+from fakes.arr_server import FakeArr
 
-from fakes.arr_server import FakeArr  # noqa: E402
-
-from toolkit.core.services.settings import CONNECTION_MODELS, ServiceKind  # noqa: E402
+from toolkit.core.services.settings import CONNECTION_MODELS, ServiceKind
 
 
 @pytest.fixture

@@ -1,31 +1,16 @@
-"""Fixtures for scheduled scans and notifications: the symlink tests' generated library,
-a webhook inbox for Apprise's ``json://`` URL, and helpers to fire a schedule now."""
+"""Fixtures for scheduled scans and notifications: the symlink tests' generated library and
+helpers to fire a schedule now (the webhook ``inbox`` is in tests/conftest.py)."""
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import update
 
 from toolkit.core.jobs import wait_until
 from toolkit.core.models import ScheduleRow, utcnow
 
-_TESTS_DIR = str(Path(__file__).resolve().parents[1])
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
-
-from fakes.inbox import Inbox  # noqa: E402
-from symlink.conftest import rclone_mount  # noqa: E402,F401  (a real rclone mount; skips without FUSE)
-from symlink_web.conftest import Library, build_library, library, media_env  # noqa: E402,F401
-
-
-@pytest.fixture
-def inbox():
-    box = Inbox()
-    yield box
-    box.close()
+from symlink.conftest import rclone_mount  # noqa: F401  (a real rclone mount; skips without FUSE)
+from symlink_web.conftest import Library, build_library, library, media_env  # noqa: F401
 
 
 def toolkit_of(app):

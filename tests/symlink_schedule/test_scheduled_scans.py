@@ -73,7 +73,8 @@ async def test_real_mode_with_the_opt_in_deletes_then_reports_it(toolkit_app, to
     assert all(os.path.islink(p) for p in media_env.healthy + media_env.sidecars)
     journal = await (await toolkit_client.get("/api/symlink/deletions")).get_json()
     assert journal["total"] == len(media_env.problems)  # journaled, so restorable
-    problems, deleted = inbox.wait_for(2)
+    # each notification is sent from its own thread: they may arrive in either order
+    problems, deleted = sorted(inbox.wait_for(2), key=lambda m: "links deleted" in m["title"])
     assert problems["title"].endswith("problems found") and "(scheduled 'clean-up', real mode)" in problems["message"]
     assert deleted["type"] == "info"
     assert deleted["title"] == f"Symlink: {len(media_env.problems)} links deleted"
@@ -113,7 +114,7 @@ async def test_too_many_deletions_stop_the_automatic_deletion(toolkit_app, toolk
                                   "the limit of 3: nothing was deleted")
     assert all(os.path.islink(p) for p in media_env.problems)
     assert (await (await toolkit_client.get("/api/symlink/deletions")).get_json())["total"] == 0
-    problems, guard = inbox.wait_for(2)
+    guard = next(m for m in inbox.wait_for(2) if m["title"] == "Symlink: automatic deletion stopped")
     assert guard["type"] == "warning" and guard["title"] == "Symlink: automatic deletion stopped"
     assert guard["message"].splitlines()[0] == decision["reason"]
     page = await (await toolkit_client.get(f"/symlink?tab=scanner&scan={scan['scan_id']}")).get_data(as_text=True)
