@@ -178,14 +178,19 @@ async def mounts_down(toolkit: Toolkit) -> list[dict]:
     return list(await service.down()) if service is not None else []
 
 
-async def refresh_media_servers(toolkit: Toolkit, paths: list[str], *,
-                                update_type: str = "Modified") -> dict:
+async def refresh_media_servers(toolkit: Toolkit, paths: list[str], *, update_type: str = "Modified",
+                                scan_mounts: list[dict] = ()) -> dict:
     """After links at ``paths`` were deleted, restored or re-pointed: ask each configured
     Jellyfin/Emby/Plex to scan exactly the folders holding them (one batch per server),
-    never while a mount is down (:func:`mounts_down`). Returns what was asked of whom, or
-    why nothing was (``skipped``); a server's failure is in the result, never raised."""
+    never while a mount is down (:func:`mounts_down`) nor when the scan that found the links
+    saw one degraded (``scan_mounts``: its mount findings, ``{"mount_point", "degraded"}``).
+    Returns what was asked of whom, or why nothing was (``skipped``); a server's failure is
+    in the result, never raised."""
     servers = await configured_servers(toolkit.settings)
-    down = await mounts_down(toolkit) if servers and paths else []
+    down = []
+    if servers and paths:
+        down = [{"mount_point": m["mount_point"], "reason": "degraded (slow) during the scan"}
+                for m in scan_mounts if m.get("degraded")] + await mounts_down(toolkit)
     report = await refresh_folders(servers, paths, mounts_down=down, update_type=update_type,
                                    http=toolkit.http)
     return report.as_dict()

@@ -171,9 +171,14 @@ async def test_servers_from_the_environment_are_masked_tested_and_refreshed(make
         toolkit = current_toolkit()
         toolkit.services["mounts"] = _Mounts([{"mount_point": "/mnt/remote", "reason": "not answering"}])
         refused = await refresh_media_servers(toolkit, ["/media/tv/Show/S01/e1.mkv"])
-        assert refused["skipped"].startswith("not asked while a mount is down") and jellyfin.calls == []
+        assert refused["skipped"].startswith("not asked while a mount is down or degraded") and jellyfin.calls == []
         toolkit.services["mounts"] = _Mounts([])
-        done = await refresh_media_servers(toolkit, ["/media/tv/Show/S01/e1.mkv"])
+        slow = await refresh_media_servers(toolkit, ["/media/tv/Show/S01/e1.mkv"], scan_mounts=[
+            {"mount_point": "/mnt/remote", "degraded": True}, {"mount_point": "/mnt/other", "degraded": False}])
+        assert slow["skipped"] == "not asked while a mount is down or degraded: /mnt/remote (degraded (slow) during the scan)"
+        assert jellyfin.calls == []
+        done = await refresh_media_servers(toolkit, ["/media/tv/Show/S01/e1.mkv"],
+                                           scan_mounts=[{"mount_point": "/mnt/other", "degraded": False}])
     assert done["ok"] and [s["server"] for s in done["servers"]] == ["jellyfin", "plex"]
     assert jellyfin.refreshes() == [[{"Path": "/srv/tv/Show/S01", "UpdateType": "Modified"}]]
     assert plex.refreshes() == [("1", "/srv/tv/Show/S01")]

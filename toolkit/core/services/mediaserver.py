@@ -334,7 +334,7 @@ async def refresh_folders(servers: Iterable[MediaServerSettings], paths: Iterabl
         report.skipped = "nothing changed" if not report.folders else "no media server is configured"
         return report
     if mounts_down:
-        report.skipped = ("not asked while a mount is down: "
+        report.skipped = ("not asked while a mount is down or degraded: "
                           + ", ".join(f"{m['mount_point']} ({m.get('reason', 'down')})" for m in mounts_down))
         log.warning("media servers not refreshed: %s", report.skipped)
         return report

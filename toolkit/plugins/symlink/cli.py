@@ -157,7 +157,8 @@ def scan_command(paths, mode, depth, workers, probe_workers, json_path, yes, for
         repair_summary = None
         if deleted and repair:
             repair_summary = _repair(console, [(d["path"], d["target"]) for d in deleted], abort)
-        media_summary = _refresh_media_servers([d["path"] for d in deleted]) if deleted else None
+        media_summary = _refresh_media_servers([d["path"] for d in deleted], scan_mounts=result.mounts) \
+            if deleted else None
         _print_summary(result, spool, outcomes, stopped_by, repair_summary)
         _print_media_servers(media_summary)
         if json_path:
@@ -205,7 +206,7 @@ def _repair(console: Console, removed: list[tuple[str, str]], abort) -> dict | N
         return {"ok": False, "errors": [f"{type(exc).__name__}: {exc}"], "items": 0, "item_outcomes": []}
 
 
-def _refresh_media_servers(paths: list[str], update_type: str = "Modified") -> dict:
+def _refresh_media_servers(paths: list[str], update_type: str = "Modified", scan_mounts: list[dict] = ()) -> dict:
     """Jellyfin/Emby/Plex re-scan the folders of the deleted or restored links (the web's
     code path)."""
     import asyncio
@@ -214,7 +215,7 @@ def _refresh_media_servers(paths: list[str], update_type: str = "Modified") -> d
 
     async def run() -> dict:
         async with running_toolkit() as toolkit:
-            return await refresh_media_servers(toolkit, paths, update_type=update_type)
+            return await refresh_media_servers(toolkit, paths, update_type=update_type, scan_mounts=scan_mounts)
 
     try:
         return asyncio.run(run())

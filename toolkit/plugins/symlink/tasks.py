@@ -310,7 +310,9 @@ async def delete_task(ctx: JobContext, *, scan_id: str, token: str, problem_ids:
                                             scan_id, problem_ids, options, token, settings.media_path)
     summary: dict[str, Any] = {"scan_id": scan_id, **tally}
     if removed:  # Jellyfin/Emby/Plex re-scan exactly the folders that changed
-        summary["media_servers"] = await refresh_media_servers(toolkit, [path for path, _ in removed])
+        scan = await scans.get_scan(toolkit, scan_id)
+        summary["media_servers"] = await refresh_media_servers(
+            toolkit, [path for path, _ in removed], scan_mounts=(scan.results_json or {}).get("mounts", []))
     if ctx.should_abort():
         raise JobCancelled(summary)
     summary["repair"] = await repair_arr(ctx, settings, removed)
