@@ -32,6 +32,8 @@ def test_a_french_browser_gets_the_page_in_french(toolkit_server, browser_page, 
     expect(page.locator("#sl-estimate")).to_have_text("Choisissez des dossiers pour voir une estimation.")
     total = len(media_env.healthy + media_env.problems + media_env.sidecars)
     expect(page.locator(".sl-root .sl-count")).to_have_text(f"{total} liens", timeout=15_000)
+    page.get_by_role("button", name="Lancer l’analyse").click()  # nothing ticked yet
+    expect(page.locator("#scan-area .sl-error")).to_contain_text("choisissez au moins un dossier")
     page.locator(".sl-root .sl-dir").check()
     expect(page.locator("#sl-estimate")).to_contain_text(f"1 dossier(s), {total} liens")
     page.locator('input[name="mode"][value="real"]').check()
@@ -72,6 +74,8 @@ def test_a_french_browser_gets_the_page_in_french(toolkit_server, browser_page, 
     page.get_by_role("button", name="Tester la connexion").first.click()
     expect(page.locator("#sl-test-result-sonarr")).to_have_text(
         "✗ Sonarr n’est pas configuré : activez-le et donnez son hôte et sa clé API")
+    page.get_by_role("button", name="Envoyer un test").click()
+    expect(page.locator("#sl-notify-test-result")).to_have_text("✗ aucune URL de notification n’est configurée")
     shoot(page, "settings", tmp_path)
 
     page.goto(f"{toolkit_server}/symlink?tab=schedules")

@@ -96,10 +96,12 @@ class Notifier:
                    force: bool = False) -> NotifyResult:
         """Send ``title``/``body`` (plus the link) for ``event``; ``force`` ignores the
         per-event switch (the test button). Never raises for a delivery failure."""
+        from toolkit.web.i18n import gettext as _  # the page's (or the setting's) language
+
         settings: NotificationSettings = await self.settings.get(NAMESPACE)
         urls = url_lines(settings.urls.get_secret_value())
         if not urls:
-            return NotifyResult(False, 0, "no notification URL is configured")
+            return NotifyResult(False, 0, _("no notification URL is configured"))
         if not force and not getattr(settings, f"on_{event}", False):
             return NotifyResult(False, len(urls), f"notifications for {event!r} are off")
         if link:
@@ -112,4 +114,5 @@ class Notifier:
         if not sent:
             log.warning("notification %r was not delivered to every target: %s", event, reason)
         return NotifyResult(sent, len(urls), None if sent else
-                            f"delivery failed: {reason}" if reason else "delivery failed (see the log)")
+                            _("delivery failed: %(reason)s", reason=reason) if reason
+                            else _("delivery failed (see the log)"))

@@ -16,6 +16,7 @@ from toolkit.api import refresh_media_servers
 from toolkit.core.jobs import ACTIVE_STATES, JobNotFound
 from toolkit.core.runtime import Toolkit
 from toolkit.web.errors import ApiError
+from toolkit.web.i18n import gettext as _
 from toolkit.core.db import MAX_ID
 
 from .checker import DEPTHS
@@ -103,7 +104,7 @@ def validate_scan_request(data: dict) -> tuple[list[str], str, str]:
     depth = data.get("verification_depth", data.get("depth", "basic"))
     fields = {}
     if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
-        fields["paths"] = "choose at least one folder"
+        fields["paths"] = _("choose at least one folder")
     if mode not in MODES:
         fields["mode"] = f"must be one of {', '.join(MODES)}"
     if depth not in DEPTHS:
@@ -127,7 +128,7 @@ async def _insert_scan(tk: Toolkit, resolved: list[str], mode: str, depth: str,
             SymlinkScan.status.in_(ACTIVE_SCAN_STATES)))).scalars().all()
         for other in active:
             if _overlaps(resolved, list(other.selected_paths or [])):
-                raise ApiError(409, f"scan {other.id} is already running on these folders",
+                raise ApiError(409, _("scan %(id)s is already running on these folders", id=other.id),
                                code="already_running", scan_id=other.id)
         scan = SymlinkScan(id=uuid.uuid4().hex[:16], job_id=job_id, scan_date=utcnow(), mode=mode,
                            selected_paths=resolved, verification_depth=depth, status="queued",
@@ -467,11 +468,11 @@ async def _deletable_among(tk: Toolkit, scan_id: str, ids: list[int]) -> set[int
 
 def _why_not_deletable(scan: SymlinkScan) -> str | None:
     if scan.mode != "real":
-        return "this was a dry run: re-run it in real mode to delete"
+        return _("this was a dry run: re-run it in real mode to delete")
     if scan.status != "completed":
-        return f"the scan is {scan.status}: only a completed scan's results can be deleted"
+        return _("the scan is %(status)s: only a completed scan's results can be deleted", status=scan.status)
     if (scan.results_json or {}).get("mount_down"):
-        return "a mount was down during this scan: re-scan once it is healthy"
+        return _("a mount was down during this scan: re-scan once it is healthy")
     return None
 
 
@@ -512,7 +513,7 @@ async def confirm_delete(tk: Toolkit, scan_id: str, data: dict) -> dict:
     if data.get("all") is True:
         count, token = await _deletable_set(tk, scan_id)
         if data.get("token") != token:
-            raise ApiError(409, "the results changed since this list was shown: review it again",
+            raise ApiError(409, _("the results changed since this list was shown: review it again"),
                            code="stale_selection")
         chosen: list[int] | None = None
     else:
@@ -529,14 +530,14 @@ async def confirm_delete(tk: Toolkit, scan_id: str, data: dict) -> dict:
         chosen = sorted(set(ids))
         count, token = await _deletable_set(tk, scan_id, chosen)
     if count == 0:
-        raise ApiError(409, "nothing to delete in this scan", code="nothing_to_delete")
+        raise ApiError(409, _("nothing to delete in this scan"), code="nothing_to_delete")
     settings = await settings_of(tk)
     from .deletion import deletion_guard
 
     guard = deletion_guard(count, scan.total_analyzed or 0, max_count=settings.max_deletions,
                            max_share=settings.max_deletion_share, override=override)
     if not guard.allowed:
-        raise ApiError(409, f"{guard.reason}: confirm with the override to go ahead",
+        raise ApiError(409, _("%(reason)s: confirm with the override to go ahead", reason=guard.reason),
                        code="mass_deletion")
     job = await _enqueue_deletion(tk, scan, settings, chosen, token, override=override)
     return {"scan_id": scan_id, "job_id": job.id, "count": count, "override": guard.reason}
@@ -553,7 +554,7 @@ async def check_deletion_allowed(tk: Toolkit, scan_id: str, problem_ids: list[in
     why_not = _why_not_deletable(scan)
     if why_not:
         raise ApiError(409, f"{why_not}: nothing was deleted", code="not_deletable")
-    count, _ = await _deletable_set(tk, scan_id, problem_ids)
+    count, _token = await _deletable_set(tk, scan_id, problem_ids)
     settings = await settings_of(tk)
     guard = deletion_guard(count, scan.total_analyzed or 0, max_count=settings.max_deletions,
                            max_share=settings.max_deletion_share, override=override)

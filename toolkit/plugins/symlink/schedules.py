@@ -16,6 +16,7 @@ from sqlalchemy import select
 from toolkit.core.runtime import Toolkit
 from toolkit.core.schedule import ScheduleError, normalise_cron
 from toolkit.web.errors import ApiError
+from toolkit.web.i18n import gettext as _
 
 from . import scans
 from .history import SymlinkScan
@@ -34,27 +35,27 @@ def cron_from(data: dict, fields: dict[str, str]) -> str | None:
     or a ``cron`` given as is; messages go to ``fields``."""
     frequency = data.get("frequency") or ("cron" if data.get("cron") else "daily")
     if frequency not in FREQUENCIES:
-        fields["frequency"] = f"must be one of {', '.join(FREQUENCIES)}"
+        fields["frequency"] = _("must be one of %(values)s", values=", ".join(FREQUENCIES))
         return None
     if frequency == "cron":
         cron = str(data.get("cron") or "").strip()
     else:
         match = TIME_PATTERN.match(str(data.get("time") or "03:00").strip())
         if not match:
-            fields["time"] = "a time of day as HH:MM, for example 03:30"
+            fields["time"] = _("a time of day as HH:MM, for example 03:30")
             return None
         hour, minute = int(match.group(1)), int(match.group(2))
         cron = f"{minute} {hour} * * *"
         if frequency == "weekly":
             weekday = str(data.get("weekday", "0"))
             if weekday not in {str(i) for i in range(7)}:
-                fields["weekday"] = "choose a day of the week"
+                fields["weekday"] = _("choose a day of the week")
                 return None
             cron = f"{minute} {hour} * * {weekday}"
     try:
         return normalise_cron(cron)
     except ScheduleError as exc:
-        fields["cron"] = f"{exc.fields['cron']} (five fields: minute hour day month weekday)"
+        fields["cron"] = exc.fields["cron"] + " " + _("(five fields: minute hour day month weekday)")
         return None
 
 
@@ -95,9 +96,9 @@ async def save_schedule(tk: Toolkit, data: dict) -> dict:
     original = str(data.get("original") or "").strip()
     existing = {s.name: s for s in await tk.scheduler.list()}
     if not NAME_PATTERN.match(name):
-        fields["name"] = "1 to 60 letters, digits, spaces, '-', '_' or '.'"
+        fields["name"] = _("1 to 60 letters, digits, spaces, '-', '_' or '.'")
     elif name in existing and (existing[name].task != TASK or name != original):
-        fields["name"] = "another schedule has this name"
+        fields["name"] = _("another schedule has this name")
     cron = cron_from(data, fields)
     settings = await scans.settings_of(tk)
     mode = data.get("mode", "dry-run")
@@ -106,7 +107,7 @@ async def save_schedule(tk: Toolkit, data: dict) -> dict:
     if isinstance(raw_paths, str):
         raw_paths = [line.strip() for line in raw_paths.splitlines() if line.strip()]
     if not isinstance(raw_paths, list) or not all(isinstance(p, str) for p in raw_paths):
-        fields["paths"] = "a list of folders"
+        fields["paths"] = _("a list of folders")
         raw_paths = []
     try:  # the same rules as a scan started by hand (an empty list: the whole media path)
         scans.validate_scan_request({"paths": raw_paths or [settings.media_path], "mode": mode,
@@ -114,8 +115,8 @@ async def save_schedule(tk: Toolkit, data: dict) -> dict:
     except ApiError as exc:
         fields.update({k: v for k, v in (exc.fields or {}).items() if k != "paths"})
     if mode == "real" and not settings.scheduled_deletions and "mode" not in fields:
-        fields["mode"] = ("real mode on a schedule needs the opt-in: turn on “Scheduled "
-                          "deletions” in Settings first")
+        fields["mode"] = _("real mode on a schedule needs the opt-in: turn on “Scheduled "
+                           "deletions” in Settings first")
     resolved, path_errors = await scans.off_loop(scans.resolve_all, settings.media_path, raw_paths)
     if path_errors:
         fields["paths"] = "; ".join(path_errors.values())
