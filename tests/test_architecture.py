@@ -22,6 +22,7 @@ def contracts() -> dict[str, dict]:
 def test_every_architecture_contract_is_kept():
     # the command a person runs (installed next to this Python); no cache folder left behind
     lint_imports = Path(sys.executable).with_name("lint-imports")
+    assert lint_imports.exists(), "import-linter is missing: pip install -e '.[test]' (the test extras)"
     run = subprocess.run([lint_imports, PYPROJECT, "--no-cache"], cwd=PYPROJECT.parent,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
