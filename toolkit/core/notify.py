@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Callable
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
@@ -88,6 +89,9 @@ class Notifier:
     def __init__(self, settings: SettingsStore, public_url: str = ""):
         self.settings = settings
         self.public_url = public_url.rstrip("/")
+        # the web app puts its gettext here (the page's or the setting's language); the core
+        # imports no web code, and a command-line run answers in English
+        self.translate: Callable[[str], str] = lambda message: message
 
     def link(self, path: str) -> str:
         return f"{self.public_url}{path}" if self.public_url else path
@@ -96,7 +100,7 @@ class Notifier:
                    force: bool = False) -> NotifyResult:
         """Send ``title``/``body`` (plus the link) for ``event``; ``force`` ignores the
         per-event switch (the test button). Never raises for a delivery failure."""
-        from toolkit.web.i18n import gettext as _  # the page's (or the setting's) language
+        _ = self.translate
 
         settings: NotificationSettings = await self.settings.get(NAMESPACE)
         urls = url_lines(settings.urls.get_secret_value())

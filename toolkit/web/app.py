@@ -82,6 +82,7 @@ def create_app(config: ToolkitConfig | None = None, host: PluginHost | None = No
     i18n.init_app(app)
     app.extensions["toolkit"] = toolkit
     toolkit.app = app
+    toolkit.notifier.translate = i18n.gettext
     register_error_handlers(app)
     from toolkit.web import auth
 
