@@ -231,3 +231,36 @@ def test_a_plugin_failing_to_add_commands_leaves_none_behind(toolkit_config):
     assert "half" not in cli.commands and "symlink" in cli.commands
     assert host.infos["bad"].status == "failed" and "boom after one command" in host.infos["bad"].error
     assert CliRunner().invoke(cli, ["plugins"]).exit_code == 0
+
+
+async def test_a_plugin_failing_to_start_is_failed_and_its_routes_answer_503(toolkit_config):
+    from toolkit.core.hookspecs import MenuLink
+
+    def boom(app):
+        raise RuntimeError("cannot reach its backend")
+
+    bad_bp, good_bp = Blueprint("bad", __name__), Blueprint("good", __name__)
+    bad_bp.get("/api/bad/ping")(lambda: {"pong": True})
+    good_bp.get("/api/good/ping")(lambda: {"pong": True})
+    bad = make_plugin("bad", toolkit_startup=boom,
+                      toolkit_register_routes=lambda app: bad_bp,
+                      toolkit_register_tasks=lambda: Task("bad:run", noop),
+                      toolkit_menu_links=lambda: MenuLink("Bad", "/bad"))
+    good = make_plugin("good", toolkit_register_routes=lambda app: good_bp,
+                       toolkit_menu_links=lambda: MenuLink("Good", "/good"))
+    app = make_app(toolkit_config, [("bad", bad), ("good", good)], entry_points=False)
+    async with app.test_app():
+        client = app.test_client()
+        plugins = {p["name"]: p for p in await (await client.get("/api/toolkit/plugins")).get_json()}
+        tasks = {t["name"] for t in await (await client.get("/api/toolkit/tasks")).get_json()}
+        refused = await client.get("/api/bad/ping")
+        good_answer = await client.get("/api/good/ping")
+        home = await (await client.get("/")).get_data(as_text=True)
+    assert (plugins["bad"]["status"], plugins["bad"]["error"]) == (
+        "failed", "toolkit_startup: RuntimeError: cannot reach its backend")
+    assert plugins["good"]["status"] == plugins["symlink"]["status"] == "loaded"
+    assert refused.status_code == 503
+    assert "the plugin bad failed to start" in (await refused.get_data(as_text=True))
+    assert good_answer.status_code == 200 and (await good_answer.get_json()) == {"pong": True}
+    assert "bad:run" not in tasks and "symlink:scan" in tasks
+    assert 'href="/good"' in home and 'href="/bad"' not in home

@@ -172,17 +172,23 @@ class PluginHost:
         self.pm.unregister(name=name)
         self.infos.pop(name, None)
 
-    async def call_each(self, hook_name: str, **kwargs: Any) -> None:
+    async def call_each(self, hook_name: str, *, fail: bool = False, **kwargs: Any) -> set[str]:
         """Call one hook on every plugin, one at a time, awaiting awaitable results; a plugin
-        that raises is logged and recorded in its info, and the others still run."""
+        that raises is logged and recorded in its info, and the others still run. With
+        ``fail`` (startup), a plugin that raises is failed; the names of those are returned."""
+        failed: set[str] = set()
         for impl in reversed(getattr(self.hook, hook_name).get_hookimpls()):
             try:
                 await await_me_maybe(impl.function(**{a: kwargs[a] for a in impl.argnames}))
             except Exception as exc:
                 log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
-                info = self.infos.get(impl.plugin_name)
-                if info is not None:
-                    info.error = f"{hook_name}: {type(exc).__name__}: {exc}"
+                error = f"{hook_name}: {type(exc).__name__}: {exc}"
+                if fail:
+                    self.fail(impl.plugin_name, error)
+                    failed.add(impl.plugin_name)
+                elif (info := self.infos.get(impl.plugin_name)) is not None:
+                    info.error = error
+        return failed
 
     def check(self) -> None:
         """A plugin implementing an unknown hook (a typo, or a newer host's hook) is

@@ -71,7 +71,11 @@ class Toolkit:
             await self.runner.start()
             await self.scheduler.start()
         self.started = background
-        await self.host.call_each("toolkit_startup", app=self.app, toolkit=self)
+        # a plugin that cannot start loses its tasks, schedules, settings and menu entries
+        # (its routes answer 503: see toolkit.web.app); the host and the others go on
+        for plugin in await self.host.call_each("toolkit_startup", fail=True, app=self.app,
+                                                toolkit=self):
+            self.registry.drop(plugin)
 
     async def stop(self) -> None:
         await self.host.call_each("toolkit_shutdown", app=self.app, toolkit=self)

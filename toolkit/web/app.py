@@ -40,14 +40,27 @@ def _register_blueprints(app: Quart, toolkit: Toolkit) -> None:
     found = toolkit.host.declarations("toolkit_register_routes", Blueprint, app=app)
     for plugin in toolkit.host.failed():
         toolkit.registry.drop(plugin)  # a plugin whose routes failed loses its tasks, menu...
-    for _plugin, blueprint in found:
+    owners: dict[str, str] = {}  # blueprint name -> plugin
+    for plugin, blueprint in found:
         if blueprint.name in app.blueprints:
             raise PluginConflict(f"duplicate blueprint name {blueprint.name!r}")
         app.register_blueprint(blueprint)
-    owners: dict[tuple[str, str], str] = {}
+        owners[blueprint.name] = plugin
+
+    @app.before_request
+    async def _refuse_failed_plugins():
+        # routes cannot be unregistered from a running app: a plugin that failed after
+        # registering them (in its startup hook) answers 503 instead
+        plugin = owners.get((request.blueprint or "").split(".")[0])
+        if plugin is not None and plugin in toolkit.host.failed():
+            raise ApiError(503, f"the plugin {plugin} failed to start (see /api/toolkit/plugins)",
+                           code="plugin_failed")
+        return None
+
+    owners_by_rule: dict[tuple[str, str], str] = {}
     for rule in app.url_map.iter_rules():
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            owner = owners.setdefault((rule.rule, method), rule.endpoint)
+            owner = owners_by_rule.setdefault((rule.rule, method), rule.endpoint)
             if owner != rule.endpoint:
                 raise PluginConflict(f"duplicate route {method} {rule.rule}: "
                                      f"{owner!r} and {rule.endpoint!r}")
