@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from fakes.arr_server import FakeArr
+from fakes.checked import checked_fakes
 
 
 @pytest.fixture(autouse=True)
@@ -22,12 +23,10 @@ def no_scheduled_check(monkeypatch):
 def arr(monkeypatch):
     """``arr("sonarr")`` starts a fake and makes it the toolkit's Sonarr; on teardown the
     test fails if any request left the official API document."""
-    started: list[FakeArr] = []
     monkeypatch.setenv("TOOLKIT_QUEUE__SEARCH_PACE_SECONDS", "0")
 
-    def make(kind: str) -> FakeArr:
+    def start(kind: str) -> FakeArr:
         fake = FakeArr(kind).start()
-        started.append(fake)
         prefix = f"TOOLKIT_SYMLINK__{kind.upper()}_"
         monkeypatch.setenv(prefix + "ENABLED", "true")
         monkeypatch.setenv(prefix + "HOST", "127.0.0.1")
@@ -35,11 +34,7 @@ def arr(monkeypatch):
         monkeypatch.setenv(prefix + "API_KEY", fake.api_key)
         return fake
 
-    yield make
-    for fake in started:
-        fake.stop()
-    violations = [v for fake in started for v in fake.violations]
-    assert not violations, "requests off the official API documents:\n" + "\n".join(violations)
+    yield from checked_fakes(start, "the official API documents")
 
 
 def failed_pack(sonarr: FakeArr, title: str = "Show.S01.1080p.WEB-GRP", episodes: int = 2, **options):

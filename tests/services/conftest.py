@@ -5,6 +5,7 @@ import httpx
 import pytest
 
 from fakes.arr_server import FakeArr
+from fakes.checked import checked_fakes
 
 from toolkit.core.services.settings import CONNECTION_MODELS, ServiceKind
 
@@ -12,18 +13,8 @@ from toolkit.core.services.settings import CONNECTION_MODELS, ServiceKind
 @pytest.fixture
 def make_fake_arr():
     """Start fake servers; on teardown, fail the test if any request broke the contract."""
-    started: list[FakeArr] = []
-
-    def make(kind: str, **options) -> FakeArr:
-        fake = FakeArr(kind, **options).start()
-        started.append(fake)
-        return fake
-
-    yield make
-    for fake in started:
-        fake.stop()
-    violations = [v for fake in started for v in fake.violations]
-    assert not violations, "requests off the official API documents:\n" + "\n".join(violations)
+    yield from checked_fakes(lambda kind, **options: FakeArr(kind, **options).start(),
+                             "the official API documents")
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from fakes.checked import checked_fakes
 from fakes.mediaserver import SECRET_MARKER, FakeMediaServer
 from toolkit.core.services import mediaserver
 from toolkit.core.services.errors import BadResponse, ServiceAuthError
@@ -18,18 +19,8 @@ from toolkit.core.services.mediaserver import (
 
 @pytest.fixture
 def make_fake():
-    started: list[FakeMediaServer] = []
-
-    def make(kind: str, **options) -> FakeMediaServer:
-        fake = FakeMediaServer(kind, **options).start()
-        started.append(fake)
-        return fake
-
-    yield make
-    for fake in started:
-        fake.stop()
-    violations = [v for fake in started for v in fake.violations]
-    assert not violations, "requests off the servers' documented API:\n" + "\n".join(violations)
+    yield from checked_fakes(lambda kind, **options: FakeMediaServer(kind, **options).start(),
+                             "the servers' documented API")
 
 
 def settings_for(fake: FakeMediaServer, **values):
