@@ -23,11 +23,13 @@ def change(page, field, value: str) -> None:
         field.dispatch_event("change")
 
 
-def real_scan(page, url: str, expect) -> str:
-    """A real-mode basic scan of the whole media path from the Scanner tab; its id."""
+def scan(page, url: str, expect, *, real: bool = False) -> str:
+    """A basic scan of the whole media path from the Scanner tab (dry run unless ``real``);
+    its id."""
     page.goto(f"{url}/symlink?tab=scanner")
     page.locator(".sl-root .sl-dir").check()
-    page.locator('input[name="mode"][value="real"]').check()
+    if real:
+        page.locator('input[name="mode"][value="real"]').check()
     page.locator("#sl-start").click()
     expect(page.locator('.sl-scan[data-status="completed"]')).to_be_visible(timeout=30_000)
     expect(page.locator("#sl-results table")).to_be_visible()
@@ -36,7 +38,7 @@ def real_scan(page, url: str, expect) -> str:
 
 def test_the_deletion_dialog_says_each_links_type_and_why(toolkit_server, browser_page, media_env, expect):
     page = browser_page
-    real_scan(page, toolkit_server, expect)
+    scan(page, toolkit_server, expect, real=True)
     page.locator("#sl-review-delete").click()
     dialog = page.locator("#sl-dialog")
     expect(dialog).to_contain_text(f"Delete {len(media_env.problems)} symlinks?")
@@ -53,7 +55,7 @@ def test_the_deletion_dialog_says_each_links_type_and_why(toolkit_server, browse
 
 def test_an_empty_selection_never_becomes_all(toolkit_server, browser_page, media_env, expect):
     page = browser_page
-    scan_id = real_scan(page, toolkit_server, expect)
+    scan_id = scan(page, toolkit_server, expect, real=True)
     button = page.locator("#sl-delete-selected")
     expect(button).to_be_disabled()
     expect(page.locator("#sl-picked-count")).to_have_text("Tick the links to delete only some of them.")
@@ -136,18 +138,9 @@ def test_test_connection_answers_every_click(toolkit_server, browser_page, expec
     expect(result).to_contain_text("127.0.0.1")
 
 
-def dry_run(page, url: str, expect) -> str:
-    page.goto(f"{url}/symlink?tab=scanner")
-    page.locator(".sl-root .sl-dir").check()
-    page.locator("#sl-start").click()
-    expect(page.locator('.sl-scan[data-status="completed"]')).to_be_visible(timeout=30_000)
-    expect(page.locator("#sl-results table")).to_be_visible()
-    return re.search(r"scan=([\w-]+)", page.url).group(1)
-
-
 def test_ignore_and_undo_keep_the_counts_in_agreement(toolkit_server, browser_page, media_env, expect):
     page = browser_page
-    dry_run(page, toolkit_server, expect)
+    scan(page, toolkit_server, expect)
     broken = len(media_env.broken)
     stats_broken = page.locator(".sl-stats div", has_text="Broken").locator("dd")
     ignored = page.locator("#sl-ignored")
@@ -256,7 +249,7 @@ def test_folder_counts_follow_a_deletion_and_select_all_gives_an_estimate(toolki
     expect(root_count).to_have_text(f"{total} links", timeout=15_000)
     page.locator("#sl-select-all").check()
     expect(page.locator("#sl-estimate")).to_contain_text(f"4 folder(s), {2 * total} links")
-    real_scan(page, toolkit_server, expect)
+    scan(page, toolkit_server, expect, real=True)
     page.locator("#sl-review-delete").click()
     expect(page.locator("#sl-dialog h2")).to_have_text(f"Delete {len(media_env.problems)} symlinks?")
     page.locator("#sl-confirm-delete").click()
@@ -267,7 +260,7 @@ def test_folder_counts_follow_a_deletion_and_select_all_gives_an_estimate(toolki
 
 def test_dry_run_results_read_in_order_with_a_real_mode_button(toolkit_server, browser_page, media_env, expect):
     page = browser_page
-    dry_run(page, toolkit_server, expect)
+    scan(page, toolkit_server, expect)
     paths = page.locator("#sl-results tbody tr").evaluate_all("rows => rows.map(r => r.dataset.path)")
     assert paths == sorted(str(p) for p in media_env.problems)
     headers = page.locator("#sl-results thead th").all_inner_texts()
@@ -318,7 +311,7 @@ def test_saved_state_is_in_view_where_the_change_was_made(toolkit_server, browse
 
 def test_phone_tables_keep_their_column_names(toolkit_server, browser_page, media_env, expect):
     page = browser_page
-    dry_run(page, toolkit_server, expect)
+    scan(page, toolkit_server, expect)
     page.set_viewport_size({"width": 375, "height": 740})
     page.goto(f"{toolkit_server}/symlink")
     cell = page.locator(".sl-history tbody tr").first.locator("td").nth(1)
