@@ -19,7 +19,7 @@ from pathlib import Path
 
 CHILD = r"""
 import json, resource, sys, time
-from toolkit.plugins.symlink.checker import ScanOptions, run_scan
+from toolkit.plugins.symlink.engine.checker import ScanOptions, run_scan
 counts = {}
 def on_problem(problem):
     counts[problem.status] = counts.get(problem.status, 0) + 1

@@ -30,7 +30,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 from fakes.rclone_mount import WebDAVProcess, start_rclone_mount, stop_rclone_mount  # noqa: E402
 from symlink_phase2 import make_media  # noqa: E402
 
-from toolkit.plugins.symlink.probe import MEDIA_EXTENSIONS, ORIGINAL_QUERY  # noqa: E402
+from toolkit.plugins.symlink.engine.probe import MEDIA_EXTENSIONS, ORIGINAL_QUERY  # noqa: E402
 
 
 def build(workdir: Path, files: int, failing: int) -> tuple[dict[str, bytes], dict[str, str], list[str], list[str]]:

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from fakes.arr_server import FakeArr
-from toolkit.plugins.symlink import repair
+from toolkit.plugins.symlink.service import repair
 from toolkit.plugins.symlink.cli import symlink_cli
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.plugins.symlink import workers
-from toolkit.plugins.symlink.checker import MEDIA_EXTENSIONS, SIDECAR_EXTENSIONS, ScanOptions, run_scan
-from toolkit.plugins.symlink.mounts import MountMonitor
-from toolkit.plugins.symlink.workers import QuickLocalPool, QuickRules
+from toolkit.plugins.symlink.engine import workers
+from toolkit.plugins.symlink.engine.checker import MEDIA_EXTENSIONS, SIDECAR_EXTENSIONS, ScanOptions, run_scan
+from toolkit.plugins.symlink.engine.mounts import MountMonitor
+from toolkit.plugins.symlink.engine.workers import QuickLocalPool, QuickRules
 
 
 def build_mixed_library(tree) -> dict[str, str]:

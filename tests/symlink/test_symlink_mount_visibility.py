@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from toolkit.plugins.symlink.checker import ScanOptions, run_scan
+from toolkit.plugins.symlink.engine.checker import ScanOptions, run_scan
 from toolkit.plugins.symlink.cli import symlink_cli
-from toolkit.plugins.symlink.store import SqlMountMemory
+from toolkit.plugins.symlink.engine.store import SqlMountMemory
 
 
 def scan(paths, mount_memory=None, **options):
@@ -183,7 +183,7 @@ def test_a_library_folder_on_a_hung_mount_is_unknown_and_the_scan_finishes(rclon
 
 
 def test_the_watched_walk_finds_the_same_links_as_the_plain_walk(tree):
-    from toolkit.plugins.symlink.walk import walk_links
+    from toolkit.plugins.symlink.engine.walk import walk_links
 
     for show in range(30):
         for episode in range(40):  # more than one hand-over batch in all

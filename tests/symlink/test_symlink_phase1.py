@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.plugins.symlink.checker import (
+from toolkit.plugins.symlink.engine.checker import (
     ScanOptions,
     new_statistics,
     run_scan,
     walk_links,
 )
-from toolkit.plugins.symlink.workers import TIMED_OUT, DeadlinePool, TooManyHungCalls
+from toolkit.plugins.symlink.engine.workers import TIMED_OUT, DeadlinePool, TooManyHungCalls
 
 ORIGINAL_KEYS = ["total_analyzed", "phase1_ok", "phase1_broken", "phase1_inaccessible", "phase1_small",
                  "phase1_io_error", "phase2_analyzed", "phase2_corrupted", "files_deleted"]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.plugins.symlink.checker import ScanOptions, run_scan
-from toolkit.plugins.symlink.probe import ProbeTimeout, ToolMissing, original_estimate, probe, run_killable
-from toolkit.plugins.symlink.store import SqlVerdictStore
+from toolkit.plugins.symlink.engine.checker import ScanOptions, run_scan
+from toolkit.plugins.symlink.engine.probe import ProbeTimeout, ToolMissing, original_estimate, probe, run_killable
+from toolkit.plugins.symlink.engine.store import SqlVerdictStore
 
 # Measured with Debian's ffmpeg 5.1 (docs/symlink-engine.md): what each tier says.
 FULL_MISSES = ["trunc50.mkv", "trunc90.mkv", "midrand.mkv", "trunc50.mp4", "trunc90.mp4", "midrand.mp4",
@@ -127,7 +127,7 @@ def test_full_depth_without_ffprobe_is_a_clear_error(tree, monkeypatch, tmp_path
 
 
 def test_old_verdicts_are_pruned(engine):
-    from toolkit.plugins.symlink.probe import ProbeVerdict
+    from toolkit.plugins.symlink.engine.probe import ProbeVerdict
 
     store = SqlVerdictStore(engine)
     store.put("/m/a.mkv", 10, 1, "full", ProbeVerdict("OK"))

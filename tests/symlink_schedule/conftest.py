@@ -43,7 +43,7 @@ async def fire(tk, name: str) -> str:
 async def run_schedule(tk, name: str, timeout: float = 60):
     """Fire ``name`` and wait for its scan job, then for the deletion it may have started.
     Returns ``(scan job, scan dict, deletion job or None)``."""
-    from toolkit.plugins.symlink import scans
+    from toolkit.plugins.symlink.service import scans
 
     job = await tk.runner.wait(await fire(tk, name), timeout=timeout)
     history = await scans.history(tk)

@@ -91,7 +91,7 @@ async def test_a_scan_never_leaves_the_media_path_whatever_its_parameters(toolki
 
 async def test_a_queued_scan_whose_folder_became_a_link_does_not_run(toolkit_app, toolkit_client, media_env, tmp_path):
     from toolkit.web.app import current_toolkit
-    from toolkit.plugins.symlink import scans
+    from toolkit.plugins.symlink.service import scans
 
     async with toolkit_app.app_context():
         tk = current_toolkit()

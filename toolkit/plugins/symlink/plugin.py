@@ -33,22 +33,22 @@ def toolkit_settings_schema():
 
 @hookimpl
 def toolkit_register_tasks():
-    from .tasks import TASKS
+    from .service.tasks import TASKS
 
     return TASKS
 
 
 @hookimpl
 def toolkit_register_schedules():
-    from .tasks import SCHEDULES
+    from .service.tasks import SCHEDULES
 
     return SCHEDULES
 
 
 @hookimpl
 def toolkit_register_routes(app):
-    from .pages import pages
-    from .routes import api
+    from .web.pages import pages
+    from .web.routes import api
 
     return [api, pages]
 
@@ -62,13 +62,13 @@ def toolkit_startup(app, toolkit):
     """Publish the known mounts' status for other plugins; then scans whose job ended while
     the toolkit was down (a crash, a restart) take their job's final state now rather than
     looking "running" until someone opens the page."""
-    from .mount_status import KnownMountStatus
+    from .service.mount_status import KnownMountStatus
 
     toolkit.services.setdefault("mounts", KnownMountStatus(toolkit.config.database_url))
     tk = _toolkit_of(app)
     if tk is None:
         return None
-    from .scans import reconcile_all
+    from .service.scans import reconcile_all
 
     return reconcile_all(tk)
 
@@ -80,7 +80,7 @@ def toolkit_job_finished(app, job):
         return None
     if job.task == "symlink:delete":
         forget_link_counts(app)  # the folder picker must not show the links just deleted
-    from .notifications import job_finished
+    from .service.notifications import job_finished
 
     return job_finished(tk, job)
 

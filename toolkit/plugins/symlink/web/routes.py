@@ -16,9 +16,9 @@ from toolkit.web.errors import ApiError
 from toolkit.web.i18n import gettext as _
 from toolkit.web.validation import MAX_ID, AnyObject, Name, Note, PathText, body, declares, query
 
-from . import scans, schedules
-from .directories import LinkCounter, list_subdirs, node
-from .settings import check_media_path
+from ..service import scans, schedules
+from ..engine.directories import LinkCounter, list_subdirs, node
+from ..settings import check_media_path
 
 api = Blueprint("symlink_api", __name__, url_prefix="/api/symlink")
 

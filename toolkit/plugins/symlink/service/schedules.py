@@ -19,7 +19,7 @@ from toolkit.web.errors import ApiError
 from toolkit.web.i18n import gettext as _
 
 from . import scans
-from .history import SymlinkScan
+from ..history import SymlinkScan
 
 TASK = "symlink:scan"
 FREQUENCIES = ("daily", "weekly", "cron")

@@ -244,11 +244,11 @@ _FRAME = struct.Struct("!Q")
 # keeps each worker at ~11 MiB.
 _WORKER_BOOTSTRAP = """
 import sys, types
-for name in ("toolkit", "toolkit.plugins", "toolkit.plugins.symlink"):
+for name in ("toolkit", "toolkit.plugins", "toolkit.plugins.symlink", "toolkit.plugins.symlink.engine"):
     package = types.ModuleType(name)
     package.__path__ = [sys.argv[1] + "/" + name.replace(".", "/")]
     sys.modules[name] = package
-from toolkit.plugins.symlink.workers import _quick_worker_main
+from toolkit.plugins.symlink.engine.workers import _quick_worker_main
 _quick_worker_main()
 """
 
@@ -389,7 +389,7 @@ class QuickTally:
 
 class _Process:
     def __init__(self, rules: QuickRules) -> None:
-        package_root = str(Path(__file__).resolve().parents[3])
+        package_root = str(Path(__file__).resolve().parents[4])
         self.popen = subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", _WORKER_BOOTSTRAP, package_root], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, close_fds=True,

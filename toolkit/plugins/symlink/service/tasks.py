@@ -25,9 +25,9 @@ from toolkit.core.db import create_engine_sync
 from toolkit.core.hookspecs import Schedule, Task
 from toolkit.core.jobs import JobCancelled, JobContext
 
-from .checker import DELETABLE_STATUSES, Problem, Progress, ScanOptions
-from .scanproc import run_scan_in_child
-from .history import SymlinkIgnore, SymlinkProblem, SymlinkScan, STATISTICS_COLUMNS, utcnow
+from ..engine.checker import DELETABLE_STATUSES, Problem, Progress, ScanOptions
+from ..engine.scanproc import run_scan_in_child
+from ..history import SymlinkIgnore, SymlinkProblem, SymlinkScan, STATISTICS_COLUMNS, utcnow
 
 PROBLEM_BATCH = 500
 DELETE_CHUNK = 200
@@ -237,9 +237,9 @@ def selection_token(scan_id: str, row) -> str:
 
 def _delete_blocking(ctx: JobContext, database_url: str, scan_id: str, problem_ids: list[int] | None,
                      options: ScanOptions, token: str, media_path: str):
-    from .deletion import delete_problems
-    from .mounts import MountMonitor
-    from .store import DeletionJournal, SqlMountMemory
+    from ..engine.deletion import delete_problems
+    from ..engine.mounts import MountMonitor
+    from ..engine.store import DeletionJournal, SqlMountMemory
 
     engine = create_engine_sync(database_url)
     journal = DeletionJournal(engine)

@@ -19,10 +19,10 @@ from toolkit.web.errors import ApiError
 from toolkit.web.i18n import gettext as _
 from toolkit.core.db import MAX_ID
 
-from .checker import DEPTHS
-from .history import (ACTIVE_SCAN_STATES, KEEP_SCANS, STATISTICS_COLUMNS, SymlinkIgnore,
+from ..engine.checker import DEPTHS
+from ..history import (ACTIVE_SCAN_STATES, KEEP_SCANS, STATISTICS_COLUMNS, SymlinkIgnore,
                       SymlinkProblem, SymlinkScan, utcnow)
-from .settings import SymlinkSettings
+from ..settings import SymlinkSettings
 from .tasks import deletable_filter, deletable_set_query, selection_token
 
 NAMESPACE = "symlink"
@@ -479,7 +479,7 @@ def _why_not_deletable(scan: SymlinkScan) -> str | None:
 async def deletion_summary(tk: Toolkit, scan: SymlinkScan) -> dict:
     count, token = await _deletable_set(tk, scan.id) if scan.status == "completed" else (0, "")
     settings = await settings_of(tk)
-    from .deletion import deletion_guard
+    from ..engine.deletion import deletion_guard
 
     guard = deletion_guard(count, scan.total_analyzed or 0, max_count=settings.max_deletions,
                            max_share=settings.max_deletion_share)
@@ -532,7 +532,7 @@ async def confirm_delete(tk: Toolkit, scan_id: str, data: dict) -> dict:
     if count == 0:
         raise ApiError(409, _("nothing to delete in this scan"), code="nothing_to_delete")
     settings = await settings_of(tk)
-    from .deletion import deletion_guard
+    from ..engine.deletion import deletion_guard
 
     guard = deletion_guard(count, scan.total_analyzed or 0, max_count=settings.max_deletions,
                            max_share=settings.max_deletion_share, override=override)
@@ -548,7 +548,7 @@ async def check_deletion_allowed(tk: Toolkit, scan_id: str, problem_ids: list[in
     """What the ``symlink:delete`` task checks when it starts, however it was started: a
     completed real-mode scan with no mount down, within the mass-deletion guard (unless
     the person passed it). Raises :class:`ApiError`; nothing is deleted then."""
-    from .deletion import deletion_guard
+    from ..engine.deletion import deletion_guard
 
     scan = await get_scan(tk, scan_id)
     why_not = _why_not_deletable(scan)
@@ -581,8 +581,8 @@ async def auto_delete(tk: Toolkit, scan_id: str) -> dict:
     UNKNOWN item) and the mass-deletion limits hold. Otherwise nothing is deleted and the
     decision says why. The decision (``outcome``: started, nothing, off, guard) is kept in
     the scan's results; the deletion job then repairs as after a manual deletion."""
-    from .checker import UNKNOWN
-    from .deletion import deletion_guard
+    from ..engine.checker import UNKNOWN
+    from ..engine.deletion import deletion_guard
 
     settings = await settings_of(tk)
     scan = await get_scan(tk, scan_id)
@@ -624,7 +624,7 @@ async def auto_delete(tk: Toolkit, scan_id: str) -> dict:
 async def deletions_page(tk: Toolkit, *, state: str | None = "deleted", page: int = 1,
                          per_page: int = 50) -> dict:
     """The deletion journal, newest first (it outlives the scans' rotation)."""
-    from .models import SymlinkDeletion
+    from ..models import SymlinkDeletion
 
     conditions = [SymlinkDeletion.state == state] if state else []
     async with tk.sessions() as session:
@@ -646,8 +646,8 @@ def _restore_blocking(database_url: str, journal_ids: list[int] | None, scan_id:
                       media_path: str):
     from toolkit.core.db import create_engine_sync
 
-    from .deletion import restore
-    from .store import DeletionJournal
+    from ..engine.deletion import restore
+    from ..engine.store import DeletionJournal
 
     engine = create_engine_sync(database_url)
     try:

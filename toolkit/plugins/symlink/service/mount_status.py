@@ -7,8 +7,8 @@ import asyncio
 
 from toolkit.core.db import create_engine_sync
 
-from .mounts import MountMonitor
-from .store import SqlMountMemory
+from ..engine.mounts import MountMonitor
+from ..engine.store import SqlMountMemory
 
 
 class KnownMountStatus:

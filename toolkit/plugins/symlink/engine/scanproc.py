@@ -4,7 +4,7 @@ A call into a hung FUSE mount blocks its thread in the kernel, uninterruptibly o
 rclone has the request: neither ``SIGKILL`` nor ``os._exit`` ends such a process before
 rclone answers (it stays a zombie, and its parent's ``wait`` waits). So the CLI and the
 web job never touch the targets' mounts themselves: :func:`run_scan_in_child` starts
-``python -m toolkit.plugins.symlink.scanproc``, which runs :func:`checker.run_scan` and
+``python -m toolkit.plugins.symlink.engine.scanproc``, which runs :func:`checker.run_scan` and
 streams problems, progress and the result back as JSON lines on its stdout. When the
 result is in, the caller goes on (prints, exits with its code, ends the job) and never
 waits for the child: a child with threads stuck on a hung mount ends when the mount
@@ -63,7 +63,7 @@ def run_scan_in_child(
               "prune_verdicts": prune_verdicts, "niceness": niceness}
     errors = tempfile.TemporaryFile()
     child = subprocess.Popen(
-        [sys.executable, "-m", "toolkit.plugins.symlink.scanproc"], stdin=subprocess.PIPE,
+        [sys.executable, "-m", "toolkit.plugins.symlink.engine.scanproc"], stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, stderr=errors, close_fds=True,
     )
     assert child.stdin is not None and child.stdout is not None

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from toolkit.web.i18n import gettext as _, ngettext
 
-from .history import SymlinkProblem, SymlinkScan
+from ..history import SymlinkProblem, SymlinkScan
 
 log = logging.getLogger(__name__)
 MAX_PATHS_SHOWN = 2

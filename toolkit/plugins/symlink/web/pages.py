@@ -19,13 +19,13 @@ from toolkit.core.settings import MASK, SettingsError, public
 from toolkit.web.errors import ApiError
 from toolkit.web.i18n import gettext as _
 
-from . import scans, schedules
-from .checker import DELETABLE_STATUSES, DEPTHS
-from .history import ACTIVE_SCAN_STATES, KEEP_SCANS
-from .probe import original_estimate
+from ..service import scans, schedules
+from ..engine.checker import DELETABLE_STATUSES, DEPTHS
+from ..history import ACTIVE_SCAN_STATES, KEEP_SCANS
+from ..engine.probe import original_estimate
 from .routes import (apply_detected, config_body, detect_services, directory_level, link_counter, save_config,
                      start_from, test_services, toolkit)
-from .settings import SymlinkSettings, check_media_path, format_path_mappings, parse_path_mappings
+from ..settings import SymlinkSettings, check_media_path, format_path_mappings, parse_path_mappings
 
 HERE = Path(__file__).resolve().parent
 TABS = ("dashboard", "scanner", "schedules", "settings")

@@ -14,7 +14,7 @@ import httpx
 from toolkit.core.services import ArrService, PathMapper, RemovedLink, client_for, repair_after_cleanup
 from toolkit.core.services.settings import RepairSettings
 
-from .settings import SymlinkSettings
+from ..settings import SymlinkSettings
 
 MAX_ITEMS_LISTED = 200
 # RepairSettings' pacing (a pause between commands, status polls): the services' defaults,
@@ -85,7 +85,7 @@ async def load_settings(database_url: str) -> SymlinkSettings:
     from toolkit.core.hookspecs import SettingsSchema
     from toolkit.core.settings import SettingsStore
 
-    from .history import SymlinkConfig
+    from ..history import SymlinkConfig
 
     engine = create_engine_async(database_url)
     try:

@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 from toolkit.core.db import create_engine_sync, database_url
 from toolkit.core.hookspecs import Models
 
-from .models import SymlinkDeletion, SymlinkKnownMount, SymlinkVerdict, metadata
+from ..models import SymlinkDeletion, SymlinkKnownMount, SymlinkVerdict, metadata
 from .mounts import MountHealth
 from .probe import ProbeVerdict
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "versions"
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations" / "versions"
 
 
 def symlink_models() -> Models:
@@ -71,7 +71,7 @@ def _schema_is_current(url: str) -> bool:
     prefix, _, path = url.partition(":///")
     if not prefix.startswith("sqlite") or not path or not os.path.exists(path):
         return False
-    core_versions = Path(__file__).resolve().parents[2] / "core" / "migrations" / "versions"
+    core_versions = Path(__file__).resolve().parents[3] / "core" / "migrations" / "versions"
     try:
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
             recorded = {row[0] for row in connection.execute("SELECT version_num FROM alembic_version")}
