@@ -6,6 +6,11 @@
 - ``symlink_problems``: the problems a scan found, one row each (paginated and filtered by
   the page), and what a confirmed deletion did with each.
 - ``symlink_ignores``: paths the user chose to ignore; they persist across scans.
+- ``symlink_problem_lives``: one row per problem link (its path), across scans: its state
+  (new, seen again, ignored, re-targeted, deleted, re-searched, fixed, coming back) and
+  since when; never rotated (see :mod:`.service.lifecycle`).
+- ``symlink_scan_trends``: a small aggregate row per finished scan, never rotated (the
+  Dashboard's trend chart outlives the :data:`KEEP_SCANS` detailed scans).
 
 The deletion journal (``symlink_deletions``) belongs to the engine and is never rotated.
 """
@@ -151,6 +156,86 @@ class SymlinkIgnore(Base):
     def as_dict(self) -> dict:
         return {"id": self.id, "path": self.path, "status": self.status, "note": self.note,
                 "created_at": _iso(self.created_at)}
+
+
+# a problem's life across scans (symlink_problem_lives.state)
+LIFE_STATES = ("new", "seen", "back", "ignored", "retargeted", "deleted", "researched", "fixed")
+# states in which the link is still a problem nobody acted on
+OPEN_STATES = ("new", "seen", "back")
+
+
+class SymlinkProblemLife(Base):
+    __tablename__ = "symlink_problem_lives"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    target: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # as last seen (BROKEN, SMALL_FILE...)
+    # 2: found by ffprobe (CORRUPTED), so only a full/deep scan can say it is fixed
+    phase: Mapped[int] = mapped_column(Integer, default=1)
+    reason: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    times_seen: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen: Mapped[datetime] = mapped_column(DateTime)
+    last_seen: Mapped[datetime] = mapped_column(DateTime)
+    last_scan_id: Mapped[str | None] = mapped_column(String(32))
+    state_changed_at: Mapped[datetime] = mapped_column(DateTime)
+    fixed_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    # gone (a later scan did not find the link), healthy (found it fine), hand, recheck
+    fixed_how: Mapped[str | None] = mapped_column(String(16))
+    times_back: Mapped[int] = mapped_column(Integer, default=0)
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime)  # last "re-check now"
+    check_result: Mapped[str | None] = mapped_column(Text)
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "path": self.path, "target": self.target, "status": self.status,
+                "phase": self.phase, "reason": self.reason, "state": self.state, "times_seen": self.times_seen,
+                "first_seen": _iso(self.first_seen), "last_seen": _iso(self.last_seen),
+                "last_scan_id": self.last_scan_id, "state_changed_at": _iso(self.state_changed_at),
+                "fixed_at": _iso(self.fixed_at), "fixed_how": self.fixed_how,
+                "times_back": self.times_back, "checked_at": _iso(self.checked_at),
+                "check_result": self.check_result}
+
+
+class SymlinkScanTrend(Base):
+    __tablename__ = "symlink_scan_trends"
+
+    scan_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    scan_date: Mapped[datetime] = mapped_column(DateTime, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # when the lives were updated from this scan: the next row counts the fixes after it
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    mode: Mapped[str] = mapped_column(String(8))
+    depth: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))  # completed, error, cancelled...
+    total_analyzed: Mapped[int] = mapped_column(Integer, default=0)
+    problems_found: Mapped[int] = mapped_column(Integer, default=0)
+    counts: Mapped[dict] = mapped_column(JSON)  # problems per status: {"BROKEN": 3, ...}
+    new_problems: Mapped[int] = mapped_column(Integer, default=0)
+    back_problems: Mapped[int] = mapped_column(Integer, default=0)
+    # problems that became fixed since the previous scan (this scan, by hand, re-checks)
+    fixed_problems: Mapped[int] = mapped_column(Integer, default=0)
+    tracked_problems: Mapped[int] = mapped_column(Integer, default=0)  # lives after this scan
+    resolved_problems: Mapped[int] = mapped_column(Integer, default=0)  # of them, fixed
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    repaired: Mapped[int] = mapped_column(Integer, default=0)  # searches asked of Sonarr/Radarr
+    duration: Mapped[float | None] = mapped_column(Float)
+    mount_health: Mapped[str] = mapped_column(String(16))  # healthy, degraded, down, none
+
+    @property
+    def resolution_rate(self) -> float | None:
+        return self.resolved_problems / self.tracked_problems if self.tracked_problems else None
+
+    def as_dict(self) -> dict:
+        return {"scan_id": self.scan_id, "scan_date": _iso(self.scan_date),
+                "finished_at": _iso(self.finished_at), "mode": self.mode, "depth": self.depth,
+                "status": self.status, "total_analyzed": self.total_analyzed,
+                "problems_found": self.problems_found, "counts": dict(self.counts or {}),
+                "new_problems": self.new_problems, "back_problems": self.back_problems,
+                "fixed_problems": self.fixed_problems, "tracked_problems": self.tracked_problems,
+                "resolved_problems": self.resolved_problems, "resolution_rate": self.resolution_rate,
+                "deleted": self.deleted, "repaired": self.repaired, "duration": self.duration,
+                "mount_health": self.mount_health}
 
 
 def _iso(value: datetime | None) -> str | None:

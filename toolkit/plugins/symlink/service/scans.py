@@ -23,6 +23,7 @@ from ..engine.checker import DEPTHS
 from ..history import (ACTIVE_SCAN_STATES, KEEP_SCANS, STATISTICS_COLUMNS, SymlinkIgnore,
                       SymlinkProblem, SymlinkScan, utcnow)
 from ..settings import SymlinkSettings
+from .lifecycle import record_many, record_problem_event
 from .tasks import deletable_filter, deletable_set_query, selection_token
 
 NAMESPACE = "symlink"
@@ -415,6 +416,7 @@ async def ignore_path(tk: Toolkit, *, path: str | None = None, problem_id: int |
             session.add(existing)
         await session.execute(update(SymlinkProblem).where(SymlinkProblem.path == path)
                               .values(ignored=True))
+        await record_problem_event(session, path, "ignored")
         await session.commit()
         return existing.as_dict()
 
@@ -427,6 +429,7 @@ async def unignore(tk: Toolkit, ignore_id: int) -> dict:
         await session.delete(row)
         await session.execute(update(SymlinkProblem).where(SymlinkProblem.path == row.path)
                               .values(ignored=False))
+        await record_problem_event(session, row.path, "seen")
         await session.commit()
         return row.as_dict()
 
@@ -670,8 +673,11 @@ async def restore_deleted(tk: Toolkit, data: dict) -> dict:
         async with tk.sessions() as session:
             await session.execute(update(SymlinkProblem).where(SymlinkProblem.journal_id.in_(restored))
                                   .values(outcome="restored"))
-            await session.commit()
     paths = [o.path for o in outcomes if o.outcome == "restored"]
+    if paths:  # the link (still a problem) is back: an open problem again
+        async with tk.sessions() as session:
+            await record_many(session, paths, "seen")
+            await session.commit()
     media_servers = await refresh_media_servers(tk, paths, update_type="Created") if paths else None
     return {"restored": len(restored), "media_servers": media_servers,
             "items": [{"journal_id": o.journal_id, "path": o.path, "target": o.target,

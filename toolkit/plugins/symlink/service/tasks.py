@@ -28,6 +28,7 @@ from toolkit.core.jobs import JobCancelled, JobContext
 from ..engine.checker import DELETABLE_STATUSES, Problem, Progress, ScanOptions
 from ..engine.scanproc import run_scan_in_child
 from ..history import SymlinkIgnore, SymlinkProblem, SymlinkScan, STATISTICS_COLUMNS, utcnow
+from .lifecycle import after_scan_blocking, record_deletion, searched_links
 
 PROBLEM_BATCH = 500
 DELETE_CHUNK = 200
@@ -193,7 +194,7 @@ async def scan_task(ctx: JobContext, *, scan_id: str | None = None, paths: list[
     statistics = {name: result.statistics.get(name, 0) for name in STATISTICS_COLUMNS}
     statistics["files_deleted"] = 0
     await _set_scan(
-        ctx, scan_id, status=status, finished_at=utcnow(), duration=result.duration_seconds,
+        ctx, scan_id, finished_at=utcnow(), duration=result.duration_seconds,
         problems_found=found, error_message=result.stopped_reason, **statistics,
         results_json={"mounts": result.mounts, "mount_down": result.mount_down,
                       "stopped_reason": result.stopped_reason,
@@ -203,6 +204,13 @@ async def scan_task(ctx: JobContext, *, scan_id: str | None = None, paths: list[
                       "skipped_cached": result.statistics.get("skipped_cached", 0)})
     summary = {"scan_id": scan_id, "status": status, "problems_found": found,
                "statistics": statistics, "mode": mode}
+    try:
+        # each problem's life moves on (new, seen again, fixed...) and the scan's trend row is
+        # kept, before the status says "finished" (whoever waits for it then reads them)
+        summary["lives"] = await ctx.run_blocking(after_scan_blocking, toolkit.config.database_url,
+                                                  scan_id, status)
+    finally:
+        await _set_scan(ctx, scan_id, status=status)
     if result.cancelled:
         raise JobCancelled(summary)
     if scheduled and mode == "real":
@@ -313,9 +321,15 @@ async def delete_task(ctx: JobContext, *, scan_id: str, token: str, problem_ids:
         scan = await scans.get_scan(toolkit, scan_id)
         summary["media_servers"] = await refresh_media_servers(
             toolkit, [path for path, _ in removed], scan_mounts=(scan.results_json or {}).get("mounts", []))
+    if not ctx.should_abort():
+        summary["repair"] = await repair_arr(ctx, settings, removed)
+    if removed:
+        async with ctx.sessions() as session:
+            await record_deletion(session, scan_id, [path for path, _ in removed],
+                                  researched=searched_links(summary.get("repair")))
+            await session.commit()
     if ctx.should_abort():
         raise JobCancelled(summary)
-    summary["repair"] = await repair_arr(ctx, settings, removed)
     return summary
 
 
