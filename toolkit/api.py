@@ -76,7 +76,7 @@ def gettext(message: str, **values: Any) -> str:
     """``message`` in the interface's language (the request's, else the configured one),
     ``%(name)s`` placeholders filled from ``values``. Import it as ``_`` so that
     ``scripts/translations`` finds the strings; give their French in the catalog."""
-    from toolkit.web.i18n import gettext as translate
+    from toolkit.core.i18n import gettext as translate  # the web app makes it follow requests
 
     return translate(message, **values)
 

@@ -26,6 +26,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from toolkit.core.hookspecs import Task
+from toolkit.core.i18n import gettext as _
 from toolkit.core.models import JobRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class InvalidParams(JobError):
 
     def __init__(self, task: str, fields: dict[str, str]):
         self.fields = fields
-        super().__init__(f"invalid parameters for {task}: "
+        super().__init__(_("invalid parameters for %(task)s", task=task) + ": "
                          + "; ".join(f"{k}: {v}" for k, v in fields.items()))
 
 
@@ -82,7 +83,7 @@ def validate_params(spec: Task, params: Any) -> dict:
     if params is None:
         params = {}
     if not isinstance(params, dict):
-        raise InvalidParams(spec.name, {"params": "must be a JSON object"})
+        raise InvalidParams(spec.name, {"params": _("must be a JSON object")})
     if spec.params is None:
         return dict(params)
     try:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Callable
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from toolkit.core.hookspecs import SettingsSchema
+from toolkit.core.i18n import gettext as _
 from toolkit.core.settings import SettingsStore
 
 log = logging.getLogger(__name__)
@@ -89,9 +89,6 @@ class Notifier:
     def __init__(self, settings: SettingsStore, public_url: str = ""):
         self.settings = settings
         self.public_url = public_url.rstrip("/")
-        # the web app puts its gettext here (the page's or the setting's language); the core
-        # imports no web code, and a command-line run answers in English
-        self.translate: Callable[[str], str] = lambda message: message
 
     def link(self, path: str) -> str:
         return f"{self.public_url}{path}" if self.public_url else path
@@ -100,14 +97,12 @@ class Notifier:
                    force: bool = False) -> NotifyResult:
         """Send ``title``/``body`` (plus the link) for ``event``; ``force`` ignores the
         per-event switch (the test button). Never raises for a delivery failure."""
-        _ = self.translate
-
         settings: NotificationSettings = await self.settings.get(NAMESPACE)
         urls = url_lines(settings.urls.get_secret_value())
         if not urls:
             return NotifyResult(False, 0, _("no notification URL is configured"))
         if not force and not getattr(settings, f"on_{event}", False):
-            return NotifyResult(False, len(urls), f"notifications for {event!r} are off")
+            return NotifyResult(False, len(urls), _("notifications for %(event)s are off", event=repr(event)))
         if link:
             body = f"{body}\n{self.link(link)}"
         try:

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from toolkit.core import auth, db, migrate, notify
+from toolkit.core import auth, db, interface, migrate, notify
 from toolkit.core.services import mediaserver
 from toolkit.core.config import ToolkitConfig
 from toolkit.core.jobs import InProcessJobRunner, JobView
@@ -33,7 +33,7 @@ class Toolkit:
         self.config = config or ToolkitConfig.from_env()
         self.host = host or build_plugin_host(self.config)
         self.registry: Registry = self.host.collect()  # duplicates fail here, before startup
-        for schema in (notify.SCHEMA, auth.SCHEMA, *mediaserver.SCHEMAS):
+        for schema in (notify.SCHEMA, auth.SCHEMA, interface.SCHEMA, *mediaserver.SCHEMAS):
             if schema.namespace in self.registry.settings:
                 raise PluginConflict(f"settings namespace {schema.namespace!r} belongs to the host")
             self.registry.settings[schema.namespace] = schema

@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from toolkit.core.hookspecs import Schedule, Task
+from toolkit.core.i18n import gettext as _
 from toolkit.core.jobs import InvalidParams, JobError, JobRunner, validate_params
 from toolkit.core.models import ScheduleRow, utcnow
 
@@ -45,16 +46,16 @@ def normalise_cron(cron: str) -> str:
     """A preset's expression, or ``cron`` itself once checked: five fields, and a next run
     within a year (``0 0 31 2 *`` never fires)."""
     if not isinstance(cron, str) or len(cron) > 200:
-        raise ScheduleError({"cron": "a cron expression of five fields is required"})
+        raise ScheduleError({"cron": _("a cron expression of five fields is required")})
     cron = PRESETS.get(cron.strip().lower(), " ".join(cron.split()))
     if len(cron.split()) != 5 or not croniter.is_valid(cron):
-        raise ScheduleError({"cron": f"not a valid cron expression of five fields: {cron!r}"})
+        raise ScheduleError({"cron": _("not a valid cron expression of five fields: %(cron)s", cron=repr(cron))})
     try:
         fires = next_run(cron)
     except Exception:  # croniter gives up on dates that never come
         fires = None
     if fires is None or fires - utcnow() > timedelta(days=366):
-        raise ScheduleError({"cron": f"{cron!r} does not fire within a year"})
+        raise ScheduleError({"cron": _("%(cron)s does not fire within a year", cron=repr(cron))})
     return cron
 
 
@@ -62,9 +63,9 @@ def check_task(tasks: dict[str, Task], task: str, params: object) -> dict:
     """The validated parameters of a schedulable task; raises ``ScheduleError``."""
     spec = tasks.get(task)
     if spec is None:
-        raise ScheduleError({"task": f"unknown task {task!r}"})
+        raise ScheduleError({"task": _("unknown task %(task)s", task=repr(task))})
     if not spec.schedulable:
-        raise ScheduleError({"task": f"{task} may not be scheduled"})
+        raise ScheduleError({"task": _("%(task)s may not be scheduled", task=task)})
     try:
         return validate_params(spec, params)
     except InvalidParams as exc:
@@ -192,7 +193,7 @@ class Scheduler:
     async def set_enabled(self, name: str, enabled: bool) -> ScheduleView:
         current = await self.get(name)
         if current is None:
-            raise ScheduleError({"name": f"no schedule {name!r}"})
+            raise ScheduleError({"name": _("no schedule %(name)s", name=repr(name))})
         return await self.save(name, task=current.task, cron=current.cron,
                                params=current.params, enabled=enabled)
 

@@ -11,7 +11,7 @@ changes without a new secret in the same change.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel, SecretStr, ValidationError
 from sqlalchemy import Table, insert, select, update
@@ -102,6 +102,9 @@ class SettingsStore:
         self.sessions = sessions
         self.schemas = schemas
         self.tables = tables or {}
+        # called with (namespace, new settings) after each saved change: for values kept in
+        # memory on every request (the interface language), which must not read the database
+        self.listeners: list[Callable[[str, BaseModel], None]] = []
         for schema in schemas.values():
             if schema.table and schema.table not in self.tables:
                 raise ValueError(f"settings {schema.namespace!r} name unknown table "
@@ -206,4 +209,7 @@ class SettingsStore:
             if dropped:
                 settings = _validated(model, {**merged, **{name: "" for name in dropped}})
         await self._save(namespace, _plain(settings))
-        return await self.get(namespace)
+        saved = await self.get(namespace)
+        for listener in self.listeners:
+            listener(namespace, saved)
+        return saved

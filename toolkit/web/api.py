@@ -9,6 +9,7 @@ from quart import Blueprint, current_app, jsonify, render_template
 from toolkit import __version__
 from toolkit.core.jobs import JobView
 from toolkit.web.errors import ApiError
+from toolkit.web.i18n import gettext as _
 from toolkit.web.openapi import openapi_document
 from toolkit.web.validation import AnyObject, Name, body, declares, json_object, query
 
@@ -123,7 +124,7 @@ async def enable_schedule(name: str, body: EnabledBody):
 async def delete_schedule(name: str):
     """Remove a schedule."""
     if not await _toolkit().scheduler.delete(name):
-        raise ApiError(404, f"no schedule {name!r}")
+        raise ApiError(404, _("no schedule %(name)s", name=repr(name)))
     return {"deleted": name}
 
 
@@ -146,7 +147,7 @@ async def home():
 def _settings_namespace(namespace: str):
     tk = _toolkit()
     if namespace not in tk.registry.settings:
-        raise ApiError(404, f"no settings namespace {namespace!r}")
+        raise ApiError(404, _("no settings namespace %(namespace)s", namespace=repr(namespace)))
     return tk.settings
 
 
@@ -177,14 +178,14 @@ async def save_settings(namespace: str, body: AnyObject):
 async def test_notification():
     """Send a test message to every configured notification URL."""
     notifier = _toolkit().notifier
-    result = await notifier.send("test", "Redriva Toolkit: test",
-                                 "Notifications work. You will hear from the toolkit here.",
+    result = await notifier.send("test", _("Redriva Toolkit: test"),
+                                 _("Notifications work. You will hear from the toolkit here."),
                                  link="/", force=True)
     if not result.targets:
-        raise ApiError(422, "no notification URL is configured",
-                       fields={"urls": "add at least one Apprise URL"})
+        raise ApiError(422, _("no notification URL is configured"),
+                       fields={"urls": _("add at least one Apprise URL")})
     if not result.sent:
-        raise ApiError(502, "the notification could not be delivered", code="delivery_failed")
+        raise ApiError(502, _("the notification could not be delivered"), code="delivery_failed")
     return result.as_dict()
 
 
@@ -197,12 +198,12 @@ async def test_media_server(kind: str):
     from toolkit.core.services.mediaserver import MediaServerClient, MediaServerKind
 
     if kind not in set(MediaServerKind):
-        raise ApiError(404, f"no media server {kind!r} (jellyfin, emby or plex)")
+        raise ApiError(404, _("no media server %(kind)s (jellyfin, emby or plex)", kind=repr(kind)))
     tk = _toolkit()
     settings = await tk.settings.get(kind)
     if not settings.configured:
-        raise ApiError(422, f"{kind} has no address or key", fields={
-            "url": "give the server's address and its key"})
+        raise ApiError(422, _("%(kind)s has no address or key", kind=kind), fields={
+            "url": _("give the server's address and its key")})
     client = MediaServerClient(settings, http=tk.http)
     try:
         return await client.test_connection()

@@ -19,8 +19,9 @@ from toolkit.api import current_toolkit  # noqa: F401  (plugins still import it 
 from toolkit.core.config import ToolkitConfig
 from toolkit.core.plugins import PluginConflict, PluginHost
 from toolkit.core.runtime import Toolkit
-from toolkit.web import i18n
+from toolkit.web import i18n, language
 from toolkit.web.errors import ApiError, register_error_handlers
+from toolkit.web.i18n import gettext as _
 from toolkit.core.db import MAX_ID
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def _register_blueprints(app: Quart, toolkit: Toolkit) -> None:
         # registering them (in its startup hook) answers 503 instead
         plugin = owners.get((request.blueprint or "").split(".")[0])
         if plugin is not None and plugin in toolkit.host.failed():
-            raise ApiError(503, f"the plugin {plugin} failed to start (see /api/toolkit/plugins)",
+            raise ApiError(503, _("the plugin %(plugin)s failed to start (see /api/toolkit/plugins)", plugin=plugin),
                            code="plugin_failed")
         return None
 
@@ -76,11 +77,11 @@ def _same_origin_guard(app: Quart) -> None:
         if request.method not in UNSAFE_METHODS:
             return None
         if request.headers.get("Sec-Fetch-Site") == "cross-site":
-            raise ApiError(403, "cross-site request refused", code="csrf")
+            raise ApiError(403, _("cross-site request refused"), code="csrf")
         origin = request.headers.get("Origin")
         # "null" comes from sandboxed frames, data: pages and cross-site redirects
         if origin and (origin == "null" or urlsplit(origin).netloc != request.host):
-            raise ApiError(403, f"cross-origin request from {origin} refused", code="csrf")
+            raise ApiError(403, _("cross-origin request from %(origin)s refused", origin=origin), code="csrf")
         return None
 
 
@@ -92,10 +93,9 @@ def create_app(config: ToolkitConfig | None = None, host: PluginHost | None = No
     # every <int:...> in a URL fits the database's INTEGER (a larger one would be a 500)
     app.url_map.converters["int"] = BoundedInt
     app.config["TOOLKIT_LANGUAGE"] = toolkit.config.language
-    i18n.init_app(app)
     app.extensions["toolkit"] = toolkit
     toolkit.app = app
-    toolkit.notifier.translate = i18n.gettext
+    i18n.init_app(app)  # also makes notifications follow the request's or the set language
     register_error_handlers(app)
     from toolkit.web import auth
 
@@ -106,6 +106,7 @@ def create_app(config: ToolkitConfig | None = None, host: PluginHost | None = No
 
     app.register_blueprint(api)
     app.register_blueprint(pages)
+    language.install(app)
     _register_blueprints(app, toolkit)
 
     @app.context_processor
@@ -126,6 +127,7 @@ def create_app(config: ToolkitConfig | None = None, host: PluginHost | None = No
     @app.before_serving
     async def _startup():
         await toolkit.start()
+        await i18n.load_setting(app)
         await gate.start()  # creates the signing key and the API key on first start
 
     @app.after_serving

@@ -9,7 +9,15 @@ from toolkit.core.errors import PluginError
 from toolkit.core.jobs import JobError
 from toolkit.core.schedule import ScheduleError
 from toolkit.core.settings import SettingsError
+from toolkit.web.i18n import N_, say
 from toolkit.web.i18n import gettext as _
+
+# werkzeug's answers for what a client gets wrong, in a few words of our own (its long English
+# descriptions cannot be translated: they are not in our catalog)
+HTTP_MESSAGES = {400: N_("bad request"), 401: N_("not logged in"), 403: N_("forbidden"),
+                 404: N_("not found"), 405: N_("method not allowed"),
+                 413: N_("the request is too large"), 415: N_("unsupported media type"),
+                 429: N_("too many requests")}
 
 
 class ApiError(PluginError):
@@ -17,9 +25,13 @@ class ApiError(PluginError):
 
 
 def error_response(status: int, message: str, code: str, fields: dict | None = None, **extra):
-    body = {"status": status, "code": code, "message": message, **extra}
+    """The JSON error; ``message`` and the field messages in the request's language (those
+    made in English elsewhere, marked ``N_`` or pydantic's usual ones, are translated here;
+    ``code`` and the field names stay as they are: programs read them)."""
+    body = {"status": status, "code": code, "message": say(message), **extra}
     if fields:
-        body["fields"] = fields
+        body["fields"] = {name: say(text) if isinstance(text, str) else text
+                          for name, text in fields.items()}
     response = jsonify({"error": body})
     response.status_code = status
     return response
@@ -36,11 +48,11 @@ def register_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(SettingsError)
     async def _settings_error(exc: SettingsError):
-        return error_response(422, "invalid settings", "invalid", exc.fields)
+        return error_response(422, _("invalid settings"), "invalid", exc.fields)
 
     @app.errorhandler(ScheduleError)
     async def _schedule_error(exc: ScheduleError):
-        return error_response(422, "invalid schedule", "invalid", exc.fields)
+        return error_response(422, _("invalid schedule"), "invalid", exc.fields)
 
     @app.errorhandler(JobError)
     async def _job_error(exc: JobError):
@@ -56,8 +68,10 @@ def register_error_handlers(app: Quart) -> None:
                 return await error_page(404, _("Page not found"),
                                         _("There is no page at %(path)s.", path=request.path))
             return exc
-        return error_response(exc.code or 500, exc.description or exc.name,
-                              exc.name.lower().replace(" ", "_"))
+        default = exc.description == type(exc).description  # werkzeug's own words
+        message = _(HTTP_MESSAGES[exc.code]) if default and exc.code in HTTP_MESSAGES else \
+            exc.description or exc.name
+        return error_response(exc.code or 500, message, exc.name.lower().replace(" ", "_"))
 
     @app.errorhandler(Exception)
     async def _unexpected(exc: Exception):
@@ -65,7 +79,7 @@ def register_error_handlers(app: Quart) -> None:
         if not wants_json():
             return await error_page(500, _("Something went wrong"),
                                     _("The toolkit could not do this; the details are in its log."))
-        return error_response(500, "internal error", "internal")
+        return error_response(500, _("internal error"), "internal")
 
 
 async def error_page(status: int, title: str, message: str):

@@ -1,55 +1,35 @@
-"""The interface in English and French: gettext catalogs, as Flask-Babel does it, on Quart.
+"""The interface in English and French on Quart, as Flask-Babel does it: the request's
+language, and ``_`` in templates. The catalogs and the lookup are ``toolkit.core.i18n``'s
+(also used by the command line, without the web stack).
 
 Strings are marked with ``_()`` / ``ngettext()`` in Python and templates (Jinja's
-``jinja2.ext.i18n``, new style: ``_("Delete %(n)s links", n=3)``, values escaped). The
-catalog is ``toolkit/translations/<lang>/LC_MESSAGES/messages.po``, read with Babel and
-compiled in memory once per process: a clone and a wheel need no build step, and no compiled
-``.mo`` can go stale. ``scripts/translations`` extracts the strings and updates the catalog;
-``tests/core/test_i18n.py`` fails when a marked string has no French translation.
+``jinja2.ext.i18n``, new style: ``_("Delete %(n)s links", n=3)``, values escaped).
 
-The language of a request: the ``TOOLKIT_LANGUAGE`` setting (``en``/``fr``), else Redriva's
-language when the toolkit is mounted in Redriva (French), else the browser's
-``Accept-Language``. Outside a request (notifications, jobs): the setting, else Redriva's,
-else English.
+The language of a request: the ``TOOLKIT_LANGUAGE`` environment variable, else the
+``interface.language`` setting when it is not ``auto`` (the Account page's picker), else
+Redriva's language when the toolkit is mounted in Redriva (French), else the browser's
+``Accept-Language``, else English. Outside a request (notifications, jobs): the same without
+the browser.
 """
 from __future__ import annotations
 
-import functools
 import re
-import gettext as stdlib_gettext
-import io
-from pathlib import Path
 
 from quart import current_app, g, has_app_context, has_request_context, request
 
-LANGUAGES = ("en", "fr")
-DEFAULT = "en"
+from toolkit.core import i18n as core
+from toolkit.core.i18n import DEFAULT, LANGUAGES, N_, normalize, translations  # noqa: F401
+
 REDRIVA_LANGUAGE = "fr"  # Redriva's interface: <html lang="fr">
-CATALOGS = Path(__file__).resolve().parent.parent / "translations"
+SETTING = "TOOLKIT_LANGUAGE_SETTING"  # app.config key: the saved setting, kept in memory
 _outside_request = {"language": DEFAULT}  # the serving app's choice, for jobs and notifications
-
-
-@functools.cache
-def translations(language: str) -> stdlib_gettext.NullTranslations:
-    po = CATALOGS / language / "LC_MESSAGES" / "messages.po"
-    if language == DEFAULT or not po.is_file():
-        return stdlib_gettext.NullTranslations()
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    with po.open("rb") as handle:
-        catalog = read_po(handle, locale=language)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)  # fuzzy entries are left out, as msgfmt does
-    compiled.seek(0)
-    return stdlib_gettext.GNUTranslations(compiled)
 
 
 def configured_language(app) -> str | None:
     """The language the app is set to, whatever the browser asks."""
-    chosen = (app.config.get("TOOLKIT_LANGUAGE") or "").strip().lower()
-    if chosen in LANGUAGES:
-        return chosen
+    for chosen in (app.config.get("TOOLKIT_LANGUAGE"), app.config.get(SETTING)):
+        if language := normalize(chosen):
+            return language
     if app.config.get("REDRIVA_MOUNTED"):
         return app.config.get("REDRIVA_LANGUAGE", REDRIVA_LANGUAGE)
     return None
@@ -68,23 +48,9 @@ def get_language() -> str:
     return _outside_request["language"]
 
 
-def gettext(message: str, **values) -> str:
-    text = translations(get_language()).gettext(message)
-    return text % values if values else text
-
-
-def ngettext(singular: str, plural: str, num: int, **values) -> str:
-    text = translations(get_language()).ngettext(singular, plural, num)
-    return text % {"num": num, **values}
-
-
+gettext = core.gettext  # in the language get_language() gives, once init_app installed it
+ngettext = core.ngettext
 _ = gettext
-
-
-def N_(message: str) -> str:
-    """Marks a message for the catalog where it is made (a validator, the engine); the page
-    translates it where it is shown (:func:`say`)."""
-    return message
 
 
 # pydantic's own messages, as the settings page shows them
@@ -118,6 +84,20 @@ def init_app(app) -> None:
     async def _language():
         return {"html_lang": get_language()}
 
-    @app.before_serving
-    async def _remember_language():
-        _outside_request["language"] = configured_language(app) or DEFAULT
+    core.set_resolver(get_language)
+
+    def _remember(namespace: str, settings) -> None:
+        if namespace == core.NAMESPACE:
+            app.config[SETTING] = settings.language
+            _outside_request["language"] = configured_language(app) or DEFAULT
+
+    app.extensions["toolkit"].settings.listeners.append(_remember)
+    _remember(core.NAMESPACE, type("Unread", (), {"language": None}))
+
+
+async def load_setting(app) -> None:
+    """Read the saved language once the database is ready (the app's startup); later
+    changes come through the settings store's listener."""
+    toolkit = app.extensions["toolkit"]
+    for listener in toolkit.settings.listeners:
+        listener(core.NAMESPACE, await toolkit.settings.get(core.NAMESPACE))

@@ -18,6 +18,7 @@ from quart import request
 
 from toolkit.core.db import MAX_ID  # SQLite's INTEGER
 from toolkit.web.errors import ApiError
+from toolkit.web.i18n import gettext as _, say
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Note = Annotated[str, Field(max_length=500)]  # notes stay short (scans.MAX_NOTE)
@@ -26,7 +27,9 @@ PathText = Annotated[str, Field(max_length=4096)]
 
 
 def field_messages(exc: ValidationError, prefix: str) -> dict[str, str]:
-    return {".".join([prefix, *map(str, err["loc"])]): err["msg"] for err in exc.errors()}
+    # pydantic's English, in the request's language (say() knows its usual messages)
+    return {".".join([prefix, *map(str, err["loc"])]): say(err["msg"].removeprefix("Value error, "))
+            for err in exc.errors()}
 
 
 class AnyObject(BaseModel):
@@ -46,7 +49,7 @@ async def json_object(*, optional: bool = False) -> dict:
     except (UnicodeDecodeError, ValueError):  # invalid UTF-8 is a client's error too
         data = None
     if not isinstance(data, dict):
-        raise ApiError(400, "expected a JSON object body")
+        raise ApiError(400, _("expected a JSON object body"))
     return data
 
 
@@ -55,7 +58,7 @@ def _validated(model: type[BaseModel], data: Any, prefix: str, status: int) -> B
         return model.model_validate(data)
     except ValidationError as exc:
         fields = field_messages(exc, prefix)
-        raise ApiError(status, "invalid " + ", ".join(fields), fields=fields) from None
+        raise ApiError(status, _("invalid %(fields)s", fields=", ".join(fields)), fields=fields) from None
 
 
 def body(model: type[BaseModel], *, optional: bool = False):
