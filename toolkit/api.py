@@ -22,27 +22,69 @@ every other module of the toolkit is private and may change. What is here:
 - Jellyfin/Emby/Plex: :func:`refresh_media_servers` (scan exactly the changed folders);
 - English and French: :func:`gettext` (import it as ``_``) and :func:`N_`; templates have
   ``_()`` (see ``scripts/translations``);
-- :func:`upgrade_database` for a plugin's command line; :func:`utcnow`.
+- :func:`upgrade_database` for a plugin's command line, :func:`lazy_command` to register
+  one that is imported only when it runs; :func:`utcnow`.
+
+Importing this module is cheap: the names backed by SQLAlchemy, httpx or pydantic are
+imported on first use.
 """
 from __future__ import annotations
 
 import contextlib
-from typing import Any, AsyncIterator
+import importlib
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from toolkit import hookimpl
-from toolkit.core.db import MAX_ID, new_metadata
+from toolkit.core.commands import lazy_command
 from toolkit.core.errors import PluginError
 from toolkit.core.hookspecs import MenuLink, Models, Schedule, SettingsSchema, Task
-from toolkit.core.jobs import InvalidParams, JobCancelled, JobConflict, JobContext, JobView
-from toolkit.core.models import UTCDateTime, utcnow
-from toolkit.core.runtime import Toolkit
-from toolkit.core.services.arr import ArrClient, CommandState, client_for
-from toolkit.core.services.errors import ServiceError, ServiceUnreachable
-from toolkit.core.services.mediaserver import configured_servers, refresh_folders
-from toolkit.core.services.settings import (ArrConnection, RadarrConnection, ServiceKind,
-                                            SonarrConnection)
-from toolkit.core.settings import MASK, SettingsError, field_errors
-from toolkit.core.settings import public as public_settings
+
+if TYPE_CHECKING:  # the same names, imported on first use (see _LAZY)
+    from toolkit.core.db import MAX_ID, new_metadata
+    from toolkit.core.jobs import InvalidParams, JobCancelled, JobConflict, JobContext, JobView
+    from toolkit.core.models import UTCDateTime, utcnow
+    from toolkit.core.runtime import Toolkit
+    from toolkit.core.services.arr import ArrClient, CommandState
+    from toolkit.core.services.errors import ServiceError, ServiceUnreachable
+    from toolkit.core.services.settings import (ArrConnection, RadarrConnection, ServiceKind,
+                                                SonarrConnection)
+    from toolkit.core.settings import MASK, SettingsError, field_errors
+    from toolkit.core.settings import public as public_settings
+
+# Importing this module (every plugin's plugin.py does, and the command line loads every
+# plugin) must stay cheap: SQLAlchemy, httpx, pydantic and alembic behind these names cost
+# ~0.4 s of CPU and ~35 MiB, which a command such as ``symlink scan`` never needs. So they
+# are imported when first used: ``from toolkit.api import Toolkit`` works as before.
+_LAZY: dict[str, tuple[str, str]] = {
+    "MAX_ID": ("toolkit.core.db", "MAX_ID"), "new_metadata": ("toolkit.core.db", "new_metadata"),
+    **{name: ("toolkit.core.jobs", name)
+       for name in ("InvalidParams", "JobCancelled", "JobConflict", "JobContext", "JobView")},
+    "UTCDateTime": ("toolkit.core.models", "UTCDateTime"), "utcnow": ("toolkit.core.models", "utcnow"),
+    "Toolkit": ("toolkit.core.runtime", "Toolkit"),
+    "ArrClient": ("toolkit.core.services.arr", "ArrClient"),
+    "CommandState": ("toolkit.core.services.arr", "CommandState"),
+    "ServiceError": ("toolkit.core.services.errors", "ServiceError"),
+    "ServiceUnreachable": ("toolkit.core.services.errors", "ServiceUnreachable"),
+    **{name: ("toolkit.core.services.settings", name)
+       for name in ("ArrConnection", "RadarrConnection", "ServiceKind", "SonarrConnection")},
+    **{name: ("toolkit.core.settings", name) for name in ("MASK", "SettingsError", "field_errors")},
+    "public_settings": ("toolkit.core.settings", "public"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value  # once imported, a plain module attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "ArrClient", "ArrConnection", "CommandState", "InvalidParams", "JobCancelled",
@@ -50,7 +92,7 @@ __all__ = [
     "Models", "N_", "PluginError", "RadarrConnection", "Schedule", "ServiceError", "ServiceKind",
     "ServiceUnreachable", "SettingsError", "SettingsSchema", "SonarrConnection", "Task",
     "Toolkit", "UTCDateTime", "arr_client", "arr_connections", "body", "current_toolkit",
-    "declares", "field_errors", "gettext", "hookimpl", "json_body", "mounts_down", "new_metadata",
+    "declares", "field_errors", "gettext", "hookimpl", "json_body", "lazy_command", "mounts_down", "new_metadata",
     "public_settings", "query", "refresh_media_servers", "running_toolkit", "toolkit_of", "upgrade_database", "utcnow",
 ]
 
@@ -62,7 +104,7 @@ MOUNTS_SERVICE = "mounts"
 # Where the Sonarr/Radarr connections are kept until they become a host setting: the
 # symlink plugin's settings (flat ``<kind>_enabled/_host/_port/_api_key`` fields).
 _CONNECTIONS_NAMESPACE = "symlink"
-_CONNECTION_MODELS = {"sonarr": SonarrConnection, "radarr": RadarrConnection}
+_CONNECTION_KINDS = {"sonarr": "SonarrConnection", "radarr": "RadarrConnection"}
 
 
 def current_toolkit() -> Toolkit:
@@ -130,6 +172,8 @@ def declares(*statuses: int, array: bool = False):
 async def running_toolkit() -> AsyncIterator[Toolkit]:
     """A toolkit for a command-line run, configured from the environment: database upgraded,
     no background jobs or schedules; stopped on exit."""
+    from toolkit.core.runtime import Toolkit
+
     toolkit = Toolkit()
     await toolkit.start(background=False)
     try:
@@ -152,8 +196,11 @@ async def arr_connections(toolkit: Toolkit) -> list[ArrConnection]:
     if _CONNECTIONS_NAMESPACE not in toolkit.registry.settings:
         return []
     values = (await toolkit.settings.get(_CONNECTIONS_NAMESPACE)).model_dump()
+    from toolkit.core.services import settings as service_settings
+
     connections = []
-    for kind, model in _CONNECTION_MODELS.items():
+    for kind, model_name in _CONNECTION_KINDS.items():
+        model = getattr(service_settings, model_name)
         if not values.get(f"{kind}_enabled"):
             continue
         try:
@@ -168,6 +215,8 @@ async def arr_connections(toolkit: Toolkit) -> list[ArrConnection]:
 def arr_client(toolkit: Toolkit, connection: ArrConnection, **options: Any) -> ArrClient:
     """A client for ``connection`` on the toolkit's shared HTTP client (``options``:
     ``retries``, ``backoff``)."""
+    from toolkit.core.services.arr import client_for
+
     return client_for(connection, http=toolkit.http, **options)
 
 
@@ -186,6 +235,8 @@ async def refresh_media_servers(toolkit: Toolkit, paths: list[str], *, update_ty
     saw one degraded (``scan_mounts``: its mount findings, ``{"mount_point", "degraded"}``).
     Returns what was asked of whom, or why nothing was (``skipped``); a server's failure is
     in the result, never raised."""
+    from toolkit.core.services.mediaserver import configured_servers, refresh_folders
+
     servers = await configured_servers(toolkit.settings)
     down = []
     if servers and paths:

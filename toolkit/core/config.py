@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit.core import db
+from toolkit.core import datadir
 
 
 def _names(value: str | None) -> frozenset[str]:
@@ -34,8 +34,8 @@ class ToolkitConfig:
     @classmethod
     def from_env(cls, **overrides) -> "ToolkitConfig":
         values = dict(
-            data_dir=db.data_dir(),
-            database_url=db.database_url(),
+            data_dir=datadir.data_dir(),
+            database_url=datadir.database_url(),
             plugins_block=_names(os.environ.get("TOOLKIT_PLUGINS_BLOCK")),
             plugins_allow=_names(os.environ.get("TOOLKIT_PLUGINS_ALLOW")),
             max_jobs=int(os.environ.get("TOOLKIT_MAX_JOBS", "2")),

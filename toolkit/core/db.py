@@ -14,6 +14,9 @@ from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+# where the database is: kept free of SQLAlchemy for the command line (re-exported here)
+from toolkit.core.datadir import _tighten, data_dir, database_url, secure_data_dir, sync_url  # noqa: F401
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -31,29 +34,6 @@ logging.getLogger("aiosqlite").setLevel(logging.INFO)
 def new_metadata() -> MetaData:
     """A MetaData with the project's naming convention; one per plugin."""
     return MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("TOOLKIT_DATA_DIR", "./data"))
-
-
-def _tighten(path: Path, mode: int) -> None:
-    """Remove group/other access from a path we own (the database holds API keys)."""
-    try:
-        status = path.stat()
-        if status.st_uid == os.getuid() and status.st_mode & 0o077:
-            path.chmod(mode)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:  # e.g. a read-only bind mount: say so, do not stop
-        logging.getLogger(__name__).warning("cannot restrict the access rights of %s: %s",
-                                            path, exc)
-
-
-def secure_data_dir(directory: Path) -> None:
-    """The data folder: created, or narrowed to, owner-only (0700)."""
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _tighten(directory, 0o700)
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -82,21 +62,6 @@ def secure_database_file(url: str) -> None:
         return  # SQLite reports the real problem itself
     for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         _tighten(file, 0o600)
-
-
-def database_url() -> str:
-    """``TOOLKIT_DATABASE_URL`` or ``sqlite+aiosqlite:///<TOOLKIT_DATA_DIR>/toolkit.db``."""
-    url = os.environ.get("TOOLKIT_DATABASE_URL")
-    if url:
-        return url
-    directory = data_dir()
-    secure_data_dir(directory)
-    return f"sqlite+aiosqlite:///{directory.resolve() / 'toolkit.db'}"
-
-
-def sync_url(url: str) -> str:
-    """The same database for blocking code (alembic, worker threads)."""
-    return url.replace("+aiosqlite", "")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -16,6 +16,7 @@ from toolkit.api import running_toolkit
 
 from . import service
 from .engine.plan import EXIT_ERROR, actionable, summary
+from .plugin import COMMAND_HELP
 
 
 def _line(entry: dict) -> str:
@@ -47,7 +48,7 @@ async def _run(apply: bool, yes: bool) -> dict:
         return summary(plan, applied)
 
 
-@click.group("queue", help="Clean up Sonarr/Radarr download queues.")
+@click.group("queue", help=COMMAND_HELP)
 def queue_cli() -> None:
     pass
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from toolkit.api import MenuLink, Models, SettingsSchema, hookimpl
+from toolkit.api import MenuLink, Models, SettingsSchema, hookimpl, lazy_command
 
 PLUGIN_NAME = "queue"
+COMMAND_HELP = "Clean up Sonarr/Radarr download queues."
 MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "versions"
 
 
@@ -52,6 +53,5 @@ def toolkit_register_routes(app):
 
 @hookimpl
 def toolkit_register_commands(cli):
-    from .cli import queue_cli
-
-    cli.add_command(queue_cli)
+    # imported when run: its services (httpx, SQLAlchemy) stay out of the other commands
+    cli.add_command(lazy_command("queue", f"{__package__}.cli:queue_cli", help=COMMAND_HELP))

@@ -23,6 +23,7 @@ from .engine.deletion import DEFAULT_MAX_COUNT, DEFAULT_MAX_SHARE, delete_proble
 from .engine.probe import ToolMissing, tool_path
 from .engine.report import ProblemSpool, write_report
 from .engine.scanproc import run_scan_in_child
+from .plugin import COMMAND_HELP
 
 EXIT_OK, EXIT_ERROR, EXIT_PROBLEMS, EXIT_DELETED, EXIT_GUARD = 0, 1, 2, 3, 4
 
@@ -31,7 +32,7 @@ def _console() -> Console:
     return Console(stderr=True)
 
 
-@click.group("symlink", help="Find and clean up broken or damaged media symlinks.")
+@click.group("symlink", help=COMMAND_HELP)
 def symlink_cli() -> None:
     pass
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from toolkit import hookimpl
+from toolkit.api import lazy_command
 from toolkit.core.hookspecs import MenuLink, Models, SettingsSchema
 
 PLUGIN_NAME = "symlink"
+COMMAND_HELP = "Find and clean up broken or damaged media symlinks."
 MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "versions"
 
 
@@ -100,6 +102,6 @@ def toolkit_shutdown(app):
 
 @hookimpl
 def toolkit_register_commands(cli):
-    from .cli import symlink_cli
-
-    cli.add_command(symlink_cli)
+    # imported when run: the other commands do not load the engine, nor this the others
+    cli.add_command(lazy_command("symlink", f"{__package__}.cli:symlink_cli",
+                                 help=COMMAND_HELP))
