@@ -106,6 +106,6 @@ async def wait_job(app, job_id: str, timeout: float = 30.0):
 
 
 async def settle_counts(app) -> None:
-    counter = app.extensions.get("symlink_counter")
+    counter = app.extensions["toolkit"].services.get("symlink_counter")
     if counter is not None:
         await asyncio.wait_for(counter.wait(), 30)

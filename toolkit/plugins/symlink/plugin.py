@@ -55,47 +55,43 @@ def toolkit_register_routes(app):
     return [api, pages]
 
 
-def _toolkit_of(app):
-    return app.extensions.get("toolkit") if app is not None else None
-
-
 @hookimpl
 def toolkit_startup(app, toolkit):
-    """Publish the known mounts' status for other plugins; then scans whose job ended while
-    the toolkit was down (a crash, a restart) take their job's final state now rather than
-    looking "running" until someone opens the page."""
+    """Publish the known mounts' status for other plugins; then, in the web app, scans whose
+    job ended while the toolkit was down (a crash, a restart) take their job's final state
+    now rather than looking "running" until someone opens the page."""
     from .service.mount_status import KnownMountStatus
 
     toolkit.services.setdefault("mounts", KnownMountStatus(toolkit.config.database_url))
-    tk = _toolkit_of(app)
-    if tk is None:
+    if app is None:
         return None
-    from .service.scans import reconcile_all
+    from .service.records import reconcile_all
 
-    return reconcile_all(tk)
+    return reconcile_all(toolkit)
 
 
 @hookimpl
-def toolkit_job_finished(app, job):
-    tk = _toolkit_of(app)
-    if tk is None or not job.task.startswith("symlink:"):
+def toolkit_job_finished(app, job, toolkit):
+    if app is None or not job.task.startswith("symlink:"):
         return None
-    if job.task == "symlink:delete":
-        forget_link_counts(app)  # the folder picker must not show the links just deleted
+    counter = _link_counter(toolkit)
+    if job.task == "symlink:delete" and counter is not None:
+        counter.invalidate()  # the folder picker must not show the links just deleted
     from .service.notifications import job_finished
 
-    return job_finished(tk, job)
+    return job_finished(toolkit, job)
 
 
-def forget_link_counts(app) -> None:
-    counter = app.extensions.get("symlink_counter") if app is not None else None
-    if counter is not None:
-        counter.invalidate()
+def _link_counter(toolkit):
+    """The folder picker's link counter, when the web app made one."""
+    from .service.directories import COUNTER_SERVICE
+
+    return toolkit.services.get(COUNTER_SERVICE)
 
 
 @hookimpl
-def toolkit_shutdown(app):
-    counter = app.extensions.get("symlink_counter") if app is not None else None
+def toolkit_shutdown(toolkit):
+    counter = _link_counter(toolkit)
     if counter is not None:
         counter.cancel()
 

@@ -2,7 +2,7 @@
 
 A schedule runs the ``symlink:scan`` task with ``{paths, mode, depth, schedule}``; the task
 records the scan (marked with the schedule's name) and, in real mode, decides afterwards
-whether it may delete (:func:`.scans.auto_delete`). Here: validation of what the page and
+whether it may delete (:func:`.deletions.auto_delete`). Here: validation of what the page and
 the API send (every field's error at once, nothing saved then), and the list the page shows.
 """
 from __future__ import annotations
@@ -18,7 +18,9 @@ from toolkit.core.schedule import ScheduleError, normalise_cron
 from toolkit.web.errors import ApiError
 from toolkit.web.i18n import gettext as _
 
-from . import scans
+from .common import job_or_none, off_loop, settings_of
+from .paths import resolve_all
+from .scans import validate_scan_request
 from ..history import SymlinkScan
 
 TASK = "symlink:scan"
@@ -100,7 +102,7 @@ async def save_schedule(tk: Toolkit, data: dict) -> dict:
     elif name in existing and (existing[name].task != TASK or name != original):
         fields["name"] = _("another schedule has this name")
     cron = cron_from(data, fields)
-    settings = await scans.settings_of(tk)
+    settings = await settings_of(tk)
     mode = data.get("mode", "dry-run")
     depth = data.get("verification_depth", data.get("depth", "basic"))
     raw_paths = data.get("paths") or []
@@ -110,14 +112,14 @@ async def save_schedule(tk: Toolkit, data: dict) -> dict:
         fields["paths"] = _("a list of folders")
         raw_paths = []
     try:  # the same rules as a scan started by hand (an empty list: the whole media path)
-        scans.validate_scan_request({"paths": raw_paths or [settings.media_path], "mode": mode,
+        validate_scan_request({"paths": raw_paths or [settings.media_path], "mode": mode,
                                      "verification_depth": depth})
     except ApiError as exc:
         fields.update({k: v for k, v in (exc.fields or {}).items() if k != "paths"})
     if mode == "real" and not settings.scheduled_deletions and "mode" not in fields:
         fields["mode"] = _("real mode on a schedule needs the opt-in: turn on “Scheduled "
                            "deletions” in Settings first")
-    resolved, path_errors = await scans.off_loop(scans.resolve_all, settings.media_path, raw_paths)
+    resolved, path_errors = await off_loop(resolve_all, settings.media_path, raw_paths)
     if path_errors:
         fields["paths"] = "; ".join(path_errors.values())
     if fields:
@@ -142,7 +144,7 @@ async def _views(tk: Toolkit, schedules) -> list[dict]:
     views = []
     for s in schedules:
         last_scan = scans_by_job.get(s.last_job_id)
-        last_job = await scans.job_or_none(tk, s.last_job_id)
+        last_job = await job_or_none(tk, s.last_job_id)
         params = s.params or {}
         views.append({
             "name": s.name, "cron": s.cron, "description": describe(s.cron), "enabled": s.enabled,

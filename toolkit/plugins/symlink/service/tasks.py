@@ -11,7 +11,6 @@ event loop only coordinates.
 """
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -25,10 +24,14 @@ from toolkit.core.db import create_engine_sync
 from toolkit.core.hookspecs import Schedule, Task
 from toolkit.core.jobs import JobCancelled, JobContext
 
-from ..engine.checker import DELETABLE_STATUSES, Problem, Progress, ScanOptions
+from ..engine.checker import Problem, Progress, ScanOptions
 from ..engine.scanproc import run_scan_in_child
 from ..history import SymlinkIgnore, SymlinkProblem, SymlinkScan, STATISTICS_COLUMNS, utcnow
+from .deletions import (auto_delete, check_deletion_allowed, deletable_filter, deletable_set_query,
+                        selection_token)
 from .lifecycle import after_scan_blocking, record_deletion, searched_links
+from .records import get_scan, set_scan
+from .scans import plan_queued_scan, scan_for_scheduled_job
 
 PROBLEM_BATCH = 500
 DELETE_CHUNK = 200
@@ -149,31 +152,23 @@ def _scan_blocking(ctx: JobContext, database_url: str, options: ScanOptions,
         engine.dispose()
 
 
-async def _set_scan(ctx: JobContext, scan_id: str, **values: Any) -> None:
-    async with ctx.sessions() as session:
-        await session.execute(update(SymlinkScan).where(SymlinkScan.id == scan_id).values(**values))
-        await session.commit()
-
-
 async def scan_task(ctx: JobContext, *, scan_id: str | None = None, paths: list[str] | None = None,
                     mode: str = "dry-run", depth: str = "basic", workers: int = 6,
                     small_files: str = "media", expected_links: int | None = None,
                     schedule: str | None = None) -> dict:
     """Run one scan. Started by a schedule (no ``scan_id``), it records its scan row first and,
-    in real mode, may delete what it found afterwards (see :func:`scans.auto_delete`)."""
-    from . import scans
-
+    in real mode, may delete what it found afterwards (see :func:`.deletions.auto_delete`)."""
     toolkit = ctx.services["toolkit"]
     scheduled = scan_id is None
     # the folders are resolved under the media path now, whatever the parameters say
     if scheduled:
-        planned = await scans.scan_for_scheduled_job(
+        planned = await scan_for_scheduled_job(
             toolkit, ctx.job_id, {"paths": paths, "mode": mode, "depth": depth}, schedule=schedule)
     else:
-        planned = await scans.plan_queued_scan(toolkit, scan_id, ctx.job_id)
+        planned = await plan_queued_scan(toolkit, scan_id, ctx.job_id)
     scan_id, paths, mode, depth = planned["scan_id"], planned["paths"], planned["mode"], planned["depth"]
     workers, small_files = planned["workers"], planned["small_files"]
-    await _set_scan(ctx, scan_id, status="running")
+    await set_scan(ctx.sessions, scan_id, status="running")
     async with ctx.sessions() as session:
         ignored = frozenset((await session.execute(select(SymlinkIgnore.path))).scalars())
     options = ScanOptions(paths=paths, depth=depth, workers=workers, small_files=small_files,
@@ -183,7 +178,7 @@ async def scan_task(ctx: JobContext, *, scan_id: str | None = None, paths: list[
         result, found = await ctx.run_blocking(
             _scan_blocking, ctx, toolkit.config.database_url, options, ignored, expected_links)
     except Exception as exc:
-        await _set_scan(ctx, scan_id, status="error", error_message=f"{type(exc).__name__}: {exc}",
+        await set_scan(ctx.sessions, scan_id, status="error", error_message=f"{type(exc).__name__}: {exc}",
                         finished_at=utcnow(), duration=round(time.monotonic() - started, 3))
         raise
     if result.cancelled:
@@ -193,8 +188,8 @@ async def scan_task(ctx: JobContext, *, scan_id: str | None = None, paths: list[
         status = "error" if result.stopped_reason else "completed"
     statistics = {name: result.statistics.get(name, 0) for name in STATISTICS_COLUMNS}
     statistics["files_deleted"] = 0
-    await _set_scan(
-        ctx, scan_id, finished_at=utcnow(), duration=result.duration_seconds,
+    await set_scan(
+        ctx.sessions, scan_id, finished_at=utcnow(), duration=result.duration_seconds,
         problems_found=found, error_message=result.stopped_reason, **statistics,
         results_json={"mounts": result.mounts, "mount_down": result.mount_down,
                       "stopped_reason": result.stopped_reason,
@@ -210,37 +205,15 @@ async def scan_task(ctx: JobContext, *, scan_id: str | None = None, paths: list[
         summary["lives"] = await ctx.run_blocking(after_scan_blocking, toolkit.config.database_url,
                                                   scan_id, status)
     finally:
-        await _set_scan(ctx, scan_id, status=status)
+        await set_scan(ctx.sessions, scan_id, status=status)
     if result.cancelled:
         raise JobCancelled(summary)
     if scheduled and mode == "real":
         # also when the engine stopped the scan: the decision then says why nothing is deleted
-        summary["auto_delete"] = await scans.auto_delete(toolkit, scan_id)
+        summary["auto_delete"] = await auto_delete(toolkit, scan_id)
     if result.stopped_reason:
         raise RuntimeError(result.stopped_reason)
     return summary
-
-
-def deletable_filter(scan_id: str):
-    """The problems of a scan that a confirmed deletion may act on."""
-    return (SymlinkProblem.scan_id == scan_id, SymlinkProblem.status.in_(DELETABLE_STATUSES),
-            SymlinkProblem.ignored.is_(False), SymlinkProblem.outcome.is_(None))
-
-
-def deletable_set_query(scan_id: str, ids: list[int] | None = None):
-    """Count and fingerprint of a scan's deletable set (or of the deletable ones among
-    ``ids``), computed by the database (no id list in memory, however many problems)."""
-    query = select(func.count(), func.coalesce(func.sum(SymlinkProblem.id), 0),
-                   func.coalesce(func.sum(SymlinkProblem.id * SymlinkProblem.id), 0),
-                   func.coalesce(func.min(SymlinkProblem.id), 0),
-                   func.coalesce(func.max(SymlinkProblem.id), 0)).where(*deletable_filter(scan_id))
-    return query.where(SymlinkProblem.id.in_(ids)) if ids is not None else query
-
-
-def selection_token(scan_id: str, row) -> str:
-    """Names one result set (count, sum, sum of squares, bounds of its ids): a confirmation
-    made on a page showing another set does not match."""
-    return hashlib.sha256(f"{scan_id}:{':'.join(map(str, row))}".encode()).hexdigest()[:20]
 
 
 def _delete_blocking(ctx: JobContext, database_url: str, scan_id: str, problem_ids: list[int] | None,
@@ -307,18 +280,16 @@ def _delete_blocking(ctx: JobContext, database_url: str, scan_id: str, problem_i
 async def delete_task(ctx: JobContext, *, scan_id: str, token: str, problem_ids: list[int] | None = None,
                       override: bool = False, paths: list[str] | None = None,
                       depth: str = "basic", small_files: str = "media") -> dict:
-    from . import scans
-
     toolkit = ctx.services["toolkit"]
     # however it was started: only a real-mode scan's confirmed set, within the guard
-    await scans.check_deletion_allowed(toolkit, scan_id, problem_ids, override)
+    await check_deletion_allowed(toolkit, scan_id, problem_ids, override)
     settings = await toolkit.settings.get("symlink")
     options = ScanOptions(paths=paths or ["/"], depth=depth, small_files=small_files, scan_id=scan_id)
     tally, removed = await ctx.run_blocking(_delete_blocking, ctx, toolkit.config.database_url,
                                             scan_id, problem_ids, options, token, settings.media_path)
     summary: dict[str, Any] = {"scan_id": scan_id, **tally}
     if removed:  # Jellyfin/Emby/Plex re-scan exactly the folders that changed
-        scan = await scans.get_scan(toolkit, scan_id)
+        scan = await get_scan(toolkit, scan_id)
         summary["media_servers"] = await refresh_media_servers(
             toolkit, [path for path, _ in removed], scan_mounts=(scan.results_json or {}).get("mounts", []))
     if not ctx.should_abort():

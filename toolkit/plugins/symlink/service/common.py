@@ -1,0 +1,41 @@
+"""What every part of the symlink service layer shares: the plugin's settings, blocking
+filesystem work off the event loop, a job looked up without failing, and id checks."""
+from __future__ import annotations
+
+import asyncio
+
+from toolkit.core.db import MAX_ID
+from toolkit.core.jobs import JobNotFound
+from toolkit.core.runtime import Toolkit
+from toolkit.web.errors import ApiError
+
+from ..settings import SymlinkSettings
+
+NAMESPACE = "symlink"
+FS_TIMEOUT = 10.0
+
+
+async def settings_of(tk: Toolkit) -> SymlinkSettings:
+    return await tk.settings.get(NAMESPACE)
+
+
+async def off_loop(fn, *args, timeout: float = FS_TIMEOUT):
+    """Blocking filesystem work in a thread, with a deadline (a hung mount must not hang us)."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout)
+    except asyncio.TimeoutError:
+        raise ApiError(503, f"the filesystem did not answer within {timeout:g}s") from None
+
+
+async def job_or_none(tk: Toolkit, job_id: str | None):
+    if not job_id:
+        return None
+    try:
+        return await tk.runner.get(job_id)
+    except JobNotFound:
+        return None
+
+
+def is_id(value: object) -> bool:
+    """A row id the database can hold (a larger integer would be a 500 there)."""
+    return type(value) is int and 1 <= value <= MAX_ID

@@ -1,0 +1,87 @@
+"""Sonarr/Radarr connections from the settings page: test them, find them through Docker
+and save what Docker proposes."""
+from __future__ import annotations
+
+import asyncio
+
+from pydantic import ValidationError
+
+from toolkit.core.runtime import Toolkit
+from toolkit.core.settings import field_errors
+from toolkit.web.errors import ApiError
+from toolkit.web.i18n import gettext as _
+
+from .common import settings_of
+from .config import save_config
+
+
+async def test_services(tk: Toolkit, which: list[str]) -> dict:
+    """Test the enabled (or named) Sonarr/Radarr connections with the services layer:
+    each answer says the version found, or why it failed."""
+    from toolkit.core.services import ServiceError, client_for
+
+    settings = await settings_of(tk)
+    results = {}
+    for kind in ("sonarr", "radarr"):
+        if which and kind not in which:
+            continue
+        host, enabled = getattr(settings, f"{kind}_host"), getattr(settings, f"{kind}_enabled")
+        if not host or not (enabled or which):
+            results[kind] = {"ok": False, "reason": "not_configured",
+                             "message": _("%(app)s is not configured: enable it and give its "
+                                          "host and API key", app=kind.capitalize())}
+            continue
+        try:
+            async with client_for(settings.arr_connection(kind, timeout=10), http=tk.http) as client:
+                results[kind] = (await client.test_connection()).to_dict()
+        except ServiceError as exc:
+            results[kind] = {"ok": False, **exc.to_dict()}
+        except ValidationError as exc:  # the connection model refused a value: say which
+            results[kind] = {"ok": False, "reason": "invalid",
+                             "message": "; ".join(field_errors(exc).values())}
+        except ValueError as exc:
+            results[kind] = {"ok": False, "reason": "invalid", "message": str(exc)}
+    return results
+
+
+async def detect_services() -> dict:
+    """Proposals for Sonarr/Radarr found through Docker (keys masked); 503 with a clear
+    message when Docker cannot be reached."""
+    from toolkit.core.services import DockerUnavailable
+    from toolkit.core.services.docker_detect import detect_services as detect
+
+    try:
+        result = await asyncio.wait_for(asyncio.to_thread(detect), 30)
+    except DockerUnavailable as exc:
+        raise ApiError(503, str(exc), code="docker_unavailable") from None
+    except asyncio.TimeoutError:
+        raise ApiError(503, "Docker did not answer within 30 s", code="docker_unavailable") from None
+    body = result.to_dict()
+    body["proposals"] = [p for p in body["proposals"] if p["kind"] in ("sonarr", "radarr")]
+    return body
+
+
+async def apply_detected(tk: Toolkit, container_id: str):
+    """Save the connection Docker detection proposes for one container (detected again
+    now, so the API key never travels through the browser)."""
+    from toolkit.core.services import DockerUnavailable
+    from toolkit.core.services.docker_detect import detect_services as detect
+
+    if not isinstance(container_id, str) or not container_id:
+        raise ApiError(400, "give the container_id of a detected service")
+    try:
+        result = await asyncio.wait_for(asyncio.to_thread(detect), 30)
+    except (DockerUnavailable, asyncio.TimeoutError) as exc:
+        raise ApiError(503, str(exc) or "Docker did not answer", code="docker_unavailable") from None
+    # the full id only: a prefix could pick another container, and give it this one's key
+    proposal = next((p for p in result.proposals if p.container_id == container_id
+                     and p.kind.value in ("sonarr", "radarr")), None)
+    if proposal is None or not proposal.host:
+        raise ApiError(404, f"no usable Sonarr/Radarr proposal for container {container_id}")
+    kind = proposal.kind.value
+    changes: dict = {f"{kind}_enabled": True, f"{kind}_host": proposal.host}
+    if proposal.port:
+        changes[f"{kind}_port"] = proposal.port
+    if proposal.api_key is not None:
+        changes[f"{kind}_api_key"] = proposal.api_key.get_secret_value()
+    return await save_config(tk, changes)

@@ -1,0 +1,73 @@
+"""A scan's row, kept in step with its job: a scan whose job ended without the task saying
+so takes the job's final state when it is next read."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from toolkit.core.jobs import ACTIVE_STATES
+from toolkit.core.runtime import Toolkit
+from toolkit.web.errors import ApiError
+
+from ..history import ACTIVE_SCAN_STATES, KEEP_SCANS, SymlinkScan, utcnow
+from .common import job_or_none
+
+
+async def set_scan(sessions, scan_id: str, *conditions: Any, **values: Any) -> None:
+    """Write ``values`` to the scan's row (only when ``conditions`` hold) in a session of
+    ``sessions`` (the toolkit's or a job's)."""
+    async with sessions() as session:
+        await session.execute(update(SymlinkScan).where(SymlinkScan.id == scan_id, *conditions)
+                              .values(**values))
+        await session.commit()
+
+
+def _final_state(scan: SymlinkScan, job) -> bool:
+    """A scan whose job ended without the task saying so (cancelled while queued, process
+    restarted...) takes the job's final state. True when ``scan`` changed."""
+    if job is None:
+        scan.status = "interrupted"
+        return True
+    if job.state not in ACTIVE_STATES:
+        scan.status = {"cancelled": "cancelled", "completed": "completed",
+                       "interrupted": "interrupted"}.get(job.state, "error")
+        scan.error_message = scan.error_message or job.error
+        scan.finished_at = scan.finished_at or utcnow()
+        return True
+    if job.state == "cancelling" and scan.status != "cancelling":
+        scan.status = "cancelling"
+        return True
+    return False
+
+
+async def reconcile_active(tk: Toolkit, session) -> None:
+    rows = (await session.execute(select(SymlinkScan).where(
+        SymlinkScan.status.in_(ACTIVE_SCAN_STATES)))).scalars().all()
+    changed = False
+    for scan in rows:
+        if scan.job_id:
+            changed |= _final_state(scan, await job_or_none(tk, scan.job_id))
+    if changed:
+        await session.commit()
+
+
+async def reconcile_all(tk: Toolkit) -> None:
+    async with tk.sessions() as session:
+        await reconcile_active(tk, session)
+
+
+async def get_scan(tk: Toolkit, scan_id: str, *, with_job: bool = False):
+    """The scan (reconciled with its job when it looks active); with ``with_job``, also its
+    job's view (``None`` once finished or gone)."""
+    job = None
+    async with tk.sessions() as session:
+        scan = await session.get(SymlinkScan, scan_id)
+        if scan is None:
+            raise ApiError(404, f"no scan {scan_id!r} (only the last {KEEP_SCANS} scans are kept)")
+        if scan.status in ACTIVE_SCAN_STATES and scan.job_id:
+            job = await job_or_none(tk, scan.job_id)
+            if _final_state(scan, job):
+                await session.commit()
+    return (scan, job) if with_job else scan
+
