@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from toolkit.plugins.symlink.engine.mounts import MountActivity
+from toolkit.plugins.symlink.engine.activity import MountActivity
 
 
 def test_a_failed_call_halves_the_concurrency_and_fast_calls_grow_it_back():

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.plugins.symlink.engine import workers
-from toolkit.plugins.symlink.engine.checker import MEDIA_EXTENSIONS, SIDECAR_EXTENSIONS, ScanOptions, run_scan
+from toolkit.plugins.symlink.engine import quick
+from toolkit.plugins.symlink.engine.checker import ScanOptions, run_scan
+from toolkit.plugins.symlink.engine.classify import SIDECAR_EXTENSIONS
 from toolkit.plugins.symlink.engine.mounts import MountMonitor
-from toolkit.plugins.symlink.engine.workers import QuickLocalPool, QuickRules
+from toolkit.plugins.symlink.engine.probe import MEDIA_EXTENSIONS
+from toolkit.plugins.symlink.engine.quick import QuickLocalPool, QuickRules
 
 
 def build_mixed_library(tree) -> dict[str, str]:
@@ -51,7 +53,7 @@ def rules(**overrides) -> QuickRules:
 
 def test_scan_with_worker_processes_matches_the_scan_without(tree, monkeypatch):
     expected = build_mixed_library(tree)
-    monkeypatch.setattr(workers, "QUICK_BATCH", 4)  # small batches: several round trips, both workers
+    monkeypatch.setattr(quick, "QUICK_BATCH", 4)  # small batches: several round trips, both workers
 
     with_processes, problems_with = scan(tree, local_processes=2)
     without, problems_without = scan(tree, local_processes=0)
@@ -65,7 +67,7 @@ def test_scan_with_worker_processes_matches_the_scan_without(tree, monkeypatch):
 
 def test_workers_settle_only_plain_ok_links(tree, monkeypatch):
     build_mixed_library(tree)
-    monkeypatch.setattr(workers, "QUICK_BATCH", 4)
+    monkeypatch.setattr(quick, "QUICK_BATCH", 4)
     media: list[str] = []
     pool = QuickLocalPool(rules(), processes=2, deadline=10, on_media=media.extend)
     links = sorted(str(p) for p in tree.library.iterdir())
@@ -84,7 +86,7 @@ def test_workers_settle_only_plain_ok_links(tree, monkeypatch):
 
 def test_media_go_back_when_a_verdict_cache_applies(tree, monkeypatch):
     build_mixed_library(tree)
-    monkeypatch.setattr(workers, "QUICK_BATCH", 4)
+    monkeypatch.setattr(quick, "QUICK_BATCH", 4)
     pool = QuickLocalPool(rules(media_to_caller=True), processes=1, deadline=10)
     links = sorted(str(p) for p in tree.library.iterdir())
 
@@ -96,7 +98,7 @@ def test_media_go_back_when_a_verdict_cache_applies(tree, monkeypatch):
 
 def test_targets_outside_local_filesystems_go_back(tree, monkeypatch):
     build_mixed_library(tree)
-    monkeypatch.setattr(workers, "QUICK_BATCH", 4)
+    monkeypatch.setattr(quick, "QUICK_BATCH", 4)
     not_local = [(path, False) for path, _ in MountMonitor().local_mount_table()]
     pool = QuickLocalPool(rules(mounts=not_local), processes=2, deadline=10)
     links = sorted(str(p) for p in tree.library.iterdir())
@@ -129,7 +131,7 @@ def test_a_worker_stuck_on_a_hung_mount_is_abandoned_and_its_batch_goes_back(rcl
     hop = tree.link("../store/hop to mount.mkv", rclone_mount.mount_point / "far.mkv")
     stuck = tree.link("via hop.mkv", hop)
     rclone_mount.server.faults.latency = 3.0
-    monkeypatch.setattr(workers, "QUICK_BATCH", 4)
+    monkeypatch.setattr(quick, "QUICK_BATCH", 4)
     pool = QuickLocalPool(rules(), processes=2, deadline=0.5)
     links = sorted(str(p) for p in tree.library.iterdir())
 
@@ -144,7 +146,7 @@ def test_a_worker_stuck_on_a_hung_mount_is_abandoned_and_its_batch_goes_back(rcl
 
 def test_scan_reports_the_stuck_link_unknown_and_every_other_verdict(tree, monkeypatch, blocking_sidecar):
     expected = build_mixed_library(tree)
-    monkeypatch.setattr(workers, "QUICK_BATCH", 4)
+    monkeypatch.setattr(quick, "QUICK_BATCH", 4)
 
     result, problems = scan(tree, local_processes=2, fs_timeout=0.5)
 
@@ -164,7 +166,7 @@ def test_a_short_walk_starts_no_process(tree):
 
 def test_cancel_stops_the_worker_processes(tree, monkeypatch):
     build_mixed_library(tree)
-    monkeypatch.setattr(workers, "QUICK_BATCH", 4)
+    monkeypatch.setattr(quick, "QUICK_BATCH", 4)
     pool = QuickLocalPool(rules(), processes=2, deadline=10)
     iterator = pool.unsettled(sorted(str(p) for p in tree.library.iterdir()))
     next(iterator)  # workers started, some batches out
@@ -181,7 +183,7 @@ def test_cancel_stops_the_worker_processes(tree, monkeypatch):
 
 def test_media_settled_by_the_workers_reach_phase_2(tree, monkeypatch):
     build_mixed_library(tree)
-    monkeypatch.setattr(workers, "QUICK_BATCH", 8)
+    monkeypatch.setattr(quick, "QUICK_BATCH", 8)
 
     with_processes, problems = scan(tree, local_processes=2, depth="full")
 

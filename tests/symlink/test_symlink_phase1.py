@@ -10,12 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.plugins.symlink.engine.checker import (
-    ScanOptions,
-    new_statistics,
-    run_scan,
-    walk_links,
-)
+from toolkit.plugins.symlink.engine.checker import ScanOptions, run_scan
+from toolkit.plugins.symlink.engine.model import new_statistics
+from toolkit.plugins.symlink.engine.walk import walk_links
 from toolkit.plugins.symlink.engine.workers import TIMED_OUT, DeadlinePool, TooManyHungCalls
 
 ORIGINAL_KEYS = ["total_analyzed", "phase1_ok", "phase1_broken", "phase1_inaccessible", "phase1_small",

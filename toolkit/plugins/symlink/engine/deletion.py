@@ -24,16 +24,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .checker import (
-    CORRUPTED,
-    DELETABLE_STATUSES,
-    IO_ERROR,
-    LinkClassifier,
-    Problem,
-    ScanOptions,
-    _Healthy,
-)
-from .mounts import CallTimeout, MountMonitor, call_with_deadline, lexical_target
+from .classify import Healthy, LinkClassifier
+from .model import CORRUPTED, DELETABLE_STATUSES, IO_ERROR, Problem, ScanOptions
+from .mounts import MountMonitor
+from .mounttable import lexical_target
+from .workers import CallTimeout, call_with_deadline
 from .probe import probe
 from .store import DeletionJournal
 
@@ -174,11 +169,11 @@ def recheck(problem: Problem, classifier: LinkClassifier, *, depth: str, probe_t
         time.sleep(io_error_delay)  # a read error may be a passing server hiccup
     now = classifier.classify(problem.path)
     if problem.status == CORRUPTED:
-        if not isinstance(now, _Healthy):
+        if not isinstance(now, Healthy):
             return f"phase 1 now says {now.status if now else 'not a link'}: re-scan before deleting"
         verdict = probe(problem.path, depth if depth in ("full", "deep") else "full", timeout=probe_timeout)
         return None if verdict.verdict == CORRUPTED else f"the probe now says {verdict.verdict}"
-    if now is None or isinstance(now, _Healthy):
+    if now is None or isinstance(now, Healthy):
         return "the link is fine now"
     if now.status != problem.status:
         return f"status changed to {now.status}" + (f" ({now.reason})" if now.reason else "")

@@ -12,7 +12,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from .checker import walk_links
+from .walk import walk_links
 
 log = logging.getLogger(__name__)
 COUNT_TTL = 600.0

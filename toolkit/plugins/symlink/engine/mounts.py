@@ -13,106 +13,18 @@ a slow one is *degraded*, with its latency figures in the findings.
 """
 from __future__ import annotations
 
-import errno
 import itertools
 import os
-import random
-import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-# errno values meaning "the filesystem cannot answer", not "the file is bad".
-UNKNOWN_ERRNOS = frozenset(
-    {errno.ENOTCONN, errno.ESTALE, errno.EHOSTDOWN, errno.EHOSTUNREACH, errno.ETIMEDOUT, errno.ECONNABORTED,
-     errno.ECONNREFUSED, errno.ECONNRESET, errno.ENODEV, errno.EINTR}
-)
-
-# Filesystems a debrid library's targets live on (rclone/zurg FUSE mounts, network
-# shares): a scan remembers those it saw answering, so that one missing later is "not
-# visible" rather than a library of BROKEN links.
-NETWORK_FSTYPES = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "davfs", "virtiofs"})
-# Local disk filesystems: a link into one can be checked by a worker process (workers.py)
-LOCAL_FSTYPES = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "tmpfs", "overlay"})
-# pseudo fstypes of mount points that are missing from the mount table
-EXPECTED, KNOWN = "expected", "known"
-
-T = TypeVar("T")
-
-
-def is_network_fstype(fstype: str) -> bool:
-    return fstype.startswith("fuse") or fstype in NETWORK_FSTYPES
-
-
-class CallTimeout(TimeoutError):
-    pass
-
-
-def call_with_deadline(fn: Callable[..., T], *args: Any, timeout: float) -> T:
-    """Run ``fn(*args)`` in a daemon thread; raise :class:`CallTimeout` past ``timeout``.
-
-    The thread is abandoned if it hangs (a blocked syscall cannot be interrupted).
-    """
-    outcome: list[Any] = []
-
-    def target() -> None:
-        try:
-            outcome.append((True, fn(*args)))
-        except BaseException as exc:  # handed to the caller
-            outcome.append((False, exc))
-
-    thread = threading.Thread(target=target, daemon=True, name="symlink-deadline-call")
-    thread.start()
-    thread.join(timeout)
-    if not outcome:
-        raise CallTimeout(f"no answer within {timeout:g}s")
-    ok, value = outcome[0]
-    if not ok:
-        raise value
-    return value
-
-
-@dataclass(frozen=True)
-class MountPoint:
-    path: str
-    fstype: str
-    source: str
-
-
-_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
-
-
-def _unescape(field_text: str) -> str:
-    # mountinfo escapes space, tab, newline and backslash as octal (\040 ...).
-    return _OCTAL_ESCAPE.sub(lambda match: chr(int(match.group(1), 8)), field_text)
-
-
-def read_mount_table(mountinfo: str = "/proc/self/mountinfo") -> list[MountPoint]:
-    mounts = []
-    with open(mountinfo, encoding="utf-8", errors="surrogateescape") as handle:
-        for line in handle:
-            left, _, right = line.partition(" - ")
-            left_fields, right_fields = left.split(), right.split()
-            if len(left_fields) < 5 or len(right_fields) < 2:
-                continue
-            mounts.append(MountPoint(_unescape(left_fields[4]), right_fields[0], _unescape(right_fields[1])))
-    return mounts
-
-
-def lexical_target(link_path: str, target: str) -> str:
-    """The absolute path a link's first hop names, without touching the filesystem."""
-    if target.startswith("/"):
-        if "/." in target or "//" in target or target.endswith("/"):
-            return os.path.normpath(target)
-        return target
-    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(link_path)), target))
-
-
-def is_under(path: str, root: str) -> bool:
-    return root == "/" or path == root or path.startswith(root.rstrip("/") + "/")
+from .activity import ACTIVITY_KEYS, DEADLINE_P95_FACTOR, MountActivity, TrackedCall
+from .mounttable import EXPECTED, KNOWN, LOCAL_FSTYPES, MountPoint, is_under, read_mount_table
+from .workers import CallTimeout, call_with_deadline
 
 
 @dataclass
@@ -138,98 +50,6 @@ class MountHealth:
             **{key: figures.get(key) for key in ACTIVITY_KEYS},
         }
 
-
-# a mount is "degraded" (slow, yet answering) past these figures, or with any failed call
-DEGRADED_P95_SECONDS = 1.0
-DEGRADED_MEDIAN_SECONDS = 0.25
-ACTIVITY_KEYS = ("calls", "errors", "late", "latency_median_ms", "latency_p95_ms", "latency_max_ms",
-                 "concurrency_lowest")
-_LATENCY_SAMPLES = 4096
-
-
-@dataclass
-class TrackedCall:
-    failed: bool = False
-    good: str | None = None  # a file this call read successfully
-    # the call needed the server (it read data): only such answers prove the mount alive,
-    # as rclone answers attributes and listings from its caches even when the server hangs
-    remote: bool = False
-
-
-# Back-pressure per mount (AIMD): a call slower than this many times the recent average
-# (and than SLOW_FLOOR_SECONDS), or a failed one, halves the mount's concurrency (at most
-# once per average round trip); every other call adds 1/limit (one more call in flight
-# per round of calls).
-SLOW_FACTOR = 3.0
-SLOW_FLOOR_SECONDS = 0.5
-# deadlines follow the latency: an item's deadline is at least this many times the p95
-DEADLINE_P95_FACTOR = 4.0
-
-
-class MountActivity:
-    """The scan's calls on one mount: those in flight (for liveness), the latency of those
-    that came back (a bounded random sample), failures, late calls, and the mount's
-    concurrency limit (AIMD)."""
-
-    def __init__(self, ceiling: int = 64) -> None:
-        self.ceiling = ceiling
-        self.limit = float(ceiling)
-        self.average = 0.0  # exponential moving average of the latency
-        self.last_decrease = 0.0
-        self.lowest_limit = float(ceiling)
-        self.pending: dict[int, tuple[float, int]] = {}  # token -> (start, thread ident)
-        self.last_completion = time.monotonic()
-        self.calls = self.errors = self.late = 0
-        self.max_seconds = 0.0
-        self.samples: list[float] = []
-        self.good_file: str | None = None  # a file read successfully lately: the liveness probe's
-        self.probe: threading.Thread | None = None
-
-    def record(self, seconds: float, failed: bool, remote: bool = True) -> None:
-        now = time.monotonic()
-        if remote:
-            self.last_completion = now
-        slow = self.calls > 0 and seconds > max(SLOW_FLOOR_SECONDS, SLOW_FACTOR * self.average)
-        if failed or slow:
-            if now - self.last_decrease >= self.average:
-                self.limit = max(1.0, self.limit / 2)
-                self.lowest_limit = min(self.lowest_limit, self.limit)
-                self.last_decrease = now
-        else:
-            self.limit = min(float(self.ceiling), self.limit + 1 / self.limit)
-        self.average = seconds if self.calls == 0 else self.average + 0.1 * (seconds - self.average)
-        self.calls += 1
-        self.errors += failed
-        self.max_seconds = max(self.max_seconds, seconds)
-        if len(self.samples) < _LATENCY_SAMPLES:
-            self.samples.append(seconds)
-        else:  # reservoir sampling: every call has the same chance to be in the sample
-            slot = random.randrange(self.calls)
-            if slot < _LATENCY_SAMPLES:
-                self.samples[slot] = seconds
-
-    def quiet_since(self) -> float | None:
-        """Since when nothing completed while calls were pending (None: nothing pending)."""
-        if not self.pending:
-            return None
-        oldest = min(start for start, _ in self.pending.values())
-        return max(oldest, self.last_completion)
-
-    def percentile(self, share: float) -> float | None:
-        if not self.samples:
-            return None
-        ordered = sorted(self.samples)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-    def figures(self) -> dict[str, Any]:
-        median, p95 = self.percentile(0.5), self.percentile(0.95)
-        degraded = bool(self.errors or self.late or (median or 0) > DEGRADED_MEDIAN_SECONDS
-                        or (p95 or 0) > DEGRADED_P95_SECONDS)
-        milliseconds = lambda value: None if value is None else round(value * 1000, 1)  # noqa: E731
-        return {"calls": self.calls, "errors": self.errors, "late": self.late,
-                "concurrency_lowest": int(self.lowest_limit),
-                "latency_median_ms": milliseconds(median), "latency_p95_ms": milliseconds(p95),
-                "latency_max_ms": milliseconds(self.max_seconds if self.calls else None), "degraded": degraded}
 
 
 def probe_mount_root(path: str) -> None:
@@ -533,6 +353,3 @@ class MountMonitor:
                 if path in self._activity:
                     health.activity = self._activity[path].figures()
         return sorted(found.values(), key=lambda h: h.mount_point)
-
-    def any_down(self) -> bool:
-        return any(h.was_down for h in self.findings())

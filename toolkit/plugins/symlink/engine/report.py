@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
-from .checker import Problem
+from .model import Problem
 
 
 class ProblemSpool:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import IO, Any
 
-from .checker import Problem, Progress, ScanOptions, ScanResult
+from .model import Problem, Progress, ScanOptions, ScanResult
 
 _POLL_SECONDS = 0.1
 

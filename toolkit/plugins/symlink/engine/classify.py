@@ -1,0 +1,217 @@
+"""Phase-1 classification of one link, in the original script's order (first match wins):
+BROKEN, INACCESSIBLE, SMALL_FILE, IO_ERROR, ERROR, OK -- plus UNKNOWN when the target's
+mount cannot answer (see :mod:`.checker`)."""
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .model import BROKEN, ERROR, INACCESSIBLE, IO_ERROR, SMALL_FILE, UNKNOWN, Problem, ScanOptions, VerdictStore
+from .mounts import MountMonitor
+from .mounttable import UNKNOWN_ERRNOS, is_network_fstype, lexical_target
+from .probe import MEDIA_EXTENSIONS, ProbeVerdict
+
+SMALL_FILE_BYTES = 1024
+READ_BYTES = 1024
+# Small sidecar files are legitimate: the SMALL_FILE rule skips them unless
+# small_files="all" (the original's behaviour).
+SIDECAR_EXTENSIONS = frozenset(
+    {".nfo", ".srt", ".sub", ".idx", ".ass", ".ssa", ".vtt", ".smi", ".txt", ".xml", ".json",
+     ".jpg", ".jpeg", ".png", ".gif", ".webp", ".tbn", ".sfv", ".md5", ".url", ".lrc", ".cue", ".m3u"}
+)
+_BROKEN_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG})
+
+
+@dataclass
+class Healthy:
+    """Phase-1 OK: kept only long enough to count it (and spool media links)."""
+
+    size: int
+    is_media: bool
+    cached: ProbeVerdict | None = None  # a recent phase-2 verdict for this exact file
+    target: str = ""
+
+
+def _root_reads_everything() -> bool:
+    """Running as root with CAP_DAC_OVERRIDE (not dropped, as containers may)."""
+    if os.geteuid() != 0:
+        return False
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            capabilities = next(line for line in status if line.startswith("CapEff:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(int(capabilities.split()[1], 16) & (1 << 1))  # CAP_DAC_OVERRIDE is bit 1
+
+
+
+def describe_error(exc: OSError) -> str:
+    return f"{exc.strerror or exc} (errno {exc.errno})" if exc.errno else str(exc)
+
+
+@dataclass
+class MissingFolder:
+    """Phase-1 BROKEN whose target lies under a *folder* that is missing on a local
+    filesystem (``missing`` is the first path component that does not exist). A scan holds
+    these back: when most of its links point under missing folders of one parent, the
+    mount that should be there is not visible (UNKNOWN), not a library of broken links."""
+
+    problem: Problem
+    missing: str
+
+
+class LinkClassifier:
+    """Phase-1 classification of one link; safe to call from many threads."""
+
+    def __init__(self, options: ScanOptions, monitor: MountMonitor, verdict_store: VerdictStore | None = None) -> None:
+        self.options = options
+        self.monitor = monitor
+        self.verdict_store = verdict_store if options.depth != "basic" else None
+        self._missing_context: dict[str, tuple[str | None, str | None]] = {}
+        self.root_reads_everything = _root_reads_everything()  # per classifier: a forked child may setuid
+
+    def classify(self, path: str) -> Problem | Healthy | None:
+        outcome = self.classify_for_scan(path)
+        return outcome.problem if isinstance(outcome, MissingFolder) else outcome
+
+    def classify_for_scan(self, path: str) -> Problem | Healthy | MissingFolder | None:
+        try:
+            return self._classify(path)
+        except Exception as exc:  # the original's ERROR: anything not an OSError of the checks
+            return Problem(path, safe_readlink(path), ERROR, 1, 0, f"{type(exc).__name__}: {exc}")
+
+    def _classify(self, path: str) -> Problem | Healthy | MissingFolder | None:
+        try:
+            target = os.readlink(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # vanished since the walk
+        except OSError as exc:
+            if exc.errno == errno.EINVAL:
+                return None  # not a symlink (any more): skipped, as in the original
+            raise
+        absolute_target = lexical_target(path, target)
+
+        def problem(status: str, reason: str | None, size: int = 0) -> Problem:
+            return Problem(path, target, status, 1, size, reason)
+
+        health = self.monitor.health_of(absolute_target)
+        if not health.healthy:
+            return problem(UNKNOWN, f"mount {health.mount_point} is down: {health.reason}")
+        with self.monitor.call_on(absolute_target) as call:
+            outcome = self._check_target(path, target, absolute_target, problem)
+            call.failed = isinstance(outcome, Problem) and outcome.status in (IO_ERROR, UNKNOWN, ERROR)
+            if isinstance(outcome, Healthy) and outcome.size and outcome.cached is None:
+                call.good = path  # read just now: the mount's liveness probe may read it again
+            call.remote = call.good is not None or (isinstance(outcome, Problem) and outcome.status == IO_ERROR)
+        return outcome
+
+    def _check_target(self, path: str, target: str, absolute_target: str,
+                      problem: Callable[..., Problem]) -> Problem | Healthy | MissingFolder:
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            if exc.errno in _BROKEN_ERRNOS:
+                doubt, missing_folder = self._missing_target_context(absolute_target)
+                if doubt:
+                    return problem(UNKNOWN, doubt)
+                broken = problem(BROKEN, "symlink loop" if exc.errno == errno.ELOOP else f"target missing: {describe_error(exc)}")
+                return MissingFolder(broken, missing_folder) if missing_folder else broken
+            if exc.errno == errno.EACCES:
+                return problem(INACCESSIBLE, f"cannot reach the target: {describe_error(exc)}")
+            return self._unreadable(problem, absolute_target, exc, 0)
+        if stat.S_ISDIR(info.st_mode):
+            # A link to a directory: the original never examined these (os.walk lists
+            # them as directories); only reachability applies to a directory.
+            if not os.access(path, os.R_OK | os.X_OK):
+                return problem(INACCESSIBLE, "directory not readable")
+            return Healthy(0, False)
+        # root with CAP_DAC_OVERRIDE is granted read on every file: the access() call would
+        # only cost a system call per link (a FUSE mount that still refuses root answers the
+        # open below with EACCES, which says INACCESSIBLE as well)
+        if not self.root_reads_everything and not os.access(path, os.R_OK):
+            return problem(INACCESSIBLE, "not readable", info.st_size)
+        extension = os.path.splitext(path)[1].lower()
+        if info.st_size < SMALL_FILE_BYTES and (self.options.small_files == "all"
+                                                or extension not in SIDECAR_EXTENSIONS):
+            return problem(SMALL_FILE, f"{info.st_size} bytes (< {SMALL_FILE_BYTES})", info.st_size)
+        is_media = extension in MEDIA_EXTENSIONS
+        if self.verdict_store is not None and is_media:
+            cached = self._recent_verdict(path, info)
+            if cached is not None:
+                # phase 2 read this very file (same size and mtime) recently: skip the
+                # 1024-byte read, the one network request of phase 1, and the probe
+                return Healthy(info.st_size, True, cached, target)
+        try:
+            descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.read(descriptor, READ_BYTES)
+            finally:
+                os.close(descriptor)
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                return problem(INACCESSIBLE, f"not readable: {describe_error(exc)}", info.st_size)
+            return self._unreadable(problem, absolute_target, exc, info.st_size)
+        return Healthy(info.st_size, is_media)
+
+    def _recent_verdict(self, path: str, info: os.stat_result) -> ProbeVerdict | None:
+        assert self.verdict_store is not None
+        return self.verdict_store.get(os.path.realpath(path), info.st_size, info.st_mtime_ns, self.options.depth,
+                                      self.options.recheck_age_seconds)
+
+    def _unreadable(self, problem: Callable[..., Problem], absolute_target: str, exc: OSError, size: int) -> Problem:
+        if exc.errno in UNKNOWN_ERRNOS:
+            health = self.monitor.report_failure(absolute_target)
+            state = "is down" if not health.healthy else "answered"
+            return problem(UNKNOWN, f"{describe_error(exc)}; mount {health.mount_point} {state}", size)
+        return problem(IO_ERROR, describe_error(exc), size)
+
+    def _missing_target_context(self, absolute_target: str) -> tuple[str | None, str | None]:
+        """(why a missing target may be a missing *mount* rather than a missing file,
+        the missing folder to hold the link back for when it sits on a local filesystem).
+
+        Looks for the nearest existing ancestor of the target: an empty directory that is
+        not a mount point is what an unmounted mount point looks like (a scan-level
+        finding, as the banner and the deletion refusal rely on ``mount_down``).
+        """
+        directory = os.path.dirname(absolute_target)
+        known = self._missing_context.get(directory)
+        if known is not None:
+            return known
+        doubt = missing_folder = None
+        ancestor, below = directory, directory
+        while True:
+            try:
+                with os.scandir(ancestor) as entries:
+                    empty = next(entries, None) is None
+            except FileNotFoundError:
+                if ancestor == "/":
+                    break
+                ancestor, below = os.path.dirname(ancestor), ancestor
+                continue
+            except OSError as exc:
+                if exc.errno in UNKNOWN_ERRNOS:
+                    doubt = f"{ancestor}: {describe_error(exc)}"
+                    self.monitor.note_not_visible(ancestor, f"cannot list it: {describe_error(exc)}")
+                break
+            if empty and not self.monitor.is_mount_point(ancestor):
+                doubt = f"target root {ancestor} is empty and not a mount point: looks unmounted"
+                self.monitor.note_not_visible(
+                    ancestor, "empty and not a mount point: looks unmounted (the links into it are UNKNOWN)")
+            elif ancestor != directory:  # a folder is missing, not only the file
+                if not is_network_fstype(self.monitor.mount_of(ancestor).fstype):
+                    missing_folder = below
+            break
+        if len(self._missing_context) > 10_000:
+            self._missing_context.clear()
+        self._missing_context[directory] = (doubt, missing_folder)
+        return doubt, missing_folder
+
+
+def safe_readlink(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""

@@ -1,0 +1,95 @@
+"""What both phases of a scan share (:class:`ScanContext`): the options, the mounts, the
+result being filled, the progress reporter, the callbacks and the phase-2 spool."""
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from .model import Problem, Progress, ScanOptions, ScanResult, VerdictStore
+from .mounts import MountMonitor
+
+_PROGRESS_INTERVAL = 0.5
+
+
+class Spool:
+    """Phase-2 candidates on disk, not in memory (NUL separated: names may hold newlines)."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile()
+        self.count = 0
+        self.lock = threading.Lock()  # phase 1 adds from two threads (see QuickLocalPool)
+
+    def add(self, path: str) -> None:
+        self.add_many([path])
+
+    def add_many(self, paths: list[str]) -> None:
+        with self.lock:
+            self.file.write(b"".join(os.fsencode(path) + b"\0" for path in paths))
+            self.count += len(paths)
+
+    def __iter__(self) -> Iterator[str]:
+        self.file.flush()
+        self.file.seek(0)
+        remainder = b""
+        while chunk := self.file.read(1 << 16):
+            parts = (remainder + chunk).split(b"\0")
+            remainder = parts.pop()
+            for part in parts:
+                yield os.fsdecode(part)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class ProgressReporter:
+    def __init__(self, on_progress: Callable[[Progress], None] | None, counts: dict[str, int]) -> None:
+        self.on_progress = on_progress
+        self.counts = counts
+        self.phase = ""
+        self.started = time.monotonic()
+        self.last_sent = 0.0
+
+    def start_phase(self, phase: str, message: str = "", total: int | None = None) -> None:
+        self.phase = phase
+        self.started = time.monotonic()
+        self.send(0, total, message, force=True)
+
+    def send(self, done: int, total: int | None, message: str = "", *, force: bool = False) -> None:
+        if self.on_progress is None:
+            return
+        now = time.monotonic()
+        if not force and now - self.last_sent < _PROGRESS_INTERVAL:
+            return
+        self.last_sent = now
+        elapsed = max(now - self.started, 1e-6)
+        rate = done / elapsed
+        eta = (total - done) / rate if total is not None and rate > 0 else None
+        self.on_progress(Progress(self.phase, done, total, dict(self.counts), rate, eta, message))
+
+
+@dataclass
+class ScanContext:
+    """One scan in progress, handed to each phase."""
+
+    options: ScanOptions
+    monitor: MountMonitor
+    result: ScanResult  # its ``statistics`` are the scan's counters
+    reporter: ProgressReporter
+    on_problem: Callable[[Problem], None]
+    should_abort: Callable[[], bool]
+    verdict_store: VerdictStore | None
+    spool: Spool | None  # phase-2 candidates (None at depth "basic")
+
+    @property
+    def statistics(self) -> dict[str, int]:
+        return self.result.statistics
+
+    def count(self, status: str, phase_key: str | None, times: int = 1) -> None:
+        counts = self.reporter.counts
+        counts[status] = counts.get(status, 0) + times
+        if phase_key:
+            self.result.statistics[phase_key] += times

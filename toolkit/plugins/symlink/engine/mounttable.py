@@ -1,0 +1,70 @@
+"""Where a path lives: the mount table (``/proc/self/mountinfo``), the kinds of
+filesystems, and link targets resolved without touching the filesystem.
+
+Standard library only: the quick worker processes (quick.py) import it without
+site-packages."""
+from __future__ import annotations
+
+import errno
+import os
+import re
+from dataclasses import dataclass
+
+# errno values meaning "the filesystem cannot answer", not "the file is bad".
+UNKNOWN_ERRNOS = frozenset(
+    {errno.ENOTCONN, errno.ESTALE, errno.EHOSTDOWN, errno.EHOSTUNREACH, errno.ETIMEDOUT, errno.ECONNABORTED,
+     errno.ECONNREFUSED, errno.ECONNRESET, errno.ENODEV, errno.EINTR}
+)
+
+# Filesystems a debrid library's targets live on (rclone/zurg FUSE mounts, network
+# shares): a scan remembers those it saw answering, so that one missing later is "not
+# visible" rather than a library of BROKEN links.
+NETWORK_FSTYPES = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "davfs", "virtiofs"})
+# Local disk filesystems: a link into one can be checked by a worker process (quick.py)
+LOCAL_FSTYPES = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "tmpfs", "overlay"})
+# pseudo fstypes of mount points that are missing from the mount table
+EXPECTED, KNOWN = "expected", "known"
+
+
+def is_network_fstype(fstype: str) -> bool:
+    return fstype.startswith("fuse") or fstype in NETWORK_FSTYPES
+
+@dataclass(frozen=True)
+class MountPoint:
+    path: str
+    fstype: str
+    source: str
+
+
+_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
+
+
+def _unescape(field_text: str) -> str:
+    # mountinfo escapes space, tab, newline and backslash as octal (\040 ...).
+    return _OCTAL_ESCAPE.sub(lambda match: chr(int(match.group(1), 8)), field_text)
+
+
+def read_mount_table(mountinfo: str = "/proc/self/mountinfo") -> list[MountPoint]:
+    mounts = []
+    with open(mountinfo, encoding="utf-8", errors="surrogateescape") as handle:
+        for line in handle:
+            left, _, right = line.partition(" - ")
+            left_fields, right_fields = left.split(), right.split()
+            if len(left_fields) < 5 or len(right_fields) < 2:
+                continue
+            mounts.append(MountPoint(_unescape(left_fields[4]), right_fields[0], _unescape(right_fields[1])))
+    return mounts
+
+
+def lexical_target(link_path: str, target: str) -> str:
+    """The absolute path a link's first hop names, without touching the filesystem."""
+    if target.startswith("/"):
+        if "/." in target or "//" in target or target.endswith("/"):
+            return os.path.normpath(target)
+        return target
+    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(link_path)), target))
+
+
+def is_under(path: str, root: str) -> bool:
+    return root == "/" or path == root or path.startswith(root.rstrip("/") + "/")
+
