@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import time
 from datetime import timedelta
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from toolkit.core import db, migrate
 from toolkit.core.hookspecs import Task
 from toolkit.core.jobs import (InProcessJobRunner, InvalidParams, JobCancelled, JobConflict,
-                               UnknownTask)
+                               JobRunner, UnknownTask)
 from toolkit.core.models import JobRow, utcnow
 
 
@@ -294,3 +295,14 @@ async def test_parameters_are_validated_when_enqueued_and_again_when_the_job_sta
     finally:
         await r.stop()
     assert done.state == "failed" and "params.value" in done.error and done.result is None
+
+
+def test_the_runner_keeps_to_the_job_runner_interface():
+    """Every method of the ``JobRunner`` protocol exists on the runner with the same
+    signature (the protocol had drifted from the runner once)."""
+    methods = [name for name, member in vars(JobRunner).items()
+               if inspect.isfunction(member) and not name.startswith("_")]
+    assert {"enqueue", "get", "list", "cancel", "wait", "start", "stop"} <= set(methods)
+    for name in methods:
+        expected = inspect.signature(getattr(JobRunner, name))
+        assert inspect.signature(getattr(InProcessJobRunner, name)) == expected, name

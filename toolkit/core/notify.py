@@ -20,12 +20,6 @@ from toolkit.core.settings import SettingsStore
 log = logging.getLogger(__name__)
 
 NAMESPACE = "notifications"
-EVENTS = {
-    "problems": "a scan finished with problems",
-    "deleted": "items were deleted (and repaired)",
-    "guard": "a safety guard stopped a scan (mount down, mass deletion)",
-    "failure": "a scan failed",
-}
 
 
 def url_lines(value: str) -> list[str]:

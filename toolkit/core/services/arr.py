@@ -370,9 +370,6 @@ class RadarrClient(ArrClient):
     async def movie_files(self, movie_id: int) -> list[dict]:
         return await self._json("GET", "/moviefile", params={"movieId": movie_id})
 
-    async def delete_movie_file(self, movie_file_id: int) -> None:
-        await self._request("DELETE", f"/moviefile/{int(movie_file_id)}", retry=False)
-
 
 class LidarrClient(ArrClient):
     kind = ServiceKind.LIDARR

@@ -71,15 +71,6 @@ def tool_path(name: str) -> str:
     return found
 
 
-def ffprobe_available(timeout: float = 5.0) -> bool:
-    """The original's availability check: ``ffprobe -version`` answers within 5 s."""
-    try:
-        returncode, _, _ = run_killable([tool_path("ffprobe"), "-version"], timeout=timeout)
-    except (ToolMissing, ProbeTimeout, OSError):
-        return False
-    return returncode == 0
-
-
 def run_killable(command: list[str], *, timeout: float) -> tuple[int, str, str]:
     """Run ``command``; on timeout SIGKILL its process group and raise :class:`ProbeTimeout`."""
     process = subprocess.Popen(
