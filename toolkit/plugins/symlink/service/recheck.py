@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from toolkit.core.runtime import Toolkit
 from toolkit.web.errors import ApiError
 
-from ..engine.checker import UNKNOWN, LinkClassifier, Problem, ScanOptions
-from ..engine.mounts import CallTimeout, MountMonitor, call_with_deadline
+from ..engine.checker import UNKNOWN, Problem, ScanOptions
+from ..engine.classify import LinkClassifier
+from ..engine.mounts import MountMonitor
 from ..engine.probe import probe
+from ..engine.workers import CallTimeout, call_with_deadline
 from ..history import SymlinkProblemLife as Life, utcnow
 from .lifecycle import record_problem_event
 
