@@ -92,7 +92,7 @@ __all__ = [
     "Models", "N_", "PluginError", "RadarrConnection", "Schedule", "ServiceError", "ServiceKind",
     "ServiceUnreachable", "SettingsError", "SettingsSchema", "SonarrConnection", "Task",
     "Toolkit", "UTCDateTime", "arr_client", "arr_connections", "body", "current_toolkit",
-    "declares", "field_errors", "gettext", "hookimpl", "json_body", "lazy_command", "mounts_down", "new_metadata",
+    "declares", "field_errors", "gettext", "hookimpl", "json_body", "language", "lazy_command", "mounts_down", "new_metadata",
     "public_settings", "query", "refresh_media_servers", "running_toolkit", "toolkit_of", "upgrade_database", "utcnow",
 ]
 
@@ -121,6 +121,14 @@ def gettext(message: str, **values: Any) -> str:
     from toolkit.core.i18n import gettext as translate  # the web app makes it follow requests
 
     return translate(message, **values)
+
+
+def language() -> str:
+    """The language messages are shown in now (``"en"`` or ``"fr"``): the request's, else the
+    configured one; a command-line run's from ``TOOLKIT_LANGUAGE``, the setting, ``LANG``."""
+    from toolkit.core.i18n import current_language
+
+    return current_language()
 
 
 def N_(message: str) -> str:

@@ -51,6 +51,11 @@ def test_a_french_browser_gets_the_page_in_french(toolkit_server, browser_page, 
     expect(dialog.locator("h2")).to_have_text(f"Supprimer {problems} liens symboliques ?")
     expect(dialog).to_contain_text("Seuls les liens sont retirés, jamais les fichiers")
     expect(dialog.locator("thead")).to_have_text(re.compile(r"Lien\s*Type\s*Pourquoi"))
+    for link in media_env.broken:  # the engine's reasons, in French
+        expect(dialog.locator(f'tr[data-path="{link}"] td').nth(2)).to_have_text(
+            "cible absente : Aucun fichier ou dossier de ce type (errno 2)")
+    for link in media_env.small:
+        expect(dialog.locator(f'tr[data-path="{link}"] td').nth(2)).to_have_text("100 octets (< 1024)")
     dialog.get_by_role("button", name="Annuler").click()
 
     page.get_by_role("tab", name="Tableau de bord").click()
@@ -99,3 +104,24 @@ def test_a_french_browser_gets_the_page_in_french(toolkit_server, browser_page, 
     missing = page.goto(f"{toolkit_server}/nulle/part")
     assert missing.status == 404
     expect(page.locator("h1")).to_have_text("Page introuvable")
+
+
+def test_choosing_french_on_the_account_page(toolkit_server, browser_page, media_env):
+    """An English browser; the person picks Français: every page reads French from then on,
+    whatever the browser asks, until they pick Automatic again."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    page = browser_page
+    page.set_extra_http_headers({"Accept-Language": "en-US,en;q=0.9"})
+    page.goto(f"{toolkit_server}/toolkit/account")
+    expect(page.locator("h1")).to_have_text("Account and access")
+    page.get_by_label("Language of the pages, messages and notifications").select_option(label="Français")
+    page.get_by_role("button", name="Save the language").click()
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.locator("h1")).to_have_text("Compte et accès")
+    expect(page.get_by_label("Langue des pages, des messages et des notifications")).to_have_value("fr")
+    page.goto(f"{toolkit_server}/symlink")
+    expect(page.get_by_role("tab")).to_have_text(["Tableau de bord", "Analyse", "Planifications", "Paramètres"])
+    page.goto(f"{toolkit_server}/toolkit/account")
+    page.get_by_label("Langue des pages, des messages et des notifications").select_option("auto")
+    page.get_by_role("button", name="Enregistrer la langue").click()
+    expect(page.locator("h1")).to_have_text("Account and access")

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from toolkit.web.i18n import gettext as _, ngettext
 
 from ..history import SymlinkProblem, SymlinkScan
+from .reasons import reason_text
 
 log = logging.getLogger(__name__)
 MAX_PATHS_SHOWN = 2
@@ -26,7 +27,7 @@ MAX_PATHS_SHOWN = 2
 
 def _error_text(job) -> str:
     """The job's error as users should read it (a refused request is not a Python crash)."""
-    return (job.error or _("unknown error")).removeprefix("ApiError: ")
+    return reason_text((job.error or _("unknown error")).removeprefix("ApiError: "))
 
 
 def scan_link(scan_id: str) -> str:
@@ -77,7 +78,7 @@ async def scan_finished(tk, job) -> None:
         if results.get("stopped_reason"):
             await notifier.send(
                 "guard", _("Symlink: scan stopped by a safety guard"),
-                f"{results['stopped_reason']}\n" + _("Nothing was deleted")
+                f"{reason_text(results['stopped_reason'])}\n" + _("Nothing was deleted")
                 + f" · {_folders(scan)} ({_origin(scan)})",
                 link=link)
         else:
@@ -99,7 +100,7 @@ async def scan_finished(tk, job) -> None:
     decision = results.get("auto_delete") or {}
     if decision.get("outcome") == "guard":
         await notifier.send("guard", _("Symlink: automatic deletion stopped"),
-                            f"{decision.get('reason')}\n{_folders(scan)} ({_origin(scan)})", link=link)
+                            f"{reason_text(decision.get('reason'))}\n{_folders(scan)} ({_origin(scan)})", link=link)
 
 
 def _repair_line(repair: dict | None) -> str:

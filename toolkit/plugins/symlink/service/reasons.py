@@ -17,8 +17,8 @@ import errno
 import os
 import re
 
-from toolkit.core.i18n import DEFAULT, N_, current_language
-from toolkit.core.i18n import gettext as _
+from toolkit.api import N_, language
+from toolkit.api import gettext as _
 
 NUMBER = r"[\d.]+"
 # (English shape, French-catalog message); groups named in NESTED are reasons themselves.
@@ -145,6 +145,6 @@ def _translated(reason: str, depth: int = 0) -> str:
 
 def reason_text(reason: str | None) -> str | None:
     """``reason`` (an engine's or the service's English sentence) in the current language."""
-    if not reason or current_language() == DEFAULT:
+    if not reason or language() == "en":
         return reason
     return _translated(reason)

@@ -15,6 +15,7 @@ from quart import Blueprint, Response, render_template, request
 from toolkit.web.i18n import gettext as _
 
 from ..service import schedules
+from ..service.reasons import reason_text
 
 HERE = Path(__file__).resolve().parent
 STOP_POLLING = 286
@@ -43,6 +44,10 @@ def word(value: str | None) -> str:
              "error": _("error"), "interrupted": _("interrupted"), "failed": _("failed"),
              "succeeded": _("succeeded")}
     return words.get(value or "", value or "")
+
+
+# the engine's English reasons (a link's, a stopped scan's, a held-back deletion's) as read
+pages.app_template_filter("reason")(reason_text)
 
 
 @pages.app_template_filter("when")
