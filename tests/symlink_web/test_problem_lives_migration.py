@@ -39,7 +39,8 @@ def test_an_existing_database_upgrades_and_keeps_its_history(toolkit_config):
         old.executemany("INSERT INTO symlink_problems (scan_id, path, target, status, phase, size, ignored, outcome)"
                         " VALUES (?, ?, '/t', ?, 1, 0, ?, ?)", problems)
     migrate.upgrade_heads(url, models)
-    assert "symlink_0006" in migrate.current_heads(url)
+    # at symlink_0006 or a later revision (the branch goes on)
+    assert any(h.startswith("symlink_") and h >= "symlink_0006" for h in migrate.current_heads(url))
     with sqlite3.connect(path) as new:
         lives = new.execute("SELECT path, state, times_seen, first_seen, last_seen FROM symlink_problem_lives"
                             " ORDER BY path").fetchall()

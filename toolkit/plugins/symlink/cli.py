@@ -1,4 +1,4 @@
-"""``redriva-toolkit symlink scan|restore|journal``.
+"""``redriva-toolkit symlink scan|restore|journal`` (and ``retarget``, in :mod:`.cli_retarget`).
 
 Exit codes of ``scan``: 0 no problem, 2 problems found and not deleted, 3 problems
 deleted, 4 stopped by a safety guard (a mount down, the mass-deletion threshold, hung
@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, SpinnerColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from .cli_retarget import retarget_command
 from .engine.checker import DELETABLE_STATUSES, DEPTHS, Progress, ScanOptions
 from .engine.deletion import DEFAULT_MAX_COUNT, DEFAULT_MAX_SHARE, delete_problems, deletion_guard, restore
 from .engine.probe import ToolMissing, tool_path
@@ -35,6 +36,9 @@ def _console() -> Console:
 @click.group("symlink", help=COMMAND_HELP)
 def symlink_cli() -> None:
     pass
+
+
+symlink_cli.add_command(retarget_command)
 
 
 class _AbortFlag:

@@ -70,3 +70,28 @@ class SymlinkKnownMount(Base):
     mount_point: Mapped[str] = mapped_column(Text, primary_key=True)
     fstype: Mapped[str] = mapped_column(String(64))
     last_seen_healthy: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SymlinkRetarget(Base):
+    """The re-pointing journal: one row written *before* a link is pointed at a new target,
+    updated after; undoing points it back at ``old_target``.
+
+    ``kind``: proposal (a broken link's file found elsewhere) or prefix (a moved mount);
+    ``batch``: the reviewed plan it applied; ``state``: pending, retargeted, failed,
+    skipped (re-check said keep), undone.
+    """
+
+    __tablename__ = "symlink_retargets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch: Mapped[str] = mapped_column(String(64), index=True)
+    scan_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(Text, index=True)
+    old_target: Mapped[str] = mapped_column(Text)
+    new_target: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    journaled_at: Mapped[datetime] = mapped_column(DateTime)
+    retargeted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -50,9 +50,10 @@ def toolkit_register_schedules():
 @hookimpl
 def toolkit_register_routes(app):
     from .web.pages import pages
+    from .web.retarget import retarget_bp
     from .web.routes import api
 
-    return [api, pages]
+    return [api, pages, retarget_bp]
 
 
 @hookimpl

@@ -115,17 +115,23 @@ def unlink_confined(root: str, path: str, target: str) -> None:
     Raises :class:`NotConfined` when something else is there, ``OSError`` on failure."""
     fd, name = open_parent(root, path)
     try:
-        try:
-            info = os.stat(name, dir_fd=fd, follow_symlinks=False)
-        except FileNotFoundError:
-            raise NotConfined("gone at the moment of deletion") from None
-        if not stat.S_ISLNK(info.st_mode):
-            raise NotConfined("not a symlink at the moment of deletion")
-        if os.readlink(name, dir_fd=fd) != target:
-            raise NotConfined("the link points elsewhere at the moment of deletion")
+        check_link_at(fd, name, target, "deletion")
         os.unlink(name, dir_fd=fd)
     finally:
         os.close(fd)
+
+
+def check_link_at(fd: int, name: str, target: str, action: str) -> None:
+    """Raise :class:`NotConfined` unless ``name`` in the folder ``fd`` is a symlink to
+    ``target`` (just before ``action`` changes it)."""
+    try:
+        info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+    except FileNotFoundError:
+        raise NotConfined(f"gone at the moment of {action}") from None
+    if not stat.S_ISLNK(info.st_mode):
+        raise NotConfined(f"not a symlink at the moment of {action}")
+    if os.readlink(name, dir_fd=fd) != target:
+        raise NotConfined(f"the link points elsewhere at the moment of {action}")
 
 
 def root_of(path: str, roots: Iterable[str]) -> str:
