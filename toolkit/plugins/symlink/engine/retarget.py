@@ -30,7 +30,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 from .deletion import NotConfined, check_link_at, open_parent
-from .mounts import LOCAL_FSTYPES, CallTimeout, MountMonitor, call_with_deadline, is_under, lexical_target
+from .mounts import MountMonitor
+from .mounttable import LOCAL_FSTYPES, is_under, lexical_target
+from .workers import CallTimeout, call_with_deadline
 
 FS_TIMEOUT = 10.0
 INDEX_MAX_SECONDS = 120.0

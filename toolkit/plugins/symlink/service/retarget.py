@@ -25,12 +25,14 @@ from toolkit.api import PluginError, Toolkit, mounts_down, refresh_media_servers
 from toolkit.api import gettext as _
 from toolkit.core.db import create_engine_sync
 
-from ..engine.checker import BROKEN
-from ..engine.mounts import CallTimeout, MountMonitor, call_with_deadline, is_under, lexical_target
+from ..engine.model import BROKEN
+from ..engine.mounts import MountMonitor
+from ..engine.mounttable import is_under, lexical_target
 from ..engine.retarget import (Change, build_index, plan_prefix, propose, retarget_links, search_roots,
                                undo_retargets)
 from ..engine.store import SqlMountMemory
 from ..engine.walk import walk_links
+from ..engine.workers import CallTimeout, call_with_deadline
 from ..history import SymlinkProblem, SymlinkScan
 from ..models import SymlinkRetarget
 from .lifecycle import record_many
