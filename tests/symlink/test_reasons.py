@@ -15,6 +15,26 @@ from toolkit.plugins.symlink.service.reasons import reason_text
 
 EXAMPLES = {
     "symlink loop": "boucle de liens symboliques",
+    "same name and size": "même nom et même taille",
+    "same name (the old size is not known)": "même nom (l’ancienne taille n’est pas connue)",
+    "no file named E01.mkv": "aucun fichier nommé E01.mkv",
+    "no file named E01.mkv (the search stopped early: /mnt/rd did not answer within 10s)":
+        "aucun fichier nommé E01.mkv (la recherche s’est arrêtée avant la fin : /mnt/rd did not answer within 10s)",
+    "2 file(s) named E01.mkv, none of 4096 bytes": "2 fichier(s) nommé(s) E01.mkv, aucun de 4096 octets",
+    "3 files named E01.mkv could be it": "3 fichiers nommés E01.mkv pourraient convenir",
+    "the link is gone": "le lien n’existe plus",
+    "the link works again": "le lien fonctionne de nouveau",
+    "the new target is not a file": "la nouvelle cible n’est pas un fichier",
+    "the new target is not there: No such file or directory":
+        "la nouvelle cible n’est pas là : No such file or directory",
+    "the new target's mount /mnt/rd is down: expected mount point is not mounted":
+        "le montage de la nouvelle cible, /mnt/rd, est hors service : le point de montage attendu n’est pas monté",
+    "the old target's mount /mnt/rd is down: expected mount point is not mounted":
+        "le montage de l’ancienne cible, /mnt/rd, est hors service : le point de montage attendu n’est pas monté",
+    "the old target cannot be checked: Permission denied": "l’ancienne cible ne peut pas être vérifiée : Permission denied",
+    "the re-check did not finish within 10s": "la nouvelle vérification n’a pas fini en 10 s",
+    "the link points elsewhere at the moment of re-pointing":
+        "le lien pointe ailleurs au moment de la redirection",
     "target missing: No such file or directory (errno 2)": "cible absente : Aucun fichier ou dossier de ce type (errno 2)",
     "cannot reach the target: Permission denied (errno 13)": "cible injoignable : Permission refusée (errno 13)",
     "directory not readable": "dossier illisible",

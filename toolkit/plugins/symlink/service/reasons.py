@@ -113,7 +113,29 @@ SHAPES = [(rf"(?P<reason>.+): nothing was deleted", N_("%(reason)s: nothing was 
           (r"a mount was down during the scan", N_("a mount was down during the scan")),
           (r"(?P<count>\d+) link\(s\) could not be checked \(UNKNOWN: their mount was down or did not answer\)",
            N_("%(count)s link(s) could not be checked (UNKNOWN: their mount was down or did not answer)")),
-          (r"nothing to delete", N_("nothing to delete"))]
+          (r"nothing to delete", N_("nothing to delete")),
+          # re-pointing (engine.retarget): proposals, then the re-check before each link changes
+          (r"same name and size", N_("same name and size")),
+          (r"same name \(the old size is not known\)", N_("same name (the old size is not known)")),
+          (r"no file named (?P<name>.+?) \(the search stopped early: (?P<reason>.+)\)",
+           N_("no file named %(name)s (the search stopped early: %(reason)s)")),
+          (r"no file named (?P<name>.+)", N_("no file named %(name)s")),
+          (r"(?P<count>\d+) file\(s\) named (?P<name>.+), none of (?P<size>\d+) bytes",
+           N_("%(count)s file(s) named %(name)s, none of %(size)s bytes")),
+          (r"(?P<count>\d+) files named (?P<name>.+) could be it", N_("%(count)s files named %(name)s could be it")),
+          (r"the link is gone", N_("the link is gone")),
+          (r"the link works again", N_("the link works again")),
+          (r"the new target is not a file", N_("the new target is not a file")),
+          (r"the new target is not there: (?P<reason>.+)", N_("the new target is not there: %(reason)s")),
+          (r"the new target's mount (?P<mount>.+?) is down: (?P<reason>.+)",
+           N_("the new target's mount %(mount)s is down: %(reason)s")),
+          (r"the old target's mount (?P<mount>.+?) is down: (?P<reason>.+)",
+           N_("the old target's mount %(mount)s is down: %(reason)s")),
+          (r"the old target cannot be checked: (?P<reason>.+)", N_("the old target cannot be checked: %(reason)s")),
+          (rf"the re-check did not finish within (?P<seconds>{NUMBER})s",
+           N_("the re-check did not finish within %(seconds)s s")),
+          (r"the link points elsewhere at the moment of re-pointing",
+           N_("the link points elsewhere at the moment of re-pointing"))]
 RULES = [(re.compile(shape), message) for shape, message in SHAPES]
 NESTED = {"reason"}
 

@@ -1,0 +1,65 @@
+"""Re-pointing links from the Scanner, in real headless Chromium: the proposal a person reads
+for a renamed release folder, re-pointing one link and undoing it, and a moved mount's
+preview and confirmation."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from .test_browser_reading import scan
+from .test_retarget import _releases
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def expect():
+    return pytest.importorskip("playwright.sync_api").expect
+
+
+def test_a_renamed_release_is_proposed_re_pointed_and_undone_from_the_results(
+        toolkit_server, browser_page, media_env, expect):
+    page = browser_page
+    store = media_env.store / "__all__"
+    alpha, beta = _releases(media_env, ["Alpha.2020.1080p.WEB", "Beta.2021.2160p.WEB"])
+    for link in (alpha, beta):
+        os.rename(store / link.stem, store / f"{link.stem}-GRP")
+    scan(page, toolkit_server, expect)
+
+    page.get_by_role("button", name="Look for moved files…").click()
+    broken = len(media_env.broken) + 2
+    expect(page.locator("#sl-retarget-summary")).to_contain_text(
+        f"2 of {broken} broken links have their file elsewhere on the mount.")
+    row = page.locator(f'tr.sl-proposal[data-path="{alpha}"]')
+    new = store / f"{alpha.stem}-GRP" / alpha.name
+    expect(row.locator("td").nth(1)).to_contain_text(
+        f"Re-point {store / alpha.stem / alpha.name} → {new} (same name (the old size is not known))")
+    lost = page.locator(f'tr.sl-proposal[data-path="{media_env.broken[0]}"]')
+    expect(lost.locator("td").nth(1)).to_contain_text("No new place found: 2 files named E03.mkv could be it")
+
+    row.get_by_role("button", name="Re-point").click()
+    expect(row).to_contain_text("1 link(s) re-pointed.")
+    assert os.readlink(alpha) == str(new) and os.readlink(beta) == str(store / beta.stem / beta.name)
+    row.get_by_role("button", name="Undo").click()
+    expect(row).to_contain_text("1 link(s) point at their old target again.")
+    assert os.readlink(alpha) == str(store / alpha.stem / alpha.name)
+
+
+def test_a_moved_mount_is_previewed_then_confirmed(toolkit_server, browser_page, media_env, tmp_path, expect):
+    page = browser_page
+    old, new = media_env.store, tmp_path / "remote"
+    os.rename(old, new)
+    links = media_env.healthy + media_env.small + media_env.sidecars
+    page.goto(f"{toolkit_server}/symlink?tab=scanner")
+    page.get_by_text("Moved mount").click()
+    page.get_by_label("Old folder").fill(str(old))
+    page.get_by_label("New folder").fill(str(new))
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#sl-prefix-summary")).to_contain_text(
+        f"{len(links)} links would be re-pointed from {old} to {new}. {len(media_env.broken)} more point under "
+        f"{old} but their file is not under {new}: they are left alone.")
+    assert all(os.readlink(p).startswith(str(old)) for p in links)  # the preview changed nothing
+    page.get_by_role("button", name=f"Re-point these {len(links)} links").click()
+    expect(page.locator("#sl-prefix-result")).to_contain_text(f"{len(links)} link(s) re-pointed.")
+    assert all(os.readlink(p).startswith(str(new)) and os.path.exists(p) for p in links)
