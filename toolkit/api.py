@@ -22,7 +22,7 @@ every other module of the toolkit is private and may change. What is here:
 - Jellyfin/Emby/Plex: :func:`refresh_media_servers` (scan exactly the changed folders);
 - English and French: :func:`gettext` (import it as ``_``) and :func:`N_`; templates have
   ``_()`` (see ``scripts/translations``);
-- :func:`upgrade_database` for a plugin's command line, :func:`lazy_command` to register
+- :func:`upgrade_database` for a plugin's command line, :func:`database_url`, :func:`lazy_command` to register
   one that is imported only when it runs; :func:`utcnow`.
 
 Importing this module is cheap: the names backed by SQLAlchemy, httpx or pydantic are
@@ -35,11 +35,11 @@ import importlib
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from toolkit import hookimpl
-from toolkit.core.commands import lazy_command
 from toolkit.core.errors import PluginError
 from toolkit.core.hookspecs import MenuLink, Models, Schedule, SettingsSchema, Task
 
 if TYPE_CHECKING:  # the same names, imported on first use (see _LAZY)
+    from toolkit.core.commands import lazy_command
     from toolkit.core.db import MAX_ID, new_metadata
     from toolkit.core.jobs import InvalidParams, JobCancelled, JobConflict, JobContext, JobView
     from toolkit.core.models import UTCDateTime, utcnow
@@ -56,6 +56,7 @@ if TYPE_CHECKING:  # the same names, imported on first use (see _LAZY)
 # ~0.4 s of CPU and ~35 MiB, which a command such as ``symlink scan`` never needs. So they
 # are imported when first used: ``from toolkit.api import Toolkit`` works as before.
 _LAZY: dict[str, tuple[str, str]] = {
+    "lazy_command": ("toolkit.core.commands", "lazy_command"),  # click
     "MAX_ID": ("toolkit.core.db", "MAX_ID"), "new_metadata": ("toolkit.core.db", "new_metadata"),
     **{name: ("toolkit.core.jobs", name)
        for name in ("InvalidParams", "JobCancelled", "JobConflict", "JobContext", "JobView")},
@@ -92,7 +93,8 @@ __all__ = [
     "Models", "N_", "PluginError", "RadarrConnection", "Schedule", "ServiceError", "ServiceKind",
     "ServiceUnreachable", "SettingsError", "SettingsSchema", "SonarrConnection", "Task",
     "Toolkit", "UTCDateTime", "arr_client", "arr_connections", "body", "current_toolkit",
-    "declares", "field_errors", "gettext", "hookimpl", "json_body", "language", "lazy_command", "mounts_down", "new_metadata",
+    "database_url", "declares", "field_errors", "gettext", "hookimpl", "json_body", "language", "lazy_command",
+    "mounts_down", "new_metadata",
     "public_settings", "query", "refresh_media_servers", "running_toolkit", "toolkit_of", "upgrade_database", "utcnow",
 ]
 
@@ -188,6 +190,16 @@ async def running_toolkit() -> AsyncIterator[Toolkit]:
         yield toolkit
     finally:
         await toolkit.stop()
+
+
+def database_url() -> str:
+    """The toolkit's database URL as the environment configures it (``TOOLKIT_DATABASE_URL``,
+    else ``toolkit.db`` in ``TOOLKIT_DATA_DIR``), for a plugin's blocking code outside a
+    running toolkit (a child process, a command that needs no :func:`running_toolkit`).
+    Imports no SQLAlchemy."""
+    from toolkit.core.datadir import database_url as configured
+
+    return configured()
 
 
 def upgrade_database(toolkit: Toolkit) -> None:

@@ -277,7 +277,8 @@ def _confirm(console: Console, by_status: Counter[str]) -> bool:
 
 def _delete_with_progress(console, spool, engine, options, abort):
     from .engine.mounts import MountMonitor
-    from .engine.store import DeletionJournal, SqlMountMemory
+    from .engine.mount_memory import SqlMountMemory
+    from .engine.store import DeletionJournal
 
     journal = DeletionJournal(engine)
     # the re-checks know the mounts earlier scans saw: one gone since the scan keeps its links

@@ -23,6 +23,7 @@ import stat
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .classify import Healthy, LinkClassifier
 from .model import CORRUPTED, DELETABLE_STATUSES, IO_ERROR, Problem, ScanOptions
@@ -30,7 +31,9 @@ from .mounts import MountMonitor
 from .mounttable import lexical_target
 from .workers import CallTimeout, call_with_deadline
 from .probe import probe
-from .store import DeletionJournal
+
+if TYPE_CHECKING:  # SQLAlchemy: a dry-run scan never opens the journal
+    from .store import DeletionJournal
 
 DEFAULT_MAX_COUNT = 500
 DEFAULT_MAX_SHARE = 0.20

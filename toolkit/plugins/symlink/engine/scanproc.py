@@ -152,18 +152,25 @@ def _child_main() -> None:
     threading.Thread(target=watch_parent, daemon=True, name="symlink-scan-parent").start()
     verdict_store = memory = engine = None
     try:
+        url = None
         if config["verdicts"] or config["mount_memory"]:
             try:
-                engine = _open_database(config["database_url"], config["migrate"])
+                url = _prepare_database(config["database_url"], config["migrate"])
             except Exception as exc:
                 if config["database_required"]:
                     raise
                 send("warning", f"{type(exc).__name__}: {exc}")
-        if engine is not None:
-            from .store import SqlMountMemory, SqlVerdictStore
+        if url is not None and config["mount_memory"]:
+            from .mount_memory import SqlMountMemory  # sqlite3 only: a plain scan imports no SQLAlchemy
 
-            verdict_store = SqlVerdictStore(engine) if config["verdicts"] else None
-            memory = SqlMountMemory(engine) if config["mount_memory"] else None
+            memory = SqlMountMemory(url)
+        if url is not None and config["verdicts"]:
+            from toolkit.core.db import create_engine_sync
+
+            from .store import SqlVerdictStore
+
+            engine = create_engine_sync(url)
+            verdict_store = SqlVerdictStore(engine)
         options = ScanOptions(**config["options"])
         result = run_scan(options,
                           on_problem=lambda problem: send("problem", problem.as_dict()),
@@ -183,13 +190,14 @@ def _child_main() -> None:
     os._exit(0)
 
 
-def _open_database(url: str | None, migrate: bool):
-    from toolkit.core.db import create_engine_sync, database_url
+def _prepare_database(url: str | None, migrate: bool) -> str:
+    """The database URL, upgraded first with ``migrate`` (alembic only when not at its heads)."""
+    from toolkit.api import database_url
 
-    from .store import open_database
+    from .schema import ensure_schema
 
     url = url or database_url()
-    return open_database(url) if migrate else create_engine_sync(url)
+    return ensure_schema(url) if migrate else url
 
 
 if __name__ == "__main__":

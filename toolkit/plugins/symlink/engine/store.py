@@ -1,5 +1,5 @@
-"""Blocking database access for the engine: the deletion journal, the verdict cache and the
-mounts scans saw answering.
+"""Blocking database access for the engine: the deletion journal and the verdict cache
+(the mounts scans saw answering: :mod:`.mount_memory`, without SQLAlchemy).
 
 Both use a synchronous SQLAlchemy engine on the toolkit's database (the engine runs in a
 worker thread). :func:`open_database` upgrades the schema with the plugin's alembic
@@ -7,14 +7,8 @@ branch first, so what runs is the migration, not ``create_all``.
 """
 from __future__ import annotations
 
-import ast
-import contextlib
-import os
-import re
-import sqlite3
 import threading
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import timedelta
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.engine import Engine
@@ -23,11 +17,9 @@ from sqlalchemy.orm import Session
 from toolkit.core.db import create_engine_sync, database_url
 from toolkit.core.hookspecs import Models
 
-from ..models import SymlinkDeletion, SymlinkKnownMount, SymlinkVerdict, metadata
-from .mounts import MountHealth
+from ..models import SymlinkDeletion, SymlinkVerdict, metadata
 from .probe import ProbeVerdict
-
-MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations" / "versions"
+from .schema import MIGRATIONS, ensure_schema, utcnow
 
 
 def symlink_models() -> Models:
@@ -35,53 +27,9 @@ def symlink_models() -> Models:
 
 
 def open_database(url: str | None = None) -> Engine:
-    """Upgrade the core and the symlink branch to their heads; return a blocking engine.
-
-    Alembic (~0.3 s to import and run) is only loaded when the database is not at those
-    heads already: a CLI scan starts in well under a second."""
-    url = url or database_url()
-    if not _schema_is_current(url):
-        from toolkit.core.migrate import upgrade_heads
-
-        upgrade_heads(url, [symlink_models()])
-    return create_engine_sync(url)
-
-
-def _script_heads(directories: list[Path]) -> set[str]:
-    """The head revisions of the migration scripts in ``directories`` (read as text)."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for directory in directories:
-        for script in directory.glob("*.py"):
-            assigned = dict(_ASSIGNMENT.findall(script.read_text(encoding="utf-8")))
-            if "revision" not in assigned:
-                continue
-            revisions.add(ast.literal_eval(assigned["revision"]))
-            down = ast.literal_eval(assigned.get("down_revision", "None"))
-            parents.update(down if isinstance(down, tuple) else [down] if down else [])
-    return revisions - parents
-
-
-_ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
-
-
-def _schema_is_current(url: str) -> bool:
-    """An SQLite database whose ``alembic_version`` holds the core's and the symlink
-    branch's heads (other plugins' heads may be there too)."""
-    prefix, _, path = url.partition(":///")
-    if not prefix.startswith("sqlite") or not path or not os.path.exists(path):
-        return False
-    core_versions = Path(__file__).resolve().parents[3] / "core" / "migrations" / "versions"
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
-            recorded = {row[0] for row in connection.execute("SELECT version_num FROM alembic_version")}
-        return _script_heads([core_versions, MIGRATIONS]) <= recorded
-    except (sqlite3.Error, OSError, ValueError, SyntaxError):
-        return False
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    """Upgrade the core and the symlink branch to their heads (see
+    :func:`.schema.ensure_schema`); return a blocking engine."""
+    return create_engine_sync(ensure_schema(url or database_url()))
 
 
 class DeletionJournal:
@@ -183,35 +131,3 @@ class SqlVerdictStore:
         with self.engine.begin() as connection:
             connection.execute(statement, self._pending)
         self._pending = []
-
-
-class SqlMountMemory:
-    """``symlink_known_mounts``: FUSE / network mount points where scans saw targets
-    answering. One not seen answering for ``forget_after_days`` is forgotten (a setup that
-    moved its mount should not hold its old links UNKNOWN for ever)."""
-
-    def __init__(self, engine: Engine, *, forget_after_days: float = 180) -> None:
-        self.engine = engine
-        self.forget_after = timedelta(days=forget_after_days)
-
-    def known(self) -> dict[str, str]:
-        oldest = utcnow() - self.forget_after
-        query = select(SymlinkKnownMount).where(SymlinkKnownMount.last_seen_healthy >= oldest)
-        with Session(self.engine) as session:
-            return {row.mount_point: f"{row.fstype} answering on {row.last_seen_healthy:%Y-%m-%d %H:%M}"
-                    for row in session.scalars(query)}
-
-    def remember(self, healthy: list[MountHealth]) -> None:
-        if not healthy:
-            return
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        rows = [{"mount_point": h.mount_point, "fstype": h.fstype, "last_seen_healthy": utcnow()} for h in healthy]
-        statement = sqlite_insert(SymlinkKnownMount)
-        statement = statement.on_conflict_do_update(
-            index_elements=["mount_point"],
-            set_={"fstype": statement.excluded.fstype, "last_seen_healthy": statement.excluded.last_seen_healthy})
-        with self.engine.begin() as connection:
-            connection.execute(statement, rows)
-            connection.execute(delete(SymlinkKnownMount).where(
-                SymlinkKnownMount.last_seen_healthy < utcnow() - self.forget_after))

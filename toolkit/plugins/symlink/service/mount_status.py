@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from toolkit.core.db import create_engine_sync
-
 from ..engine.mounts import MountMonitor
-from ..engine.store import SqlMountMemory
+from ..engine.mount_memory import SqlMountMemory
 
 
 class KnownMountStatus:
@@ -23,11 +21,7 @@ class KnownMountStatus:
         return await asyncio.to_thread(self._down)
 
     def _down(self) -> list[dict]:
-        engine = create_engine_sync(self.database_url)
-        try:
-            known = SqlMountMemory(engine).known()
-        finally:
-            engine.dispose()
+        known = SqlMountMemory(self.database_url).known()
         if not known:
             return []
         monitor = MountMonitor(timeout=self.timeout, known_mounts=known)

@@ -220,7 +220,8 @@ def _delete_blocking(ctx: JobContext, database_url: str, scan_id: str, problem_i
                      options: ScanOptions, token: str, media_path: str):
     from ..engine.deletion import delete_problems
     from ..engine.mounts import MountMonitor
-    from ..engine.store import DeletionJournal, SqlMountMemory
+    from ..engine.mount_memory import SqlMountMemory
+    from ..engine.store import DeletionJournal
 
     engine = create_engine_sync(database_url)
     journal = DeletionJournal(engine)
