@@ -109,7 +109,7 @@ class VerdictStore(Protocol):
 
 
 class MountMemory(Protocol):
-    """Mount points where earlier scans saw targets answering (see ``store.SqlMountMemory``)."""
+    """Mount points where earlier scans saw targets answering (see ``mount_memory.SqlMountMemory``)."""
 
     def known(self) -> dict[str, str]: ...  # mount point -> what was seen there
 

@@ -26,11 +26,11 @@ from toolkit.api import gettext as _
 from toolkit.core.db import create_engine_sync
 
 from ..engine.model import BROKEN
+from ..engine.mount_memory import SqlMountMemory
 from ..engine.mounts import MountMonitor
 from ..engine.mounttable import is_under, lexical_target
 from ..engine.retarget import (Change, build_index, plan_prefix, propose, retarget_links, search_roots,
                                undo_retargets)
-from ..engine.store import SqlMountMemory
 from ..engine.walk import walk_links
 from ..engine.workers import CallTimeout, call_with_deadline
 from ..history import SymlinkProblem, SymlinkScan
