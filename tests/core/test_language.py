@@ -67,6 +67,10 @@ async def test_api_errors_speak_the_request_language(toolkit_client):
     assert access["fields"]["__root__"] == "le mode external a besoin de l’adresse du proxy inverse"
     # codes and field names are for programs: never translated
     assert access["code"] == "invalid" and schedule["code"] == "invalid"
+    # the plugins' errors too
+    assert (await error("get", "/api/symlink/scans/nope"))["message"] == \
+        "aucune analyse 'nope' (seules les 3 dernières analyses sont gardées)"
+    assert (await error("post", "/api/queue/journal/12345/undo"))["message"] == "aucune entrée de journal 12345"
     english = await toolkit_client.get("/api/toolkit/settings/nope", headers={"Accept-Language": "en"})
     assert (await english.get_json())["error"]["message"] == "no settings namespace 'nope'"
 

@@ -174,7 +174,7 @@ async def apply(tk: Toolkit, plan_id: int, token: str) -> list[dict]:
         async with tk.sessions() as session:
             row = (await session.execute(select(plans).where(plans.c.id == plan_id))).mappings().first()
             if row is None:
-                raise PluginError(404, f"no plan {plan_id}")
+                raise PluginError(404, _("no plan %(id)s", id=plan_id))
             if not secrets.compare_digest(str(token), row["token"]):
                 raise PluginError(403, N_("this token does not belong to this plan"), code="bad_token")
             if utcnow() - row["created_at"] > PLAN_TTL:
@@ -320,14 +320,14 @@ async def undo(tk: Toolkit, journal_id: int) -> dict:
     async with tk.sessions() as session:
         row = (await session.execute(select(journal).where(journal.c.id == journal_id))).mappings().first()
     if row is None:
-        raise PluginError(404, f"no journal entry {journal_id}")
+        raise PluginError(404, _("no journal entry %(id)s", id=journal_id))
     if row["undone_at"] is not None:
         raise PluginError(409, N_("this action was undone already"), code="undone")
     if not row["ok"] or row["action"] not in BLOCKLISTING or not row["blocklist_id"]:
         raise PluginError(409, N_("nothing to undo: no blocklist entry was made"), code="not_undoable")
     connection = (await _connections(tk)).get(row["app"])
     if connection is None:
-        raise PluginError(409, f"{row['app']} is not configured", code="not_configured")
+        raise PluginError(409, _("%(app)s is not configured", app=row['app']), code="not_configured")
     client = arr_client(tk, connection, retries=1, backoff=0.5)
     entry = dict(row)
     try:

@@ -8,6 +8,7 @@ from toolkit.core.db import MAX_ID
 from toolkit.core.jobs import JobNotFound
 from toolkit.core.runtime import Toolkit
 from toolkit.web.errors import ApiError
+from toolkit.api import gettext as _
 
 from ..settings import SymlinkSettings
 
@@ -24,7 +25,7 @@ async def off_loop(fn, *args, timeout: float = FS_TIMEOUT):
     try:
         return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout)
     except asyncio.TimeoutError:
-        raise ApiError(503, f"the filesystem did not answer within {timeout:g}s") from None
+        raise ApiError(503, _("the filesystem did not answer within %(seconds)s s", seconds=f"{timeout:g}")) from None
 
 
 async def job_or_none(tk: Toolkit, job_id: str | None):

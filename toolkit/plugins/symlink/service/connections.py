@@ -55,7 +55,7 @@ async def detect_services() -> dict:
     except DockerUnavailable as exc:
         raise ApiError(503, str(exc), code="docker_unavailable") from None
     except asyncio.TimeoutError:
-        raise ApiError(503, "Docker did not answer within 30 s", code="docker_unavailable") from None
+        raise ApiError(503, _("Docker did not answer within 30 s"), code="docker_unavailable") from None
     body = result.to_dict()
     body["proposals"] = [p for p in body["proposals"] if p["kind"] in ("sonarr", "radarr")]
     return body
@@ -68,16 +68,16 @@ async def apply_detected(tk: Toolkit, container_id: str):
     from toolkit.core.services.docker_detect import detect_services as detect
 
     if not isinstance(container_id, str) or not container_id:
-        raise ApiError(400, "give the container_id of a detected service")
+        raise ApiError(400, _("give the container_id of a detected service"))
     try:
         result = await asyncio.wait_for(asyncio.to_thread(detect), 30)
     except (DockerUnavailable, asyncio.TimeoutError) as exc:
-        raise ApiError(503, str(exc) or "Docker did not answer", code="docker_unavailable") from None
+        raise ApiError(503, str(exc) or _("Docker did not answer"), code="docker_unavailable") from None
     # the full id only: a prefix could pick another container, and give it this one's key
     proposal = next((p for p in result.proposals if p.container_id == container_id
                      and p.kind.value in ("sonarr", "radarr")), None)
     if proposal is None or not proposal.host:
-        raise ApiError(404, f"no usable Sonarr/Radarr proposal for container {container_id}")
+        raise ApiError(404, _("no usable Sonarr/Radarr proposal for container %(id)s", id=container_id))
     kind = proposal.kind.value
     changes: dict = {f"{kind}_enabled": True, f"{kind}_host": proposal.host}
     if proposal.port:

@@ -23,6 +23,7 @@ from ..settings import SymlinkSettings
 from .common import is_id, job_or_none, settings_of
 from .lifecycle import record_many
 from .records import get_scan, set_scan
+from .reasons import reason_text
 
 MAX_SELECTION = 5000  # hand-picked ids per confirmation ("all" has no limit)
 
@@ -108,13 +109,13 @@ async def confirm_delete(tk: Toolkit, scan_id: str, data: dict) -> dict:
     else:
         ids = data.get("ids")
         if not isinstance(ids, list) or not ids or not all(is_id(i) for i in ids):
-            raise ApiError(400, "give 'ids' (a list of problem ids) or 'all': true with its token")
+            raise ApiError(400, _("give 'ids' (a list of problem ids) or 'all': true with its token"))
         if len(ids) > MAX_SELECTION:
-            raise ApiError(400, f"select at most {MAX_SELECTION} items, or delete all with the token")
+            raise ApiError(400, _("select at most %(n)s items, or delete all with the token", n=MAX_SELECTION))
         stale = sorted(set(ids) - await _deletable_among(tk, scan_id, ids))
         if stale:
-            raise ApiError(409, f"{len(stale)} selected item(s) are not deletable results of this "
-                           f"scan (already handled, ignored, or from another scan)",
+            raise ApiError(409, _("%(n)s selected item(s) are not deletable results of this scan (already "
+                                 "handled, ignored, or from another scan)", n=len(stale)),
                            code="stale_selection", ids=stale[:50])
         chosen = sorted(set(ids))
         count, token = await _deletable_set(tk, scan_id, chosen)
@@ -124,7 +125,7 @@ async def confirm_delete(tk: Toolkit, scan_id: str, data: dict) -> dict:
     guard = deletion_guard(count, scan.total_analyzed or 0, max_count=settings.max_deletions,
                            max_share=settings.max_deletion_share, override=override)
     if not guard.allowed:
-        raise ApiError(409, _("%(reason)s: confirm with the override to go ahead", reason=guard.reason),
+        raise ApiError(409, _("%(reason)s: confirm with the override to go ahead", reason=reason_text(guard.reason)),
                        code="mass_deletion")
     job = await _enqueue_deletion(tk, scan, settings, chosen, token, override=override)
     return {"scan_id": scan_id, "job_id": job.id, "count": count, "override": guard.reason}
@@ -138,13 +139,13 @@ async def check_deletion_allowed(tk: Toolkit, scan_id: str, problem_ids: list[in
     scan = await get_scan(tk, scan_id)
     why_not = _why_not_deletable(scan)
     if why_not:
-        raise ApiError(409, f"{why_not}: nothing was deleted", code="not_deletable")
+        raise ApiError(409, _("%(reason)s: nothing was deleted", reason=why_not), code="not_deletable")
     count, _token = await _deletable_set(tk, scan_id, problem_ids)
     settings = await settings_of(tk)
     guard = deletion_guard(count, scan.total_analyzed or 0, max_count=settings.max_deletions,
                            max_share=settings.max_deletion_share, override=override)
     if not guard.allowed:
-        raise ApiError(409, f"{guard.reason}: nothing was deleted", code="mass_deletion")
+        raise ApiError(409, _("%(reason)s: nothing was deleted", reason=reason_text(guard.reason)), code="mass_deletion")
 
 
 async def _enqueue_deletion(tk: Toolkit, scan: SymlinkScan, settings: SymlinkSettings,
@@ -237,9 +238,9 @@ async def restore_deleted(tk: Toolkit, data: dict) -> dict:
     ids, scan_id = data.get("journal_ids"), data.get("scan_id")
     if ids is not None and (not isinstance(ids, list) or not ids
                             or not all(is_id(i) for i in ids)):
-        raise ApiError(400, "journal_ids must be a non-empty list of integers")
+        raise ApiError(400, _("journal_ids must be a non-empty list of integers"))
     if not ids and not (isinstance(scan_id, str) and scan_id):
-        raise ApiError(400, "give journal_ids or a scan_id to restore")
+        raise ApiError(400, _("give journal_ids or a scan_id to restore"))
     outcomes = await asyncio.to_thread(_restore_blocking, tk.config.database_url, ids,
                                        None if ids else scan_id, (await settings_of(tk)).media_path)
     restored = [o.journal_id for o in outcomes if o.outcome == "restored"]

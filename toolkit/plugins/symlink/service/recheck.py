@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from toolkit.core.runtime import Toolkit
 from toolkit.web.errors import ApiError
+from toolkit.api import gettext as _
 
 from ..engine.checker import UNKNOWN, Problem, ScanOptions
 from ..engine.classify import LinkClassifier
@@ -57,7 +58,7 @@ def recheck_blocking(path: str, *, phase: int = 1, small_files: str = "media") -
 async def _life(session, life_id: int) -> Life:
     life = await session.get(Life, life_id)
     if life is None:
-        raise ApiError(404, f"no tracked problem {life_id}")
+        raise ApiError(404, _("no tracked problem %(id)s", id=life_id))
     return life
 
 

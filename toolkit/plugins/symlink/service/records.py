@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from toolkit.core.jobs import ACTIVE_STATES
 from toolkit.core.runtime import Toolkit
 from toolkit.web.errors import ApiError
+from toolkit.api import gettext as _
 
 from ..history import ACTIVE_SCAN_STATES, KEEP_SCANS, SymlinkScan, utcnow
 from .common import job_or_none
@@ -64,7 +65,7 @@ async def get_scan(tk: Toolkit, scan_id: str, *, with_job: bool = False):
     async with tk.sessions() as session:
         scan = await session.get(SymlinkScan, scan_id)
         if scan is None:
-            raise ApiError(404, f"no scan {scan_id!r} (only the last {KEEP_SCANS} scans are kept)")
+            raise ApiError(404, _("no scan %(id)s (only the last %(n)s scans are kept)", id=repr(scan_id), n=KEEP_SCANS))
         if scan.status in ACTIVE_SCAN_STATES and scan.job_id:
             job = await job_or_none(tk, scan.job_id)
             if _final_state(scan, job):

@@ -53,7 +53,7 @@ def validate_scan_request(data: dict) -> tuple[list[str], str, str]:
     if depth == "deep" and shutil.which("ffmpeg") is None:
         fields["verification_depth"] = "ffmpeg is not installed: 'deep' is not available"
     if fields:
-        raise ApiError(400, "invalid scan request", fields=fields)
+        raise ApiError(400, _("invalid scan request"), fields=fields)
     return paths, mode, depth
 
 
@@ -82,7 +82,7 @@ async def start_scan(tk: Toolkit, data: dict, *, expected_links: int | None = No
     settings = await settings_of(tk)
     resolved, errors = await off_loop(resolve_all, settings.media_path, paths)
     if errors:
-        raise ApiError(400, "invalid scan paths", fields=errors)
+        raise ApiError(400, _("invalid scan paths"), fields=errors)
     async with _start_lock(tk):
         scan = await _insert_scan(tk, resolved, mode, depth)
         try:
@@ -121,7 +121,7 @@ async def scan_for_scheduled_job(tk: Toolkit, job_id: str, params: dict,
     paths, mode, depth = validate_scan_request(data)
     resolved, errors = await off_loop(resolve_all, settings.media_path, paths)
     if errors:
-        raise ApiError(400, "invalid scan paths: " + "; ".join(errors.values()))
+        raise ApiError(400, _("invalid scan paths") + ": " + "; ".join(errors.values()))
     async with _start_lock(tk):
         scan = await _insert_scan(tk, resolved, mode, depth, job_id=job_id,
                                   schedule_name=schedule or "schedule")

@@ -92,7 +92,7 @@ async def save_schedule(tk: Toolkit, data: dict) -> dict:
     weekday, cron, paths[], mode, verification_depth, enabled, original}`` (``original``:
     the name being edited). 422 with a message per field; nothing saved then."""
     if not isinstance(data, dict):
-        raise ApiError(400, "expected a JSON object")
+        raise ApiError(400, _("expected a JSON object"))
     fields: dict[str, str] = {}
     name = str(data.get("name") or "").strip()
     original = str(data.get("original") or "").strip()
@@ -123,7 +123,7 @@ async def save_schedule(tk: Toolkit, data: dict) -> dict:
     if path_errors:
         fields["paths"] = "; ".join(path_errors.values())
     if fields:
-        raise ApiError(422, "invalid schedule", fields=fields)
+        raise ApiError(422, _("invalid schedule"), fields=fields)
     view = await tk.scheduler.save(
         name, task=TASK, cron=cron, enabled=_truthy(data.get("enabled", True)),
         params={"paths": resolved, "mode": mode, "depth": depth, "schedule": name})
@@ -170,7 +170,7 @@ async def list_schedules(tk: Toolkit) -> list[dict]:
 async def _own(tk: Toolkit, name: str):
     schedule = await tk.scheduler.get(name)
     if schedule is None or schedule.task != TASK:
-        raise ApiError(404, f"no scan schedule {name!r}")
+        raise ApiError(404, _("no scan schedule %(name)s", name=repr(name)))
     return schedule
 
 

@@ -250,7 +250,7 @@ def _ids(values: list[str]) -> list[int] | None:
     try:
         return [int(v) for v in values][:MAX_PER_PAGE]
     except ValueError:
-        raise ApiError(400, "problem ids must be integers") from None
+        raise ApiError(400, _("problem ids must be integers")) from None
 
 
 @pages.post("/symlink/scans/<scan_id>/delete")
