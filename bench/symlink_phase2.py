@@ -30,7 +30,7 @@ from fakes.rclone_mount import start_rclone_mount  # noqa: E402
 
 from toolkit.plugins.symlink.engine.checker import ScanOptions, run_scan  # noqa: E402
 from toolkit.plugins.symlink.engine.probe import MEDIA_EXTENSIONS, ORIGINAL_QUERY  # noqa: E402
-from toolkit.plugins.symlink.engine.store import SqlVerdictStore, open_database  # noqa: E402
+from toolkit.plugins.symlink.store import SqlVerdictStore, open_database  # noqa: E402
 
 
 def free_port() -> int:

@@ -62,7 +62,7 @@ def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def engine(database_url: str):
-    from toolkit.plugins.symlink.engine.store import open_database
+    from toolkit.plugins.symlink.store import open_database
 
     engine = open_database(database_url)
     yield engine

@@ -34,7 +34,7 @@ def report(code):
     sys.stderr.flush()
     exit_now(code)
 os._exit = report
-runpy.run_module("toolkit.plugins.symlink.engine.scanproc", run_name="__main__")
+runpy.run_module("toolkit.plugins.symlink.scanproc", run_name="__main__")
 """
 
 

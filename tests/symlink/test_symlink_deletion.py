@@ -8,7 +8,7 @@ import pytest
 
 from toolkit.plugins.symlink.engine.checker import Problem, ScanOptions, run_scan
 from toolkit.plugins.symlink.engine.deletion import delete_problems, deletion_guard, restore
-from toolkit.plugins.symlink.engine.store import DeletionJournal
+from toolkit.plugins.symlink.store import DeletionJournal
 
 
 def scan_problems(path: Path) -> list[Problem]:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from toolkit.plugins.symlink.engine.checker import ScanOptions, run_scan
 from toolkit.plugins.symlink.cli import symlink_cli
-from toolkit.plugins.symlink.engine.mount_memory import SqlMountMemory
+from toolkit.plugins.symlink.mount_memory import SqlMountMemory
 
 
 def scan(paths, mount_memory=None, **options):

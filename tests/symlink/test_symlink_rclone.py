@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from toolkit.plugins.symlink.engine.checker import ScanOptions, run_scan
 from toolkit.plugins.symlink.cli import symlink_cli
 from toolkit.plugins.symlink.engine.deletion import delete_problems
-from toolkit.plugins.symlink.engine.store import DeletionJournal
+from toolkit.plugins.symlink.store import DeletionJournal
 
 pytestmark = pytest.mark.fuse
 
@@ -180,7 +180,7 @@ def test_full_scan_through_the_mount_finds_the_corrupted_file(rclone_mount, tree
 
 
 def test_rescan_skips_the_phase1_read_of_recently_verified_files(rclone_mount, tree, media, engine):
-    from toolkit.plugins.symlink.engine.store import SqlVerdictStore
+    from toolkit.plugins.symlink.store import SqlVerdictStore
 
     remote = rclone_mount.remote_root / "__all__" / "ok.mkv"
     remote.parent.mkdir(parents=True)

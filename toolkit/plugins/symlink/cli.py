@@ -23,7 +23,7 @@ from .engine.checker import DELETABLE_STATUSES, DEPTHS, Progress, ScanOptions
 from .engine.deletion import DEFAULT_MAX_COUNT, DEFAULT_MAX_SHARE, delete_problems, deletion_guard, restore
 from .engine.probe import ToolMissing, tool_path
 from .engine.report import ProblemSpool, write_report
-from .engine.scanproc import run_scan_in_child
+from .scanproc import run_scan_in_child
 from .plugin import COMMAND_HELP
 
 EXIT_OK, EXIT_ERROR, EXIT_PROBLEMS, EXIT_DELETED, EXIT_GUARD = 0, 1, 2, 3, 4
@@ -121,7 +121,7 @@ def scan_command(paths, mode, depth, workers, probe_workers, json_path, yes, for
     # opens it for the verdict cache and the remembered mounts
     engine = None
     if mode == "real":
-        from .engine.store import open_database
+        from .store import open_database
 
         engine = open_database()
     verdicts = depth != "basic" and not no_cache
@@ -277,8 +277,8 @@ def _confirm(console: Console, by_status: Counter[str]) -> bool:
 
 def _delete_with_progress(console, spool, engine, options, abort):
     from .engine.mounts import MountMonitor
-    from .engine.mount_memory import SqlMountMemory
-    from .engine.store import DeletionJournal
+    from .mount_memory import SqlMountMemory
+    from .store import DeletionJournal
 
     journal = DeletionJournal(engine)
     # the re-checks know the mounts earlier scans saw: one gone since the scan keeps its links
@@ -349,7 +349,7 @@ def _print_repair(out: Console, repair: dict) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
 def journal_command(scan_id, state, limit, as_json) -> None:
     """List the deletion journal (newest last)."""
-    from .engine.store import DeletionJournal, open_database
+    from .store import DeletionJournal, open_database
 
     entries = DeletionJournal(open_database()).entries(scan_id=scan_id, states=(state,) if state else None, limit=limit)
     if as_json:
@@ -381,7 +381,7 @@ def journal_command(scan_id, state, limit, as_json) -> None:
               help="Folder the links are re-created under; no folder link below it is followed.")
 def restore_command(ids, scan_id, path_prefix, dry_run, root) -> None:
     """Re-create deleted links from the journal. Exit 1 if any restore failed."""
-    from .engine.store import DeletionJournal, open_database
+    from .store import DeletionJournal, open_database
 
     if not (ids or scan_id or path_prefix):
         raise click.UsageError("choose what to restore: --id, --scan or --path")

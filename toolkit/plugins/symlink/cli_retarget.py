@@ -56,8 +56,8 @@ def retarget_command(old, new, apply_, root, batch, as_json) -> None:
     the old targets back."""
     from .engine.mounts import MountMonitor
     from .engine.retarget import plan_prefix, retarget_links, undo_retargets
-    from .engine.mount_memory import SqlMountMemory
-    from .engine.store import open_database
+    from .mount_memory import SqlMountMemory
+    from .store import open_database
     from .engine.walk import walk_links
     from .service.retarget_journal import SqlRetargetJournal
 

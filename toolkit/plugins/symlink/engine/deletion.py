@@ -14,6 +14,8 @@ its parent's descriptor. A folder swapped for a link (to another folder with the
 names) therefore stops the deletion instead of deleting in the other folder.
 
 None of this depends on the CLI; the web page and the job runner call the same functions.
+The journal is given to them (:class:`Journal`; the plugin's is ``store.DeletionJournal``,
+on the toolkit's database): the engine itself opens no database.
 """
 from __future__ import annotations
 
@@ -21,9 +23,9 @@ import errno
 import os
 import stat
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .classify import Healthy, LinkClassifier
 from .model import CORRUPTED, DELETABLE_STATUSES, IO_ERROR, Problem, ScanOptions
@@ -32,8 +34,27 @@ from .mounttable import lexical_target
 from .workers import CallTimeout, call_with_deadline
 from .probe import probe
 
-if TYPE_CHECKING:  # SQLAlchemy: a dry-run scan never opens the journal
-    from .store import DeletionJournal
+class JournalEntry(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+
+
+class Journal(Protocol):
+    """Where each deletion is written *before* it happens, and read back to restore."""
+
+    def record_pending(self, *, path: str, target: str, status: str, reason: str | None, size: int | None,
+                       scan_id: str | None) -> int: ...
+
+    def mark(self, entry_id: int, state: str, *, error: str | None = None) -> None: ...
+
+    def entries(self, *, scan_id: str | None = None, states: tuple[str, ...] | None = None,
+                ids: list[int] | None = None, path_prefix: str | None = None,
+                limit: int | None = None) -> Sequence[JournalEntry]: ...
+
 
 DEFAULT_MAX_COUNT = 500
 DEFAULT_MAX_SHARE = 0.20
@@ -192,7 +213,7 @@ def recheck(problem: Problem, classifier: LinkClassifier, *, depth: str, probe_t
 def delete_problems(
     problems: Iterable[Problem],
     *,
-    journal: DeletionJournal,
+    journal: Journal,
     scan_id: str | None,
     should_abort: Callable[[], bool] = lambda: False,
     options: ScanOptions | None = None,
@@ -265,7 +286,7 @@ class RestoreOutcome:
 
 
 def restore(
-    journal: DeletionJournal,
+    journal: Journal,
     *,
     ids: list[int] | None = None,
     scan_id: str | None = None,

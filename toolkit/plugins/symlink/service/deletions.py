@@ -225,7 +225,7 @@ def _restore_blocking(database_url: str, journal_ids: list[int] | None, scan_id:
     from toolkit.core.db import create_engine_sync
 
     from ..engine.deletion import restore
-    from ..engine.store import DeletionJournal
+    from ..store import DeletionJournal
 
     engine = create_engine_sync(database_url)
     try:

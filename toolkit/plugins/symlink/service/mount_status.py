@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from ..engine.mounts import MountMonitor
-from ..engine.mount_memory import SqlMountMemory
+from ..mount_memory import SqlMountMemory
 
 
 class KnownMountStatus:

@@ -26,7 +26,7 @@ from toolkit.api import gettext as _
 from toolkit.core.db import create_engine_sync
 
 from ..engine.model import BROKEN
-from ..engine.mount_memory import SqlMountMemory
+from ..mount_memory import SqlMountMemory
 from ..engine.mounts import MountMonitor
 from ..engine.mounttable import is_under, lexical_target
 from ..engine.retarget import (Change, build_index, plan_prefix, propose, retarget_links, search_roots,

@@ -25,7 +25,7 @@ from toolkit.core.hookspecs import Schedule, Task
 from toolkit.core.jobs import JobCancelled, JobContext
 
 from ..engine.checker import Problem, Progress, ScanOptions
-from ..engine.scanproc import run_scan_in_child
+from ..scanproc import run_scan_in_child
 from ..history import SymlinkIgnore, SymlinkProblem, SymlinkScan, STATISTICS_COLUMNS, utcnow
 from .deletions import (auto_delete, check_deletion_allowed, deletable_filter, deletable_set_query,
                         selection_token)
@@ -220,8 +220,8 @@ def _delete_blocking(ctx: JobContext, database_url: str, scan_id: str, problem_i
                      options: ScanOptions, token: str, media_path: str):
     from ..engine.deletion import delete_problems
     from ..engine.mounts import MountMonitor
-    from ..engine.mount_memory import SqlMountMemory
-    from ..engine.store import DeletionJournal
+    from ..mount_memory import SqlMountMemory
+    from ..store import DeletionJournal
 
     engine = create_engine_sync(database_url)
     journal = DeletionJournal(engine)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .schema import sqlite_file, utcnow
 
 if TYPE_CHECKING:
-    from .mounts import MountHealth
+    from .engine.mounts import MountHealth
 
 BUSY_TIMEOUT_SECONDS = 5.0  # as the toolkit's engines (the web app may be writing)
 

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from toolkit.core.db import create_engine_sync, database_url
 from toolkit.core.hookspecs import Models
 
-from ..models import SymlinkDeletion, SymlinkVerdict, metadata
-from .probe import ProbeVerdict
+from .engine.probe import ProbeVerdict
+from .models import SymlinkDeletion, SymlinkVerdict, metadata
 from .schema import MIGRATIONS, ensure_schema, utcnow
 
 

@@ -4,7 +4,7 @@ A call into a hung FUSE mount blocks its thread in the kernel, uninterruptibly o
 rclone has the request: neither ``SIGKILL`` nor ``os._exit`` ends such a process before
 rclone answers (it stays a zombie, and its parent's ``wait`` waits). So the CLI and the
 web job never touch the targets' mounts themselves: :func:`run_scan_in_child` starts
-``python -m toolkit.plugins.symlink.engine.scanproc``, which runs :func:`checker.run_scan` and
+``python -m toolkit.plugins.symlink.scanproc``, which runs :func:`engine.checker.run_scan` and
 streams problems, progress and the result back as JSON lines on its stdout. When the
 result is in, the caller goes on (prints, exits with its code, ends the job) and never
 waits for the child: a child with threads stuck on a hung mount ends when the mount
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import IO, Any
 
-from .model import Problem, Progress, ScanOptions, ScanResult
+from .engine.model import Problem, Progress, ScanOptions, ScanResult
 
 _POLL_SECONDS = 0.1
 
@@ -50,7 +50,7 @@ def run_scan_in_child(
     prune_verdicts: bool = False,
     niceness: int = 0,
 ) -> ScanResult:
-    """:func:`checker.run_scan` in a child process (see the module docstring).
+    """:func:`engine.checker.run_scan` in a child process (see the module docstring).
 
     For the verdict cache (``verdicts``) and the remembered mounts (``mount_memory``) the
     child opens the toolkit's database (``database_url``, default the toolkit's; ``migrate``:
@@ -63,7 +63,7 @@ def run_scan_in_child(
               "prune_verdicts": prune_verdicts, "niceness": niceness}
     errors = tempfile.TemporaryFile()
     child = subprocess.Popen(
-        [sys.executable, "-m", "toolkit.plugins.symlink.engine.scanproc"], stdin=subprocess.PIPE,
+        [sys.executable, "-m", "toolkit.plugins.symlink.scanproc"], stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, stderr=errors, close_fds=True,
     )
     assert child.stdin is not None and child.stdout is not None
@@ -126,7 +126,7 @@ def _read_messages(stream: IO[bytes], messages: queue.Queue[Any]) -> None:
 
 
 def _child_main() -> None:
-    from .checker import run_scan
+    from .engine.checker import run_scan
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the CLI, which asks us to stop
     config = json.loads(sys.stdin.buffer.readline())

@@ -16,8 +16,8 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
-MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations" / "versions"
-_CORE_MIGRATIONS = Path(__file__).resolve().parents[3] / "core" / "migrations" / "versions"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "versions"
+_CORE_MIGRATIONS = Path(__file__).resolve().parents[2] / "core" / "migrations" / "versions"
 _ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
 
 
