@@ -194,22 +194,6 @@ async def test_notification():
 async def test_media_server(kind: str):
     """Ask a configured Jellyfin, Emby or Plex who it is (name and version only: its answer
     body is never passed on)."""
-    from toolkit.core.services.errors import ServiceError, ServiceTimeout, ServiceUnreachable
-    from toolkit.core.services.mediaserver import MediaServerClient, MediaServerKind
+    from toolkit.web.mediaservers import test_connection
 
-    if kind not in set(MediaServerKind):
-        raise ApiError(404, _("no media server %(kind)s (jellyfin, emby or plex)", kind=repr(kind)))
-    tk = _toolkit()
-    settings = await tk.settings.get(kind)
-    if not settings.configured:
-        raise ApiError(422, _("%(kind)s has no address or key", kind=kind), fields={
-            "url": _("give the server's address and its key")})
-    client = MediaServerClient(settings, http=tk.http)
-    try:
-        return await client.test_connection()
-    except (ServiceUnreachable, ServiceTimeout) as exc:
-        raise ApiError(503, exc.message, code=exc.reason) from None
-    except ServiceError as exc:
-        raise ApiError(502, exc.message, code=exc.reason) from None
-    finally:
-        await client.aclose()
+    return await test_connection(kind)

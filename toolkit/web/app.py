@@ -19,7 +19,7 @@ from toolkit.api import current_toolkit  # noqa: F401  (plugins still import it 
 from toolkit.core.config import ToolkitConfig
 from toolkit.core.plugins import PluginConflict, PluginHost
 from toolkit.core.runtime import Toolkit
-from toolkit.web import i18n, language
+from toolkit.web import i18n, language, mediaservers
 from toolkit.web.errors import ApiError, register_error_handlers
 from toolkit.web.i18n import gettext as _
 from toolkit.core.db import MAX_ID
@@ -107,6 +107,7 @@ def create_app(config: ToolkitConfig | None = None, host: PluginHost | None = No
     app.register_blueprint(api)
     app.register_blueprint(pages)
     language.install(app)
+    mediaservers.install(app)
     _register_blueprints(app, toolkit)
 
     @app.context_processor
