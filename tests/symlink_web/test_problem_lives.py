@@ -118,3 +118,35 @@ async def test_trend_rows_outlive_the_three_scan_rotation(toolkit_client, toolki
     count = len(library.problems)
     assert trends == [(ids[0], count, count, "completed", "healthy")] + [
         (scan_id, count, 0, "completed", "healthy") for scan_id in ids[1:]]
+
+
+async def test_recheck_now_and_mark_fixed_by_hand(toolkit_client, toolkit_config, media_env):
+    library = media_env
+    await scan(toolkit_client, library=library)
+    healed, still, by_hand, *_ = library.broken
+    ids = {path: life["id"] for path, life in lives(toolkit_config).items()}
+    heal(healed)
+    body = await (await toolkit_client.post(f"/api/symlink/lives/{ids[str(healed)]}/recheck")).get_json()
+    assert (body["verdict"], body["state"], body["fixed_how"]) == ("healthy", "fixed", "recheck")
+    body = await (await toolkit_client.post(f"/api/symlink/lives/{ids[str(still)]}/recheck")).get_json()
+    assert (body["verdict"], body["state"], body["status"]) == ("problem", "new", "BROKEN")
+    assert body["check_result"].startswith("problem: target missing")
+    body = await (await toolkit_client.post(f"/api/symlink/lives/{ids[str(by_hand)]}/fixed")).get_json()
+    assert (body["state"], body["fixed_how"]) == ("fixed", "hand")
+    listed = await (await toolkit_client.get("/api/symlink/lives", query_string={"state": "fixed"})).get_json()
+    assert sorted(item["path"] for item in listed["items"]) == sorted([str(healed), str(by_hand)])
+    assert listed["counts"]["fixed"] == 2 and listed["counts"]["new"] == len(library.problems) - 2
+    # the hand fix did not hold: the next scan finds it again
+    await scan(toolkit_client, library=library)
+    after = lives(toolkit_config)
+    assert (after[str(by_hand)]["state"], after[str(healed)]["state"]) == ("back", "fixed")
+    for url in ("/api/symlink/lives/999999/recheck", "/api/symlink/lives/999999/fixed"):
+        response = await toolkit_client.post(url)
+        assert response.status_code == 404 and "no tracked problem 999999" in await response.get_data(as_text=True)
+    assert (await toolkit_client.post(f"/api/symlink/lives/{2**70}/fixed")).status_code == 404
+    shown = await (await toolkit_client.post("/symlink/lives/999999/recheck")).get_data(as_text=True)
+    assert "no tracked problem 999999" in shown  # the page says it in place
+    assert (await toolkit_client.get("/api/symlink/lives", query_string={"state": "bogus"})).status_code == 400
+    trends = (await (await toolkit_client.get("/api/symlink/trends")).get_json())["items"]
+    assert [(t["new_problems"], t["fixed_problems"], t["back_problems"]) for t in trends] == [
+        (len(library.problems), 0, 0), (0, 1, 1)]

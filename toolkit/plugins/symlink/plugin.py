@@ -49,11 +49,12 @@ def toolkit_register_schedules():
 
 @hookimpl
 def toolkit_register_routes(app):
+    from .web.lives import lives_api, lives_pages
     from .web.pages import pages
     from .web.retarget import retarget_bp
     from .web.routes import api
 
-    return [api, pages, retarget_bp]
+    return [api, pages, retarget_bp, lives_api, lives_pages]
 
 
 @hookimpl

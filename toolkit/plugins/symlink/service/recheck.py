@@ -10,6 +10,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
+from toolkit.core.db import MAX_ID
 from toolkit.core.runtime import Toolkit
 from toolkit.web.errors import ApiError
 from toolkit.api import gettext as _
@@ -56,7 +57,8 @@ def recheck_blocking(path: str, *, phase: int = 1, small_files: str = "media") -
 
 
 async def _life(session, life_id: int) -> Life:
-    life = await session.get(Life, life_id)
+    # an id past what the database holds would overflow there (a 500): it is simply not there
+    life = await session.get(Life, life_id) if 1 <= life_id <= MAX_ID else None
     if life is None:
         raise ApiError(404, _("no tracked problem %(id)s", id=life_id))
     return life
@@ -70,9 +72,8 @@ async def recheck_life(tk: Toolkit, life_id: int, *, small_files: str = "media")
         life = await _life(session, life_id)
         path, phase = life.path, life.phase
     try:
-        result = await asyncio.to_thread(
-            lambda: call_with_deadline(recheck_blocking, path, phase=phase, small_files=small_files,
-                                       timeout=RECHECK_SECONDS))
+        result = await asyncio.to_thread(call_with_deadline, lambda: recheck_blocking(
+            path, phase=phase, small_files=small_files), timeout=RECHECK_SECONDS)
     except CallTimeout:
         result = Recheck("unknown", UNKNOWN, f"no answer within {RECHECK_SECONDS:g}s")
     except OSError as exc:

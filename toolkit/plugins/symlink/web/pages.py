@@ -14,6 +14,7 @@ from toolkit.core.settings import MASK
 from toolkit.web.errors import ApiError
 from toolkit.web.i18n import gettext as _
 
+from . import lives
 from ..engine.checker import DELETABLE_STATUSES, DEPTHS
 from ..engine.probe import original_estimate
 from ..history import ACTIVE_SCAN_STATES, KEEP_SCANS
@@ -51,6 +52,7 @@ async def tab_context(tab: str) -> dict:
         context["history"] = await scans.history(tk)
         context["journal"] = await deletions_page(tk, per_page=10)
         context["active_scan"] = await _active_scan_id()
+        context.update(await lives.dashboard_context(request.args.get("lives", "open")))
     elif tab == "scanner":
         scan_id = request.args.get("scan") or await _active_scan_id()
         context["scan"] = await _scan_or_none(scan_id)
@@ -191,7 +193,10 @@ async def _results(scan_id: str, args, flash: dict | None = None) -> Response:
         return await fragment("symlink/_error.html", message=exc.message)
     media_path = (await settings_of(current_toolkit())).media_path
     deletion = scan.get("deletion") or {}
+    async with current_toolkit().sessions() as session:  # each problem's life across scans
+        problem_lives = await lives.lives_for(session, [p["path"] for p in problems["items"]])
     return await fragment("symlink/_results.html", scan=scan, problems=problems, media_path=media_path,
+                          lives=problem_lives,
                           status_filter=status_filter, ignored=ignored, flash=flash,
                           filters=PROBLEM_FILTERS, deletable=DELETABLE_STATUSES,
                           pickable=bool(deletion.get("allowed") and deletion.get("count")
