@@ -4,17 +4,22 @@ stuck on a blocking target abandoned (its batch goes back), nothing left running
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from toolkit.plugins.symlink.engine import quick
 from toolkit.plugins.symlink.engine.checker import ScanOptions, run_scan
-from toolkit.plugins.symlink.engine.classify import SIDECAR_EXTENSIONS
+from toolkit.plugins.symlink.engine.classify import SIDECAR_EXTENSIONS, open_proves_readable
 from toolkit.plugins.symlink.engine.mounts import MountMonitor
 from toolkit.plugins.symlink.engine.probe import MEDIA_EXTENSIONS
 from toolkit.plugins.symlink.engine.quick import QuickLocalPool, QuickRules
+from toolkit.plugins.symlink.engine.quick_worker import _QuickChecker
 
 
 def build_mixed_library(tree) -> dict[str, str]:
@@ -43,7 +48,7 @@ def scan(tree, **options):
 
 def rules(**overrides) -> QuickRules:
     fields = dict(
-        mounts=MountMonitor().local_mount_table(), root_reads_everything=os.geteuid() == 0, small_files_all=False,
+        mounts=MountMonitor().local_mount_table(), open_proves_readable=open_proves_readable(), small_files_all=False,
         sidecar_extensions=sorted(SIDECAR_EXTENSIONS), media_extensions=sorted(MEDIA_EXTENSIONS),
         media_to_caller=False, media_paths_wanted=True, small_bytes=1024, read_bytes=1024,
     )
@@ -82,6 +87,41 @@ def test_workers_settle_only_plain_ok_links(tree, monkeypatch):
         n for n in os.listdir(tree.library) if n.endswith(".mkv") and n not in ("broken.mkv", "small.mkv"))
     assert tally.touched == {MountMonitor().mount_of(str(tree.targets)).path}
     assert pool.given_up is None and pool.processes == []  # closed at the end
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch to another uid")
+def test_a_worker_without_access_calls_still_leaves_unreadable_targets_to_the_classifier(tmp_path_factory):
+    """An unprivileged worker skips access() (its open() applies the same check): a file
+    it cannot open is not settled, so the classifier says INACCESSIBLE as before. In a
+    forked child as nobody (a worker process cannot be started as nobody here: the
+    interpreter lives under /root)."""
+    root = Path(tempfile.mkdtemp(prefix="symlink-quick-perm-"))  # pytest's folders are 0700
+    root.chmod(0o755)
+    links = []
+    for name, mode in [("private.mkv", 0o600), ("public.mkv", 0o644)]:
+        target = root / f"target-{name}"
+        target.write_bytes(b"x" * 4096)
+        target.chmod(mode)
+        os.symlink(target, root / name)
+        links.append(str(root / name))
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            checker = _QuickChecker(SimpleNamespace(**asdict(rules(open_proves_readable=open_proves_readable()))))
+            os.write(write_end, repr((checker.rules.open_proves_readable, [checker.settle(p) for p in links])).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    answer = os.read(read_end, 4096).decode()
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    shutil.rmtree(root)
+
+    assert answer == repr((True, [None, True]))  # no access() call; private left to the classifier
 
 
 def test_media_go_back_when_a_verdict_cache_applies(tree, monkeypatch):

@@ -18,7 +18,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, SpinnerColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .cli_retarget import retarget_command
+from toolkit.api import lazy_command
+
 from .engine.checker import DELETABLE_STATUSES, DEPTHS, Progress, ScanOptions
 from .engine.deletion import DEFAULT_MAX_COUNT, DEFAULT_MAX_SHARE, delete_problems, deletion_guard, restore
 from .engine.probe import ToolMissing, tool_path
@@ -38,7 +39,9 @@ def symlink_cli() -> None:
     pass
 
 
-symlink_cli.add_command(retarget_command)
+# imported when run: its journal and retarget engine stay out of a scan (start-up, memory)
+symlink_cli.add_command(lazy_command("retarget", f"{__package__}.cli_retarget:retarget_command",
+                                     help="Re-point links after the mount moved (journaled, undoable)."))
 
 
 class _AbortFlag:

@@ -1,14 +1,14 @@
-"""Where a path lives: the mount table (``/proc/self/mountinfo``), the kinds of
-filesystems, and link targets resolved without touching the filesystem.
-
-Standard library only: the quick worker processes (quick.py) import it without
-site-packages."""
+"""Where a path lives: the mount table (``/proc/self/mountinfo``) and the kinds of
+filesystems; link targets resolved without touching the filesystem are in
+:mod:`.linkpaths` (re-exported here)."""
 from __future__ import annotations
 
 import errno
 import os
 import re
 from dataclasses import dataclass
+
+from .linkpaths import is_under, lexical_target  # noqa: F401  (the engine imports them from here)
 
 # errno values meaning "the filesystem cannot answer", not "the file is bad".
 UNKNOWN_ERRNOS = frozenset(
@@ -54,17 +54,3 @@ def read_mount_table(mountinfo: str = "/proc/self/mountinfo") -> list[MountPoint
                 continue
             mounts.append(MountPoint(_unescape(left_fields[4]), right_fields[0], _unescape(right_fields[1])))
     return mounts
-
-
-def lexical_target(link_path: str, target: str) -> str:
-    """The absolute path a link's first hop names, without touching the filesystem."""
-    if target.startswith("/"):
-        if "/." in target or "//" in target or target.endswith("/"):
-            return os.path.normpath(target)
-        return target
-    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(link_path)), target))
-
-
-def is_under(path: str, root: str) -> bool:
-    return root == "/" or path == root or path.startswith(root.rstrip("/") + "/")
-

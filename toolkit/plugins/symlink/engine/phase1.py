@@ -9,7 +9,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from .classify import READ_BYTES, SIDECAR_EXTENSIONS, SMALL_FILE_BYTES, Healthy, LinkClassifier, MissingFolder, safe_readlink
+from .classify import (READ_BYTES, SIDECAR_EXTENSIONS, SMALL_FILE_BYTES, Healthy, LinkClassifier, MissingFolder,
+                       open_proves_readable, safe_readlink)
 from .context import ScanContext
 from .late import LATE_RETRY_FACTOR, LATE_WAIT_FACTOR, Late, late_or_down, mount_feedback
 from .model import BROKEN, CORRUPTED, ERROR, INACCESSIBLE, IO_ERROR, OK, SMALL_FILE, UNKNOWN, Problem
@@ -52,7 +53,7 @@ def run_phase1(scan: ScanContext) -> bool:
     links = walk_links(options.paths, result.walk_errors, deadline=options.fs_timeout, on_hung=folder_hung)
     quick = QuickLocalPool(
         QuickRules(
-            mounts=monitor.local_mount_table(), root_reads_everything=classifier.root_reads_everything,
+            mounts=monitor.local_mount_table(), open_proves_readable=open_proves_readable(),
             small_files_all=options.small_files == "all", sidecar_extensions=sorted(SIDECAR_EXTENSIONS),
             media_extensions=sorted(MEDIA_EXTENSIONS), media_to_caller=classifier.verdict_store is not None,
             media_paths_wanted=spool is not None, small_bytes=SMALL_FILE_BYTES, read_bytes=READ_BYTES,

@@ -11,10 +11,7 @@ is killed and its whole batch goes back; processes are not used for the rest of 
 from __future__ import annotations
 
 import json
-import os
 import select
-import stat as stat_module
-import struct
 import subprocess
 import sys
 import threading
@@ -23,21 +20,20 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from itertools import chain, islice
 from pathlib import Path
-from typing import BinaryIO
 
-from .mounttable import is_under, lexical_target
+from .quick_worker import _join, _read_frame, _send_frame, _split
 
 _POLL_SECONDS = 0.1
 
 QUICK_BATCH = 1024  # links per hand-over; a walk shorter than one batch uses no process
-_FRAME = struct.Struct("!Q")
-# A worker imports this module and mounttable.py only (standard library, no
-# site-packages): the packages holding them are stand-ins, so their __init__ files
-# (pluggy...) are not run; it keeps each worker at ~11 MiB. The package names and the
-# folder holding the top package come from this module's own name and file, so that the
-# plugin works wherever it is installed or renamed.
+# A worker imports quick_worker.py only (standard library, no site-packages): the packages
+# holding it are stand-ins, so their __init__ files (pluggy...) are not run; it keeps each
+# worker at ~10 MiB. The package names and the folder holding the top package come from
+# this module's own name and file, so that the plugin works wherever it is installed or
+# renamed.
 _PACKAGES = __name__.split(".")[:-1]  # toolkit, plugins, symlink, engine
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[len(_PACKAGES)])
+_WORKER_MODULE = ".".join([*_PACKAGES, "quick_worker"])
 _WORKER_BOOTSTRAP = """
 import sys, types
 root, module = sys.argv[1], sys.argv[2]
@@ -56,7 +52,7 @@ class QuickRules:
     """What a worker process needs to settle a link: the rules are the classifier's."""
 
     mounts: list[tuple[str, bool]]  # mount point, local (quick) or not; longest first
-    root_reads_everything: bool
+    open_proves_readable: bool  # classify.open_proves_readable(): access() adds nothing
     small_files_all: bool
     sidecar_extensions: list[str]
     media_extensions: list[str]
@@ -64,118 +60,6 @@ class QuickRules:
     media_paths_wanted: bool  # settled media links are sent back (phase 2 probes them)
     small_bytes: int
     read_bytes: int
-
-
-def _send_frame(stream: BinaryIO, payload: bytes) -> None:
-    stream.write(_FRAME.pack(len(payload)) + payload)
-    stream.flush()
-
-
-def _read_frame(stream: BinaryIO) -> bytes | None:
-    header = stream.read(_FRAME.size)
-    if len(header) < _FRAME.size:
-        return None
-    (size,) = _FRAME.unpack(header)
-    payload = stream.read(size)
-    return payload if len(payload) == size else None
-
-
-def _join(paths: list[str]) -> bytes:
-    return "\0".join(paths).encode("utf-8", "surrogateescape")
-
-
-def _split(data: bytes) -> list[str]:
-    return data.decode("utf-8", "surrogateescape").split("\0") if data else []
-
-
-class _QuickChecker:
-    """The subset of ``LinkClassifier`` that answers "OK" without any doubt."""
-
-    def __init__(self, rules: QuickRules) -> None:
-        self.rules = rules
-        self.sidecar = frozenset(rules.sidecar_extensions)
-        self.media = frozenset(rules.media_extensions)
-        self.mount_of_folder: dict[str, str | None] = {}  # folder -> local mount point, None if not local
-        self.touched: set[str] = set()
-
-    def _local_mount(self, absolute_target: str) -> str | None:
-        folder = absolute_target.rpartition("/")[0] or "/"
-        if folder in self.mount_of_folder:
-            return self.mount_of_folder[folder]
-        found = None
-        for mount_point, local in self.rules.mounts:
-            # a target that is itself a mount point is left to the caller
-            if absolute_target == mount_point:
-                return None
-            if is_under(absolute_target, mount_point):
-                found = mount_point if local else None
-                break
-        if len(self.mount_of_folder) > 50_000:
-            self.mount_of_folder.clear()
-        self.mount_of_folder[folder] = found
-        return found
-
-    def settle(self, path: str) -> bool | None:
-        """True: OK media link; False: OK other link; None: the caller decides."""
-        rules = self.rules
-        try:
-            target = os.readlink(path)
-        except OSError:
-            return None
-        mount_point = self._local_mount(lexical_target(path, target))
-        if mount_point is None:
-            return None
-        self.touched.add(mount_point)
-        try:
-            info = os.stat(path)
-        except OSError:
-            return None
-        if not stat_module.S_ISREG(info.st_mode):
-            return None
-        if not rules.root_reads_everything and not os.access(path, os.R_OK):
-            return None
-        extension = os.path.splitext(path)[1].lower()
-        if info.st_size < rules.small_bytes and (rules.small_files_all or extension not in self.sidecar):
-            return None
-        is_media = extension in self.media
-        if is_media and rules.media_to_caller:
-            return None
-        try:
-            descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                os.read(descriptor, rules.read_bytes)
-            finally:
-                os.close(descriptor)
-        except OSError:
-            return None
-        return is_media
-
-
-def _quick_worker_main() -> None:
-    """A worker process: frames of NUL-separated links in, one reply frame per batch out."""
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    config = _read_frame(stdin)
-    if config is None:
-        return
-    checker = _QuickChecker(QuickRules(**json.loads(config)))
-    while (frame := _read_frame(stdin)) is not None:
-        ok = media_count = 0
-        unsettled: list[str] = []
-        media: list[str] = []
-        for path in _split(frame):
-            outcome = checker.settle(path)
-            if outcome is None:
-                unsettled.append(path)
-            else:
-                ok += 1
-                if outcome:
-                    media_count += 1
-                    if checker.rules.media_paths_wanted:
-                        media.append(path)
-        header = json.dumps({"ok": ok, "media": media_count, "unsettled": len(unsettled),
-                             "touched": sorted(checker.touched)})
-        checker.touched.clear()
-        _send_frame(stdout, header.encode() + b"\n" + _join(unsettled + media))
 
 
 @dataclass
@@ -188,7 +72,7 @@ class QuickTally:
 class _Process:
     def __init__(self, rules: QuickRules) -> None:
         self.popen = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _WORKER_BOOTSTRAP, _PACKAGE_ROOT, __name__], stdin=subprocess.PIPE,
+            [sys.executable, "-I", "-S", "-c", _WORKER_BOOTSTRAP, _PACKAGE_ROOT, _WORKER_MODULE], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, close_fds=True,
         )
         assert self.popen.stdin is not None and self.popen.stdout is not None

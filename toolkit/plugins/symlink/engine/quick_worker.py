@@ -1,0 +1,133 @@
+"""The worker side of :mod:`.quick`: one process settling plain local links.
+
+Run by quick.py's bootstrap with ``python -I -S`` and stand-in packages, it imports only
+this module, :mod:`.linkpaths` and the standard library's smallest modules (no
+``dataclasses``, ``typing``, ``subprocess``, ``pathlib``): each worker holds ~10 MiB,
+about what an idle interpreter does, which counts twice in the scan's memory.
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat as stat_module
+import struct
+import sys
+from types import SimpleNamespace
+
+from .linkpaths import is_under, lexical_target
+
+_FRAME = struct.Struct("!Q")
+
+
+def _send_frame(stream: BinaryIO, payload: bytes) -> None:
+    stream.write(_FRAME.pack(len(payload)) + payload)
+    stream.flush()
+
+
+def _read_frame(stream: BinaryIO) -> bytes | None:
+    header = stream.read(_FRAME.size)
+    if len(header) < _FRAME.size:
+        return None
+    (size,) = _FRAME.unpack(header)
+    payload = stream.read(size)
+    return payload if len(payload) == size else None
+
+
+def _join(paths: list[str]) -> bytes:
+    return "\0".join(paths).encode("utf-8", "surrogateescape")
+
+
+def _split(data: bytes) -> list[str]:
+    return data.decode("utf-8", "surrogateescape").split("\0") if data else []
+
+
+class _QuickChecker:
+    """The subset of ``LinkClassifier`` that answers "OK" without any doubt."""
+
+    def __init__(self, rules: SimpleNamespace) -> None:  # the fields of quick.QuickRules
+        self.rules = rules
+        self.sidecar = frozenset(rules.sidecar_extensions)
+        self.media = frozenset(rules.media_extensions)
+        self.mount_of_folder: dict[str, str | None] = {}  # folder -> local mount point, None if not local
+        self.touched: set[str] = set()
+
+    def _local_mount(self, absolute_target: str) -> str | None:
+        folder = absolute_target.rpartition("/")[0] or "/"
+        if folder in self.mount_of_folder:
+            return self.mount_of_folder[folder]
+        found = None
+        for mount_point, local in self.rules.mounts:
+            # a target that is itself a mount point is left to the caller
+            if absolute_target == mount_point:
+                return None
+            if is_under(absolute_target, mount_point):
+                found = mount_point if local else None
+                break
+        if len(self.mount_of_folder) > 50_000:
+            self.mount_of_folder.clear()
+        self.mount_of_folder[folder] = found
+        return found
+
+    def settle(self, path: str) -> bool | None:
+        """True: OK media link; False: OK other link; None: the caller decides."""
+        rules = self.rules
+        try:
+            target = os.readlink(path)
+        except OSError:
+            return None
+        mount_point = self._local_mount(lexical_target(path, target))
+        if mount_point is None:
+            return None
+        self.touched.add(mount_point)
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        if not stat_module.S_ISREG(info.st_mode):
+            return None
+        # a successful open below proves it readable when access() would apply the same
+        # check (see classify.open_proves_readable): one path walk per link less
+        if not rules.open_proves_readable and not os.access(path, os.R_OK):
+            return None
+        extension = os.path.splitext(path)[1].lower()
+        if info.st_size < rules.small_bytes and (rules.small_files_all or extension not in self.sidecar):
+            return None
+        is_media = extension in self.media
+        if is_media and rules.media_to_caller:
+            return None
+        try:
+            descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.read(descriptor, rules.read_bytes)
+            finally:
+                os.close(descriptor)
+        except OSError:
+            return None
+        return is_media
+
+
+def _quick_worker_main() -> None:
+    """A worker process: frames of NUL-separated links in, one reply frame per batch out."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    config = _read_frame(stdin)
+    if config is None:
+        return
+    checker = _QuickChecker(SimpleNamespace(**json.loads(config)))
+    while (frame := _read_frame(stdin)) is not None:
+        ok = media_count = 0
+        unsettled: list[str] = []
+        media: list[str] = []
+        for path in _split(frame):
+            outcome = checker.settle(path)
+            if outcome is None:
+                unsettled.append(path)
+            else:
+                ok += 1
+                if outcome:
+                    media_count += 1
+                    if checker.rules.media_paths_wanted:
+                        media.append(path)
+        header = json.dumps({"ok": ok, "media": media_count, "unsettled": len(unsettled),
+                             "touched": sorted(checker.touched)})
+        checker.touched.clear()
+        _send_frame(stdout, header.encode() + b"\n" + _join(unsettled + media))
