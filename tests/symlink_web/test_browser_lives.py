@@ -24,6 +24,7 @@ def test_states_recheck_mark_fixed_and_the_chart(toolkit_server, browser_page, m
     scan(page, toolkit_server, expect)
     rows = page.locator("#sl-results tr[data-path]")
     expect(rows).to_have_count(len(library.problems))
+    expect(page.locator("#sl-results .sl-life-summary")).to_have_text(f"new {len(library.problems)}")
     for link in library.problems:
         life = page.locator(f'#sl-results tr[data-path="{link}"] .sl-life')
         expect(life.locator(".sl-life-state")).to_have_text("new")
@@ -50,6 +51,8 @@ def test_states_recheck_mark_fixed_and_the_chart(toolkit_server, browser_page, m
     expect(page.locator(f'#sl-results tr[data-path="{by_hand}"] .sl-life-story')).to_have_text(
         f"seen 2 times since {today} · came back once")
     expect(page.locator(f'#sl-results tr[data-path="{healed}"]')).to_have_count(0)  # fine: not a problem now
+    summary = page.locator("#sl-results .sl-life-summary [data-state]")
+    expect(summary).to_have_text([f"seen again {len(library.problems) - 2}", "coming back 1"])
     others = [p for p in library.problems if p not in (healed, by_hand)]
     for link in others:
         expect(page.locator(f'#sl-results tr[data-path="{link}"] .sl-life-state')).to_have_text("seen again")

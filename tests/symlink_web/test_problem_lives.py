@@ -150,3 +150,49 @@ async def test_recheck_now_and_mark_fixed_by_hand(toolkit_client, toolkit_config
     trends = (await (await toolkit_client.get("/api/symlink/trends")).get_json())["items"]
     assert [(t["new_problems"], t["fixed_problems"], t["back_problems"]) for t in trends] == [
         (len(library.problems), 0, 0), (0, 1, 1)]
+
+
+async def test_deleted_and_researched_by_sonarr_then_fixed(toolkit_app, toolkit_client, toolkit_config, tmp_path, monkeypatch):
+    from .conftest import FakeArr
+
+    media, store = tmp_path / "tvlib", tmp_path / "tvstore"
+    season = media / "Show 1" / "Season 01"
+    season.mkdir(parents=True)
+    store.mkdir()
+    lost = season / "Show 1 - S01E01.mkv"
+    os.symlink(store / "gone.mkv", lost)  # BROKEN
+    kept = store / "E02.mkv"
+    with open(kept, "wb") as handle:
+        handle.truncate(MEDIA_BYTES)
+    os.symlink(kept, season / "Show 1 - S01E02.mkv")
+    monkeypatch.setenv("TOOLKIT_SYMLINK__MEDIA_PATH", str(media))
+    fake = FakeArr("sonarr").start()
+    try:
+        series = fake.add_series("Show 1", "/tv/Show 1")
+        fake.add_episode_file(series, 1, [1])
+        fake.add_episode_file(series, 1, [2])
+        fake.disk_map["/tv"] = str(media)
+        await toolkit_client.post("/api/symlink/config", json={
+            "sonarr_enabled": True, "sonarr_host": "127.0.0.1", "sonarr_port": fake.port,
+            "sonarr_api_key": fake.api_key, "repair_policy": "targeted",
+            "path_mappings": [{"toolkit_prefix": str(media), "arr_prefix": "/tv"}]})
+        final = await scan(toolkit_client, [str(media)], mode="real")
+        response = await toolkit_client.post(f"/api/symlink/scans/{final['scan_id']}/delete",
+                                             json={"all": True, "token": final["deletion"]["token"], "override": True})
+        body = await response.get_json()
+        assert response.status_code == 202, body
+        job = await wait_job(toolkit_app, body["job_id"], timeout=60)
+        assert job.result["repair"]["outcomes"] == {"searched": 1}
+    finally:
+        fake.stop()
+    assert lives(toolkit_config)[str(lost)]["state"] == "researched"
+    assert rows(toolkit_config, "SELECT deleted, repaired FROM symlink_scan_trends "
+                                f"WHERE scan_id = '{final['scan_id']}'") == [(1, 1)]
+    # Sonarr brought a good file back under the same name: the next scan finds it healthy
+    good = store / "new.mkv"
+    with open(good, "wb") as handle:
+        handle.truncate(MEDIA_BYTES)
+    os.symlink(good, lost)
+    await scan(toolkit_client, [str(media)])
+    life = lives(toolkit_config)[str(lost)]
+    assert (life["state"], life["fixed_how"]) == ("fixed", "healthy")

@@ -250,6 +250,14 @@ async def state_counts(session) -> dict[str, int]:
     return {state: counts.get(state, 0) for state in LIFE_STATES}
 
 
+async def state_counts_for_scan(session, scan_id: str) -> dict[str, int]:
+    """How many of a scan's problems are in each state now (the Scanner's summary)."""
+    counts = dict((await session.execute(
+        select(Life.state, func.count()).join(SymlinkProblem, SymlinkProblem.path == Life.path)
+        .where(SymlinkProblem.scan_id == scan_id).group_by(Life.state))).all())
+    return {state: counts[state] for state in LIFE_STATES if counts.get(state)}
+
+
 async def lives_by_path(session, paths: list[str]) -> dict[str, Life]:
     found: dict[str, Life] = {}
     for chunk in _chunks(list(paths)):

@@ -18,7 +18,7 @@ from . import lives
 from ..engine.checker import DELETABLE_STATUSES, DEPTHS
 from ..engine.probe import original_estimate
 from ..history import ACTIVE_SCAN_STATES, KEEP_SCANS
-from ..service import scans
+from ..service import lifecycle, scans
 from ..service.common import off_loop, settings_of
 from ..service.config import config_body
 from ..service.deletions import confirm_delete, deletions_page, restore_deleted
@@ -195,8 +195,9 @@ async def _results(scan_id: str, args, flash: dict | None = None) -> Response:
     deletion = scan.get("deletion") or {}
     async with current_toolkit().sessions() as session:  # each problem's life across scans
         problem_lives = await lives.lives_for(session, [p["path"] for p in problems["items"]])
+        life_counts = await lifecycle.state_counts_for_scan(session, scan_id)
     return await fragment("symlink/_results.html", scan=scan, problems=problems, media_path=media_path,
-                          lives=problem_lives,
+                          lives=problem_lives, life_counts=life_counts,
                           status_filter=status_filter, ignored=ignored, flash=flash,
                           filters=PROBLEM_FILTERS, deletable=DELETABLE_STATUSES,
                           pickable=bool(deletion.get("allowed") and deletion.get("count")
