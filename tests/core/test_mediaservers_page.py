@@ -45,7 +45,13 @@ def test_saving_and_testing_each_media_server_from_its_card(toolkit_server, brow
         card = page.locator("#mediaserver-plex")
         card.get_by_label("Address").fill(plex.url)
         card.get_by_label("Token (X-Plex-Token)").fill(plex.token)
+        card.get_by_label("Empty the trash after a refresh").check()
+        card.get_by_label("Items the trash may hold to be emptied").fill("3")
         card.get_by_role("button", name="Save").click()
+        card = page.locator("#mediaserver-plex")
+        expect(card).to_contain_text("Plex settings saved.")
+        expect(card.get_by_label("Empty the trash after a refresh")).to_be_checked()
+        expect(card.get_by_label("Items the trash may hold to be emptied")).to_have_value("3")
         page.locator("#mediaserver-plex").get_by_role("button", name="Test the Plex connection").click()
         expect(page.locator("#mediaserver-plex [role=status]")).to_have_text(
             "Connected: fake plex (Plex 1.41.3.9314).")

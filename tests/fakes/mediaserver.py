@@ -15,7 +15,10 @@ Plex (``kind="plex"``; the Plex Media Server URL commands):
   ``machineIdentifier``);
 - ``GET /library/sections``: each section's ``key`` and ``Location`` paths, as JSON when the
   request accepts ``application/json``, else as XML like the real server;
-- ``GET /library/sections/{key}/refresh?path=<folder>``: a partial scan, answered 200.
+- ``GET /library/sections/{key}/refresh?path=<folder>``: a partial scan, answered 200;
+- ``GET /library/sections/{key}/all?trash=1&X-Plex-Container-Start=0&X-Plex-Container-Size=0``:
+  how many items the section's trash holds (``totalSize``; ``trash`` sets it), and
+  ``PUT /library/sections/{key}/emptyTrash``: empties it.
 
 The key must come in the ``X-Emby-Token`` / ``X-Plex-Token`` header (else 401, as the real
 servers answer). Every request is recorded in ``calls``; what is off the documented API (an
@@ -53,6 +56,8 @@ class FakeMediaServer:
     #: Plex: section key -> location paths
     sections: dict[str, list[str]] = field(default_factory=lambda: {"1": ["/data/movies"], "2": ["/data/tv"]})
     fail_status: int | None = None
+    #: Plex: section key -> items in its trash (items whose files went missing)
+    trash: dict[str, int] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
 
@@ -130,8 +135,25 @@ class FakeMediaServer:
         return self._off(f"{method} {path}: not in the {self.kind} API", 404)
 
     def _plex(self, method: str, path: str, query: dict, headers) -> tuple[int, Any]:
+        segments = path.split("/")
+        section = segments[3] if len(segments) == 5 and segments[1:3] == ["library", "sections"] else None
+        if section is not None and segments[4] == "emptyTrash":  # PUT, as Plex Web sends it
+            if method != "PUT":
+                return self._off(f"{method} {path}: emptyTrash is a PUT", 405)
+            if section not in self.sections:
+                return self._off(f"PUT {path}: no section {section}", 404)
+            with self._lock:
+                self.trash[section] = 0
+            return 200, ""
         if method != "GET":
-            return self._off(f"{method} {path}: the toolkit only reads and refreshes", 405)
+            return self._off(f"{method} {path}: the toolkit only reads, refreshes and empties the trash", 405)
+        if section is not None and segments[4] == "all":
+            if section not in self.sections:
+                return self._off(f"GET {path}: no section {section}", 404)
+            if query.get("trash") != ["1"] or query.get("X-Plex-Container-Size") != ["0"]:
+                return self._off(f"GET {path}: the toolkit only counts the trash ({query!r})")
+            return 200, {"MediaContainer": {"size": 0, "totalSize": self.trash.get(section, 0),
+                                            "librarySectionID": section}}
         if path == "/":
             return 200, {"MediaContainer": {"friendlyName": "fake plex", "version": "1.41.3.9314",
                                             "machineIdentifier": "m123", "myPlexUsername": SECRET_MARKER}}

@@ -185,3 +185,52 @@ async def test_the_connection_test_route_never_passes_on_the_servers_answer(make
     fake.stop()
     response = await toolkit_client.post("/api/toolkit/mediaservers/emby/test")
     assert response.status_code == 503 and "cannot connect" in await response.get_data(as_text=True)
+
+
+# -- Plex's empty trash: only when safe ------------------------------------------------------
+async def test_plex_trash_is_emptied_after_the_refresh_when_it_holds_few_items(make_fake):
+    fake = make_fake("plex", sections={"1": ["/media/movies"], "2": ["/media/tv"]}, trash={"1": 2, "2": 1})
+    report = await refresh_folders([settings_for(fake, empty_trash=True)], LINKS, mounts_down=[])
+    assert report.servers[0]["empty_trash"] == {"emptied": 3, "counts": {"1": 2, "2": 1}, "skipped": None}
+    assert fake.trash == {"1": 0, "2": 0}
+    assert [(c.method, c.path) for c in fake.calls if c.method == "PUT"] == [
+        ("PUT", "/library/sections/1/emptyTrash"), ("PUT", "/library/sections/2/emptyTrash")]
+
+
+async def test_plex_trash_past_the_limit_is_left_and_the_report_says_why(make_fake):
+    """A mount that was away while Plex scanned leaves the whole library in the trash: a
+    count past the user's limit is that, not a few replaced files."""
+    fake = make_fake("plex", sections={"1": ["/media/movies"], "2": ["/media/tv"]}, trash={"1": 40, "2": 3})
+    report = await refresh_folders([settings_for(fake, empty_trash=True, empty_trash_max=10)], LINKS, mounts_down=[])
+    entry = report.servers[0]
+    assert entry["ok"] and entry["empty_trash"]["emptied"] == 0
+    assert entry["empty_trash"]["skipped"] == ("43 items would be removed from the trash, more than the limit of 10: "
+                                               "not emptied (check the mounts, then empty it in Plex)")
+    assert fake.trash == {"1": 40, "2": 3} and not [c for c in fake.calls if c.method == "PUT"]
+
+
+async def test_plex_trash_is_never_counted_nor_emptied_while_a_mount_is_down_or_when_off(make_fake):
+    fake = make_fake("plex", trash={"1": 1})
+    report = await refresh_folders([settings_for(fake, empty_trash=True)], LINKS,
+                                   mounts_down=[{"mount_point": "/mnt/zurg", "reason": "not mounted"}])
+    assert "not asked while a mount is down" in report.skipped and fake.calls == []
+    report = await refresh_folders([settings_for(fake)], LINKS, mounts_down=[])  # off: the default
+    assert "empty_trash" not in report.servers[0]
+    assert fake.trash == {"1": 1} and not [c for c in fake.calls if "trash" in str(c.query) or c.method == "PUT"]
+
+
+async def test_a_trash_count_plex_does_not_give_fails_closed(make_fake, monkeypatch):
+    fake = make_fake("plex", trash={"1": 1})
+    original = fake.answer
+
+    def no_total(method, raw_path, headers, raw_body):
+        status, payload = original(method, raw_path, headers, raw_body)
+        if isinstance(payload, dict) and "librarySectionID" in payload.get("MediaContainer", {}):
+            payload = {"MediaContainer": {"size": 0}}
+        return status, payload
+
+    monkeypatch.setattr(fake, "answer", no_total)
+    report = await refresh_folders([settings_for(fake, empty_trash=True)], LINKS, mounts_down=[])
+    entry = report.servers[0]
+    assert entry["ok"] and entry["empty_trash"]["skipped"].startswith("the trash was not emptied: ")
+    assert "trash count is not a number" in entry["empty_trash"]["skipped"] and fake.trash == {"1": 1}

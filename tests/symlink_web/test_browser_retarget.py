@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+from fakes.mediaserver import FakeMediaServer
+
 from .test_browser_reading import scan
 from .test_retarget import _releases
 
@@ -38,8 +40,18 @@ def test_a_renamed_release_is_proposed_re_pointed_and_undone_from_the_results(
     lost = page.locator(f'tr.sl-proposal[data-path="{media_env.broken[0]}"]')
     expect(lost.locator("td").nth(1)).to_contain_text("No new place found: 2 files named E03.mkv could be it")
 
-    row.get_by_role("button", name="Re-point").click()
-    expect(row).to_contain_text("1 link(s) re-pointed.")
+    jellyfin = FakeMediaServer("jellyfin").start()
+    try:
+        saved = page.request.post(f"{toolkit_server}/api/toolkit/settings/jellyfin", data={
+            "url": jellyfin.url, "api_key": jellyfin.token,
+            "path_mappings": [{"toolkit_prefix": str(media_env.media), "arr_prefix": "/media"}]})
+        assert saved.ok, saved.text()
+        row.get_by_role("button", name="Re-point").click()
+        expect(row).to_contain_text("1 link(s) re-pointed.")
+        expect(row).to_contain_text("Jellyfin: asked to scan 1 folder(s)")  # the person is told who was told
+        assert jellyfin.refreshes() == [[{"Path": "/media/Movies/Alpha", "UpdateType": "Modified"}]]
+    finally:
+        jellyfin.stop()
     assert os.readlink(alpha) == str(new) and os.readlink(beta) == str(store / beta.stem / beta.name)
     row.get_by_role("button", name="Undo").click()
     expect(row).to_contain_text("1 link(s) point at their old target again.")

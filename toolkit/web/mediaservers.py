@@ -81,6 +81,8 @@ async def save(kind: str):
     secret_field = "token" if kind == "plex" else "api_key"
     changes = {"url": form.get("url", ""), secret_field: form.get("secret", ""),
                "path_mappings": form.get("path_mappings", "")}
+    if kind == "plex":  # an unticked box is not sent: off
+        changes.update(empty_trash=form.get("empty_trash") == "on", empty_trash_max=form.get("empty_trash_max", ""))
     overridden = _toolkit().settings.overridden(kind)
     changes = {name: value for name, value in changes.items() if name not in overridden}
     try:

@@ -50,6 +50,8 @@ from toolkit.core.services.errors import (
     ServiceUnreachable,
 )
 from toolkit.core.services.pathmap import PathMapper, PathMapping, is_under
+from toolkit.core.services.plextrash import DEFAULT_MAX_ITEMS as DEFAULT_TRASH_MAX
+from toolkit.core.services.plextrash import empty_trash_if_safe
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +150,10 @@ class PlexSettings(MediaServerSettings):
     kind: ClassVar[MediaServerKind] = MediaServerKind.PLEX
     secret_field: ClassVar[str] = "token"
     token: SecretStr = _secret("X-Plex-Token of the server's owner")
+    empty_trash: bool = Field(False, description="After a refresh, empty the trash when it is safe "
+                                                 "(every mount healthy, few items: see empty_trash_max)")
+    empty_trash_max: int = Field(DEFAULT_TRASH_MAX, ge=0, le=100_000,
+                                 description="Most items an automatic empty trash may remove")
 
 
 SETTINGS_MODELS: dict[MediaServerKind, type[MediaServerSettings]] = {
@@ -343,6 +349,8 @@ async def refresh_folders(servers: Iterable[MediaServerSettings], paths: Iterabl
         entry: dict[str, Any] = {"server": settings.kind.value, "ok": True}
         try:
             entry.update(await client.refresh(report.folders, update_type))
+            if isinstance(settings, PlexSettings) and settings.empty_trash:
+                entry["empty_trash"] = await _empty_trash(client, settings)
         except ServiceError as exc:
             entry.update(ok=False, error=exc.message)
             log.warning("media server refresh failed: %s", exc.message)
@@ -350,3 +358,12 @@ async def refresh_folders(servers: Iterable[MediaServerSettings], paths: Iterabl
             await client.aclose()
         report.servers.append(entry)
     return report
+
+
+async def _empty_trash(client: MediaServerClient, settings: PlexSettings) -> dict:
+    """The refresh was sent: a failure here is the empty trash's, reported beside it."""
+    try:
+        return await empty_trash_if_safe(client, max_items=settings.empty_trash_max)
+    except ServiceError as exc:
+        log.warning("Plex trash not emptied: %s", exc.message)
+        return {"emptied": 0, "counts": {}, "skipped": f"the trash was not emptied: {exc.message}"}

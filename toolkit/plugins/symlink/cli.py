@@ -242,6 +242,10 @@ def _print_media_servers(summary: dict | None) -> None:
             out.print(f"[green]{server['server']}:[/] asked to re-scan {len(server['paths'])} folder(s)")
         else:
             out.print(f"[red]{server['server']}:[/] {server['error']}")
+        trash = server.get("empty_trash")
+        if trash:
+            out.print(f"[yellow]{server['server']}: trash not emptied:[/] {trash['skipped']}" if trash["skipped"]
+                      else f"[green]{server['server']}:[/] trash emptied ({trash['emptied']} items)")
 
 
 def _scan_with_progress(console: Console, options: ScanOptions, spool: ProblemSpool, abort, *, verdicts: bool,

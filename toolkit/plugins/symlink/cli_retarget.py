@@ -114,5 +114,7 @@ def _report(out: Console, outcomes, as_json: bool, media_servers, batch: str | N
     out.print(", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "nothing changed")
     if batch and counts.get("retargeted"):
         out.print(f"Undo with: redriva-toolkit symlink retarget --undo {batch}")
-    if media_servers and media_servers.get("skipped") not in (None, "no media server is configured"):
-        out.print(f"Media servers not refreshed: {media_servers['skipped']}")
+    if media_servers:
+        from .cli import _print_media_servers  # late: cli imports this module
+
+        _print_media_servers(media_servers)
