@@ -1,15 +1,24 @@
-"""Phase 2 through a real rclone mount with per-request latency, and the re-scan.
+"""Phase 1 and 2 through a real rclone mount with per-request latency, and the re-scan.
 
-    .venv/bin/python bench/symlink_phase2.py [--files 200] [--latency 0.02] [--probe-workers 12] [--damaged-every 20]
+    .venv/bin/python bench/symlink_phase2.py [--files 200] [--latency 0.02] [--workers 6]
+        [--probe-workers 12] [--damaged-every 20] [--prober av|ffprobe] [--rclone-flag=--checkers=32 ...]
 
-Serves generated media (healthy and damaged copies) from a local WebDAV server with
-``latency`` seconds added to every request, mounts it with rclone, links a library into
-the mount, then measures side by side:
-1. the original's sequential loop (``subprocess.run(ffprobe ..., timeout=15)`` per OK
-   media link, the original's query and verdict rule);
-2. the engine, ``depth="full"`` (phase 1 + phase 2, bounded concurrency, verdict cache);
+Serves generated media (healthy and damaged copies) from ``rclone serve webdav`` with
+``latency`` seconds added to every request (``bench/rig.py``), mounts it with rclone
+(its default flags, then ``--rclone-flag``s), links a library into the mount, then
+measures side by side:
+0. the raw ceiling on that mount, without the toolkit: threads doing what phase 1 does
+   per link (open + read 1 KiB) at ``workers``, and what the probe reads of these files
+   (open + read 32 KiB: one ``read`` seen with strace for ffprobe and PyAV alike) at
+   ``probe-workers``;
+1. the original script's sequential loop for ``--depth full``: its phase 1 (lstat,
+   exists, access, size, read 1 KiB per link) then its phase 2
+   (``subprocess.run(ffprobe ..., timeout=15)`` per OK media link, its verdict rule);
+2. the engine, ``depth="full"`` with ``prober`` (phase 1 + phase 2, bounded
+   concurrency, verdict cache);
 3. the same engine scan again on the unchanged library (verdicts from the cache).
-It checks that 1 and 2 give the same verdicts and prints the ratios.
+It checks that 1 and 2 give the same verdicts and prints rates and ratios, and the CPU
+time of each (the scan's process and its children: ffprobe or the PyAV workers).
 """
 from __future__ import annotations
 
@@ -21,41 +30,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
-from fakes.rclone_mount import start_rclone_mount  # noqa: E402
+from fakes.rclone_mount import start_rclone_mount, stop_rclone_mount  # noqa: E402
+from rig import SlowRemote  # noqa: E402
 
 from toolkit.plugins.symlink.engine.checker import ScanOptions, run_scan  # noqa: E402
 from toolkit.plugins.symlink.engine.probe import MEDIA_EXTENSIONS, ORIGINAL_QUERY  # noqa: E402
 from toolkit.plugins.symlink.store import SqlVerdictStore, open_database  # noqa: E402
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe_socket:
-        probe_socket.bind(("127.0.0.1", 0))
-        return probe_socket.getsockname()[1]
-
-
-def wait_for_port(port: int) -> None:
-    import socket
-
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
-class RemoteServer:
-    def __init__(self, url: str) -> None:
-        self.url = url
 
 
 def make_media(folder: Path) -> dict[str, bytes]:
@@ -71,12 +57,46 @@ def make_media(folder: Path) -> dict[str, bytes]:
     return {**healthy, **damaged}
 
 
-def original_loop(library: Path) -> dict[str, str]:
-    """The original script's phase 2, sequential (its phase 1 is not timed here)."""
-    verdicts = {}
+def cpu_seconds() -> float:
+    """This process's CPU and its reaped children's (ffprobe runs, PyAV workers)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def raw_rate(paths: list[str], size: int, concurrency: int) -> float:
+    """Files per second opening each path and reading ``size`` bytes, ``concurrency`` threads."""
+    def read(path: str) -> None:
+        with open(path, "rb") as handle:
+            handle.read(size)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(read, paths))
+    return len(paths) / (time.perf_counter() - started)
+
+
+def original_phase1(library: Path) -> list[os.DirEntry]:
+    """The original script's phase 1 rules, sequential: the OK media links for phase 2."""
+    ok = []
     for entry in sorted(os.scandir(library), key=lambda e: e.name):
-        if os.path.splitext(entry.name)[1].lower() not in MEDIA_EXTENSIONS:
+        if not os.path.islink(entry.path) or not os.path.exists(entry.path) or not os.access(entry.path, os.R_OK):
             continue
+        try:
+            if os.path.getsize(entry.path) < 1024:
+                continue
+            with open(entry.path, "rb") as handle:
+                handle.read(1024)
+        except OSError:
+            continue
+        if os.path.splitext(entry.name)[1].lower() in MEDIA_EXTENSIONS:
+            ok.append(entry)
+    return ok
+
+
+def original_loop(entries: list[os.DirEntry]) -> dict[str, str]:
+    """The original script's phase 2, sequential."""
+    verdicts = {}
+    for entry in entries:
         try:
             completed = subprocess.run(["ffprobe", *ORIGINAL_QUERY, entry.path], stdout=subprocess.PIPE,
                                        stderr=subprocess.DEVNULL, text=True, timeout=15)
@@ -88,7 +108,8 @@ def original_loop(library: Path) -> dict[str, str]:
     return verdicts
 
 
-def engine_scan(library: Path, store: SqlVerdictStore, workers: int, probe_workers: int) -> tuple[float, dict, dict]:
+def engine_scan(library: Path, store: SqlVerdictStore, workers: int, probe_workers: int,
+                prober: str) -> tuple[float, dict, dict]:
     problems = {}
     phase_started: dict[str, float] = {}
 
@@ -96,10 +117,16 @@ def engine_scan(library: Path, store: SqlVerdictStore, workers: int, probe_worke
         phase_started.setdefault(progress.phase, time.perf_counter())
 
     started = time.perf_counter()
-    result = run_scan(ScanOptions(paths=[str(library)], depth="full", workers=workers, probe_workers=probe_workers),
+    cpu = cpu_seconds()
+    options = ScanOptions(paths=[str(library)], depth="full", workers=workers, probe_workers=probe_workers,
+                          prober=prober)
+    result = run_scan(options,
                       verdict_store=store, on_problem=lambda p: problems.__setitem__(Path(p.path).name, p.status),
                       on_progress=on_progress)
     elapsed = time.perf_counter() - started
+    result.statistics["cpu_seconds"] = round(cpu_seconds() - cpu, 2)
+    result.statistics["mounts"] = [{k: m.get(k) for k in ("mount_point", "latency_median_ms", "latency_p95_ms",
+                                                         "concurrency_lowest", "degraded")} for m in result.mounts]
     marks = sorted(phase_started.items(), key=lambda item: item[1]) + [("end", started + elapsed)]
     result.statistics["phase_seconds"] = {name: round(marks[i + 1][1] - at, 3) for i, (name, at) in
                                           enumerate(marks[:-1]) if name != "done"}
@@ -113,7 +140,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=6)
     parser.add_argument("--probe-workers", type=int, default=12)
     parser.add_argument("--damaged-every", type=int, default=20, help="one damaged file in N")
+    parser.add_argument("--prober", choices=("av", "ffprobe"), default="av")
+    parser.add_argument("--rclone-flag", action="append", default=[], help="an extra rclone mount flag (repeatable)")
+    parser.add_argument("--no-original", action="store_true", help="skip the original's loop (slow at 200 ms)")
     args = parser.parse_args()
+    print(f"load average {os.getloadavg()}", file=sys.stderr)
     work = Path(tempfile.mkdtemp(prefix="bench-phase2-"))
     remote, mount_point, library = work / "remote", work / "mnt", work / "library"
     for folder in (remote, library, work / "media"):
@@ -130,53 +161,63 @@ def main() -> None:
         remote_name = f"{stem}-{index:04d}{ext}"
         (remote / remote_name).write_bytes(contents[name])
         os.symlink(mount_point / remote_name, library / remote_name)
-    # A fast WebDAV server (rclone's, in Go) behind a latency proxy, both in their own
-    # processes: the Python test server costs ~10 ms of CPU per request and would be the
-    # bottleneck, and in our process it would compete with the engine for the GIL.
-    server_port, proxy_port = free_port(), free_port()
-    server_process = subprocess.Popen(["rclone", "serve", "webdav", str(remote), "--addr", f"127.0.0.1:{server_port}",
-                                       "--read-only"], stderr=subprocess.DEVNULL)
-    proxy_process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "latency_proxy.py"), str(proxy_port),
-                                      str(server_port), str(args.latency)], stdout=subprocess.PIPE, text=True)
-    proxy_process.stdout.readline()
-    wait_for_port(server_port)
-    server = RemoteServer(f"http://127.0.0.1:{proxy_port}/")
+    server = SlowRemote(remote, args.latency)
     os.environ["TOOLKIT_DATA_DIR"] = str(work / "data")
     engine = open_database()
-    # rclone's defaults for caches and retries, as users run it
-    rclone = start_rclone_mount(server, mount_point, "--dir-cache-time", "5m", "--attr-timeout", "1s",
-                                "--low-level-retries", "10")
+    # rclone's defaults for caches and retries, as users run it, then the flags asked for
+    rclone = start_rclone_mount(server, mount_point, *args.rclone_flag, flags=())
+    figures: dict = {"files": args.files, "latency_seconds": args.latency, "workers": args.workers,
+                     "probe_workers": args.probe_workers, "prober": args.prober,
+                     "rclone_flags": args.rclone_flag or "defaults"}
     try:
-        os.listdir(mount_point)
-        started = time.perf_counter()
-        original = original_loop(library)
-        original_seconds = time.perf_counter() - started
+        targets = sorted(str(mount_point / name) for name in os.listdir(mount_point))
+        figures["raw_open_1k_per_s"] = round(raw_rate(targets, 1024, args.workers), 1)
+        figures["raw_open_32k_per_s"] = round(raw_rate(targets, 32768, args.probe_workers), 1)
+        original = None
+        if not args.no_original:
+            started, cpu = time.perf_counter(), cpu_seconds()
+            entries = original_phase1(library)
+            middle = time.perf_counter()
+            original = original_loop(entries)
+            ended = time.perf_counter()
+            figures |= {"original_phase1_seconds": round(middle - started, 2),
+                        "original_phase2_seconds": round(ended - middle, 2),
+                        "original_cpu_seconds": round(cpu_seconds() - cpu, 2)}
         first_seconds, first_problems, first_stats = engine_scan(library, SqlVerdictStore(engine), args.workers,
-                                                                 args.probe_workers)
-        second_seconds, second_problems, second_stats = engine_scan(library, SqlVerdictStore(engine), args.workers,
-                                                                    args.probe_workers)
+                                                                 args.probe_workers, args.prober)
+        second_seconds, _, second_stats = engine_scan(library, SqlVerdictStore(engine), args.workers,
+                                                      args.probe_workers, args.prober)
     finally:
-        rclone.terminate()
-        rclone.wait(10)
-        subprocess.run(["fusermount3", "-uz", str(mount_point)], capture_output=True)
-        for process in (proxy_process, server_process):
-            process.terminate()
-            process.wait(10)
+        stop_rclone_mount(rclone, mount_point)
+        server.stop()
         engine.dispose()
-    engine_verdicts = {name: first_problems.get(name, "OK") for name in original}
-    print(json.dumps({
-        "files": args.files, "latency_seconds": args.latency, "probe_workers": args.probe_workers,
-        "original_sequential_seconds": round(original_seconds, 2),
+    phases = first_stats["phase_seconds"]
+    media = first_stats["media_links"]
+    phase1_rate = args.files / phases["phase1"]
+    phase2_rate = media / phases["phase2"]
+    figures |= {
         "engine_first_scan_seconds": round(first_seconds, 2),
+        "engine_phase_seconds": phases,
+        "engine_phase1_links_per_s": round(phase1_rate, 1),
+        "engine_phase2_files_per_s": round(phase2_rate, 1),
+        "phase1_share_of_raw": round(phase1_rate / figures["raw_open_1k_per_s"], 2),
+        "phase2_share_of_raw": round(phase2_rate / figures["raw_open_32k_per_s"], 2),
+        "engine_cpu_seconds": first_stats["cpu_seconds"],
+        "engine_mounts": first_stats["mounts"],
         "engine_rescan_seconds": round(second_seconds, 3),
-        "ratio_original_to_engine": round(original_seconds / first_seconds, 1),
         "ratio_first_to_rescan": round(first_seconds / second_seconds, 1),
-        "same_verdicts": engine_verdicts == original,
-        "corrupted": sorted(n for n, v in original.items() if v == "CORRUPTED").__len__(),
         "rescan_probed": second_stats["phase2_probed"], "rescan_cached": second_stats["skipped_cached"],
-        "first_scan_phase_seconds": first_stats["phase_seconds"],
-        "rescan_phase_seconds": second_stats["phase_seconds"],
-    }, indent=2))
+        "corrupted": first_stats["phase2_corrupted"],
+    }
+    if original is not None:
+        original_seconds = figures["original_phase1_seconds"] + figures["original_phase2_seconds"]
+        engine_verdicts = {name: first_problems.get(name, "OK") for name in original}
+        figures |= {
+            "ratio_original_to_engine": round(original_seconds / first_seconds, 1),
+            "ratio_original_phase2_to_engine_phase2": round(figures["original_phase2_seconds"] / phases["phase2"], 1),
+            "same_verdicts": engine_verdicts == original,
+        }
+    print(json.dumps(figures, indent=2))
     shutil.rmtree(work, ignore_errors=True)
 
 

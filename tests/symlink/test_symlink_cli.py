@@ -107,11 +107,16 @@ def test_a_mount_that_is_down_stops_real_mode_with_4_and_deletes_nothing(tree, d
     assert os.path.islink(tree.library / "gone.mkv")
 
 
-def test_full_depth_without_ffprobe_fails_clearly(messy, database_url, tmp_path, monkeypatch):
+def test_full_depth_without_ffprobe_fails_clearly_when_it_needs_ffprobe(messy, database_url, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
-    result = CliRunner().invoke(symlink_cli, ["scan", str(messy.library), "--depth", "full"])
-    assert result.exit_code == 1
-    assert "ffprobe not found" in result.output
+    # the parity mode runs it; real mode re-checks a CORRUPTED link with it before deleting
+    for extra in (["--prober", "ffprobe"], ["--mode", "real", "--yes"]):
+        result = CliRunner().invoke(symlink_cli, ["scan", str(messy.library), "--depth", "full", *extra])
+        assert result.exit_code == 1, (extra, result.output)
+        assert "ffprobe not found" in result.output
+    # the PyAV prober (the default) does without it in a dry run
+    result = CliRunner().invoke(symlink_cli, ["scan", str(messy.library), "--depth", "full", "--prober", "av"])
+    assert result.exit_code == 2 and "ffprobe not found" not in result.output, result.output
 
 
 def test_restore_without_a_selection_is_a_usage_error(database_url):

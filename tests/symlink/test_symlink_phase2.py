@@ -120,10 +120,12 @@ def test_rescan_uses_cached_verdicts_until_the_file_changes(tree, media, engine,
     assert expired.statistics["phase2_probed"] == 3
 
 
-def test_full_depth_without_ffprobe_is_a_clear_error(tree, monkeypatch, tmp_path):
+def test_full_depth_without_ffprobe_is_a_clear_error_in_parity_mode(tree, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ToolMissing, match="ffprobe not found"):
-        run_scan(ScanOptions(paths=[str(tree.library)], depth="full"))
+        run_scan(ScanOptions(paths=[str(tree.library)], depth="full", prober="ffprobe"))
+    with pytest.raises(ToolMissing, match="ffprobe not found"):
+        run_scan(ScanOptions(paths=[str(tree.library)], depth="deep", prober="av"))
 
 
 def test_old_verdicts_are_pruned(engine):

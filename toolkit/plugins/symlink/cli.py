@@ -22,7 +22,8 @@ from toolkit.api import lazy_command
 
 from .engine.checker import DELETABLE_STATUSES, DEPTHS, Progress, ScanOptions
 from .engine.deletion import DEFAULT_MAX_COUNT, DEFAULT_MAX_SHARE, delete_problems, deletion_guard, restore
-from .engine.probe import ToolMissing, tool_path
+from .engine.avprobe import av_available, default_prober
+from .engine.probe import PROBERS, ToolMissing, tool_path
 from .engine.report import ProblemSpool, write_report
 from .scanproc import run_scan_in_child
 from .plugin import COMMAND_HELP
@@ -78,7 +79,10 @@ class _AbortFlag:
 @click.option("--workers", "-j", type=click.IntRange(1, 64), default=6, show_default=True,
               help="Threads checking links (phase 1).")
 @click.option("--probe-workers", type=click.IntRange(1, 64), default=None,
-              help="ffprobe/ffmpeg processes at once (phase 2); default: --workers.")
+              help="Probes at once (phase 2); default: --workers.")
+@click.option("--prober", type=click.Choice(list(PROBERS)), default=None,
+              help="Depth full: 'av' lists streams with FFmpeg's libraries in long-lived processes (default "
+                   "when PyAV is installed); 'ffprobe' runs the original's ffprobe query per file (parity mode).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write the report (the original's keys) to this file.")
 @click.option("--yes", "-y", is_flag=True, help="Delete without asking (real mode).")
@@ -103,20 +107,25 @@ class _AbortFlag:
 @click.option("--repair/--no-repair", default=True, show_default=True,
               help="After a real-mode deletion, ask the Sonarr/Radarr of the toolkit's symlink settings to "
                    "rescan (and, with the targeted policy, search) exactly what was lost.")
-def scan_command(paths, mode, depth, workers, probe_workers, json_path, yes, force, max_delete, max_delete_share,
+def scan_command(paths, mode, depth, workers, probe_workers, prober, json_path, yes, force, max_delete, max_delete_share,
                  expected_mounts, small_files, recheck_days, no_cache, fs_timeout, mount_timeout, probe_timeout,
                  repair) -> None:
     """Scan PATH... for problem symlinks (and, in real mode, delete them reversibly)."""
     console = _console()
+    prober = prober or default_prober()
     try:
-        if depth != "basic":
+        # a CORRUPTED link is re-checked with ffprobe before it is deleted (real mode)
+        if depth == "deep" or (depth == "full" and (prober == "ffprobe" or mode == "real")):
             tool_path("ffprobe")
             if depth == "deep":
                 tool_path("ffmpeg")
+        if depth == "full" and prober == "av" and not av_available():
+            raise ToolMissing("PyAV is not installed (pip install av): use --prober ffprobe")
     except ToolMissing as exc:
         raise click.ClickException(str(exc)) from None
     options = ScanOptions(
-        paths=list(paths), depth=depth, workers=workers, probe_workers=probe_workers, expected_mounts=list(expected_mounts),
+        paths=list(paths), depth=depth, workers=workers, probe_workers=probe_workers, prober=prober,
+        expected_mounts=list(expected_mounts),
         small_files=small_files, recheck_age_seconds=recheck_days * 86400, fs_timeout=fs_timeout,
         mount_timeout=mount_timeout, probe_timeout=probe_timeout,
     )

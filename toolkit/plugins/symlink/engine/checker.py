@@ -52,7 +52,8 @@ from .mounts import MountMonitor
 from .mounttable import is_network_fstype, is_under
 from .phase1 import run_phase1
 from .phase2 import run_phase2
-from .probe import original_estimate, tool_path
+from .avprobe import av_available
+from .probe import ToolMissing, original_estimate, tool_path
 
 # The engine's entry point: what a caller (the CLI, the service layer) needs comes from here.
 __all__ = [
@@ -76,10 +77,12 @@ def run_scan(
     With ``mount_memory``, a mount point where earlier scans saw targets answering is
     "down" when it is missing now (its links UNKNOWN, ``mount_down`` set), and the FUSE /
     network mounts seen answering by this scan are remembered."""
-    if options.depth != "basic":
+    if options.depth == "deep" or (options.depth == "full" and options.prober == "ffprobe"):
         tool_path("ffprobe")
         if options.depth == "deep":
             tool_path("ffmpeg")
+    elif options.depth == "full" and not av_available():
+        raise ToolMissing("PyAV is not installed (pip install av): use the ffprobe prober")
     started = time.monotonic()
     statistics = new_statistics()
     reporter = ProgressReporter(on_progress, {})

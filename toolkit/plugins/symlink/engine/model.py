@@ -7,7 +7,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .probe import PROBE_TIMEOUT_SECONDS
+from .avprobe import default_prober
+from .probe import PROBE_TIMEOUT_SECONDS, PROBERS
 
 if TYPE_CHECKING:
     from .mounts import MountHealth
@@ -37,6 +38,9 @@ class ScanOptions:
     mount_check_interval: float = 30.0  # re-check each mount this often during a scan
     probe_timeout: float = PROBE_TIMEOUT_SECONDS  # per ffprobe/ffmpeg process
     deep_samples: int = 4
+    # depth "full": "av" lists streams in long-lived PyAV processes, "ffprobe" (parity
+    # mode) spawns the original's ffprobe query per file; "deep" always runs ffprobe/ffmpeg
+    prober: str = field(default_factory=default_prober)
     recheck_age_seconds: float = 30 * 24 * 3600  # re-probe cached verdicts older than this
     small_files: str = "media"  # "media": skip sidecars (.nfo, .srt...); "all": original
     expected_mounts: list[str] = field(default_factory=list)
@@ -52,6 +56,8 @@ class ScanOptions:
             raise ValueError("workers must be at least 1")
         if self.local_processes < 0:
             raise ValueError("local_processes cannot be negative")
+        if self.prober not in PROBERS:
+            raise ValueError(f"prober must be one of {', '.join(PROBERS)}, not {self.prober!r}")
         if self.small_files not in ("media", "all"):
             raise ValueError("small_files must be 'media' or 'all'")
         if not self.paths:

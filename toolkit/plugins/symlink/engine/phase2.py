@@ -1,5 +1,6 @@
-"""Phase 2 of a scan: the OK media links probed with ffprobe/ffmpeg (depth ``full`` or
-``deep``), with bounded concurrency, deadlines and the verdict cache."""
+"""Phase 2 of a scan: the OK media links probed (depth ``full``: the header query with
+PyAV in long-lived processes, or ffprobe in parity mode; ``deep``: ffprobe/ffmpeg), with
+bounded concurrency, deadlines and the verdict cache."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,7 @@ from typing import Any
 
 from .classify import describe_error, safe_readlink
 from .context import ScanContext
+from .avprobe import AvProber
 from .late import LATE_RETRY_FACTOR, Late, late_or_down, mount_feedback, target_of
 from .model import CORRUPTED, OK, UNKNOWN, Problem
 from .mounttable import lexical_target
@@ -23,6 +25,8 @@ def run_phase2(scan: ScanContext) -> bool:
     depth = options.depth
     total = spool.count
     reporter.start_phase("phase2", f"phase 2 ({depth}): {total} media files, original estimate {result.phase2_estimate}", total)
+    # the header query without a process start per file (see avprobe.py)
+    av_prober = AvProber() if depth == "full" and options.prober == "av" else None
 
     def verifier(factor: float):
         def verify(path: str) -> tuple[ProbeVerdict, bool, tuple[str, int, int] | None]:
@@ -41,7 +45,10 @@ def run_phase2(scan: ScanContext) -> bool:
                     cached = store.get(*identity, depth, options.recheck_age_seconds)
                     if cached is not None:
                         return cached, True, identity
-                verdict = probe(path, depth, timeout=options.probe_timeout * factor, samples=options.deep_samples)
+                if av_prober is not None:
+                    verdict = av_prober.probe(path, timeout=options.probe_timeout * factor)
+                else:
+                    verdict = probe(path, depth, timeout=options.probe_timeout * factor, samples=options.deep_samples)
                 call.failed = verdict.verdict == UNKNOWN
                 call.remote = verdict.verdict != UNKNOWN  # the probe read the file
                 if verdict.verdict == OK:
@@ -101,4 +108,6 @@ def run_phase2(scan: ScanContext) -> bool:
         for path in late.open:
             settle(path, (ProbeVerdict(UNKNOWN, "probe passed its deadline; not retried (the scan stopped)"),
                           False, None), True)
+        if av_prober is not None:
+            av_prober.close()
     return should_abort()

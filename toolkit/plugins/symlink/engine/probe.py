@@ -44,6 +44,10 @@ _DAMAGE_MARKERS = (
 # the file system, not the file: never call these corrupted
 _UNREACHABLE_MARKERS = ("transport endpoint is not connected", "stale file handle", "host is down")
 
+# phase 2's ways to run the header query (ScanOptions.prober): PyAV in long-lived
+# processes (avprobe.py), or ffprobe per file (the parity mode)
+PROBERS = ("av", "ffprobe")
+
 OK = "OK"
 CORRUPTED = "CORRUPTED"
 UNKNOWN = "UNKNOWN"
