@@ -152,3 +152,16 @@ def test_a_full_scan_finds_the_same_problems_with_either_prober(tree, more_media
 def test_an_unknown_prober_is_refused():
     with pytest.raises(ValueError, match="prober"):
         ScanOptions(paths=["/"], prober="mediainfo")
+
+
+def test_workers_started_ahead_serve_concurrent_probes(media):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with AvProber() as prober:
+        prober.start(3)
+        assert prober.started == 3 and len(_workers()) == 3
+        names = ["ok.mkv", "random.mkv", "ok.mp3"] * 4
+        with ThreadPoolExecutor(3) as pool:
+            verdicts = list(pool.map(lambda n: prober.probe(str(media[n]), timeout=15).verdict, names))
+        assert verdicts == ["OK", "CORRUPTED", "OK"] * 4
+        assert prober.started == 3

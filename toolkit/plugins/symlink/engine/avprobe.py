@@ -65,6 +65,9 @@ class _Worker:
             stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True,
         )
         self._buffer = b""
+
+    def ready(self) -> _Worker:
+        """Wait for the worker's hello (PyAV imported); ToolMissing when it cannot start."""
         try:
             hello = self._reply(_START_TIMEOUT)
         except (ProbeTimeout, _WorkerDied, ValueError) as exc:
@@ -73,6 +76,7 @@ class _Worker:
         if not hello.get("ready"):
             self.kill()
             raise ToolMissing(hello.get("error") or "the PyAV probe process did not start")
+        return self
 
     def ask(self, path: str, timeout: float) -> dict:
         assert self.process.stdin is not None
@@ -114,16 +118,23 @@ class _Worker:
         # when the read returns, and nobody should wait for that
         threading.Thread(target=self.process.wait, daemon=True, name="avprobe-reaper").start()
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Ask it to leave: its loop ends on EOF (then :meth:`reap`)."""
         try:
             assert self.process.stdin is not None
-            self.process.stdin.close()  # its loop ends on EOF
+            self.process.stdin.close()
         except OSError:
             pass
+
+    def reap(self, timeout: float = 1.0) -> None:
         try:
-            self.process.wait(timeout=1)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
+
+    def close(self) -> None:
+        self.stop()
+        self.reap()
 
 
 class AvProber:
@@ -140,6 +151,7 @@ class AvProber:
         self._closed = False
         self.started = 0  # workers started, for tests and figures
         self.program = _WORKER
+        self._starter: threading.Thread | None = None
 
     def __enter__(self) -> AvProber:
         return self
@@ -167,17 +179,44 @@ class AvProber:
             return _verdict(reply)
         raise AssertionError("unreachable")
 
+    def start(self, count: int) -> None:
+        """Start ``count`` workers at once, before the first probe: their imports overlap,
+        and no probe's time (which drives the mount's back-pressure) includes a start."""
+        workers = [_Worker(self._site, self.program) for _ in range(count)]
+        for worker in workers:
+            try:
+                worker.ready()
+            except ToolMissing:
+                continue  # the probes start their own and say why
+            with self._lock:
+                self.started += 1
+                if self._closed:
+                    worker.kill()
+                else:
+                    self._idle.append(worker)
+
+    def start_in_background(self, count: int) -> None:
+        """:meth:`start` in a thread: the scan starts the workers when phase 1 begins, so
+        that their imports overlap phase 1's waits on the mount; the first probe waits
+        for them."""
+        self._starter = threading.Thread(target=self.start, args=(count,), daemon=True, name="avprobe-start")
+        self._starter.start()
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
             idle, busy = self._idle, list(self._busy)
             self._idle, self._busy = [], set()
+        for worker in idle:  # all told first, then waited for: they leave together
+            worker.stop()
         for worker in idle:
-            worker.close()
+            worker.reap()
         for worker in busy:  # a probe still running at the end: abandoned, as by a deadline
             worker.kill()
 
     def _take(self) -> _Worker:
+        if self._starter is not None:
+            self._starter.join()
         with self._lock:
             if self._closed:
                 raise ProbeTimeout("the scan's probes were stopped")
@@ -186,7 +225,7 @@ class AvProber:
                 self._busy.add(worker)
                 return worker
             self.started += 1
-        worker = _Worker(self._site, self.program)  # outside the lock: the start takes ~0.1 s
+        worker = _Worker(self._site, self.program).ready()  # outside the lock: ~0.1 s of CPU
         with self._lock:
             self._busy.add(worker)
         return worker

@@ -8,9 +8,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .model import Problem, Progress, ScanOptions, ScanResult, VerdictStore
 from .mounts import MountMonitor
+
+if TYPE_CHECKING:
+    from .avprobe import AvProber
 
 _PROGRESS_INTERVAL = 0.5
 
@@ -83,6 +87,7 @@ class ScanContext:
     should_abort: Callable[[], bool]
     verdict_store: VerdictStore | None
     spool: Spool | None  # phase-2 candidates (None at depth "basic")
+    av_prober: AvProber | None = None  # phase 2's header query (depth "full", prober "av")
 
     @property
     def statistics(self) -> dict[str, int]:

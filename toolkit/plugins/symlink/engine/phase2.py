@@ -8,7 +8,6 @@ from typing import Any
 
 from .classify import describe_error, safe_readlink
 from .context import ScanContext
-from .avprobe import AvProber
 from .late import LATE_RETRY_FACTOR, Late, late_or_down, mount_feedback, target_of
 from .model import CORRUPTED, OK, UNKNOWN, Problem
 from .mounttable import lexical_target
@@ -25,8 +24,9 @@ def run_phase2(scan: ScanContext) -> bool:
     depth = options.depth
     total = spool.count
     reporter.start_phase("phase2", f"phase 2 ({depth}): {total} media files, original estimate {result.phase2_estimate}", total)
-    # the header query without a process start per file (see avprobe.py)
-    av_prober = AvProber() if depth == "full" and options.prober == "av" else None
+    # the header query without a process start per file (see avprobe.py); its workers
+    # were started with phase 1
+    av_prober = scan.av_prober if depth == "full" and options.prober == "av" else None
 
     def verifier(factor: float):
         def verify(path: str) -> tuple[ProbeVerdict, bool, tuple[str, int, int] | None]:
@@ -108,6 +108,4 @@ def run_phase2(scan: ScanContext) -> bool:
         for path in late.open:
             settle(path, (ProbeVerdict(UNKNOWN, "probe passed its deadline; not retried (the scan stopped)"),
                           False, None), True)
-        if av_prober is not None:
-            av_prober.close()
     return should_abort()
