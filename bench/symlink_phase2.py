@@ -118,7 +118,7 @@ def engine_scan(library: Path, store: SqlVerdictStore, workers: int, probe_worke
 
     started = time.perf_counter()
     cpu = cpu_seconds()
-    options = ScanOptions(paths=[str(library)], depth="full", workers=workers, probe_workers=probe_workers,
+    options = ScanOptions(paths=[str(library)], depth="full", workers=workers, probe_workers=probe_workers or None,
                           prober=prober)
     result = run_scan(options,
                       verdict_store=store, on_problem=lambda p: problems.__setitem__(Path(p.path).name, p.status),
@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--workers", type=int, default=6)
-    parser.add_argument("--probe-workers", type=int, default=12)
+    parser.add_argument("--probe-workers", type=int, default=12, help="0: the engine's default (--workers)")
     parser.add_argument("--damaged-every", type=int, default=20, help="one damaged file in N")
     parser.add_argument("--prober", choices=("av", "ffprobe"), default="av")
     parser.add_argument("--rclone-flag", action="append", default=[], help="an extra rclone mount flag (repeatable)")
@@ -172,7 +172,7 @@ def main() -> None:
     try:
         targets = sorted(str(mount_point / name) for name in os.listdir(mount_point))
         figures["raw_open_1k_per_s"] = round(raw_rate(targets, 1024, args.workers), 1)
-        figures["raw_open_32k_per_s"] = round(raw_rate(targets, 32768, args.probe_workers), 1)
+        figures["raw_open_32k_per_s"] = round(raw_rate(targets, 32768, args.probe_workers or args.workers), 1)
         original = None
         if not args.no_original:
             started, cpu = time.perf_counter(), cpu_seconds()
