@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from toolkit.plugins.symlink.engine.mounts import MountMonitor
-from toolkit.plugins.symlink.engine.retarget import (Change, build_index, plan_prefix, propose, retarget_links,
-                                                     rewrite_prefix, search_roots, undo_retargets)
+from toolkit.plugins.symlink.engine.moved_mount import plan_prefix, rewrite_prefix
+from toolkit.plugins.symlink.engine.retarget import (Change, build_index, propose, retarget_links, search_roots,
+                                                     undo_retargets)
 from toolkit.plugins.symlink.engine.walk import walk_links
 from toolkit.plugins.symlink.models import SymlinkRetarget
 from toolkit.plugins.symlink.service.retarget_journal import SqlRetargetJournal
@@ -241,3 +242,20 @@ def test_the_cli_previews_a_moved_mount_then_applies_and_undoes_it(tree, databas
     undone = run("--undo", report["batch"], "--root", str(tree.library))
     assert undone.exit_code == 0 and "2 undone" in undone.output
     assert all(os.readlink(link) == str(old_mount / f"R{n}" / "m.mkv") for n, link in enumerate(links))
+
+
+def test_a_library_that_stops_answering_stops_the_moved_mount_plan(tree, monkeypatch):
+    """The links are read a batch at a time under a deadline: a library folder on a
+    filesystem that hangs ends the plan with the reason instead of hanging it."""
+    import threading
+
+    from toolkit.plugins.symlink.engine import moved_mount
+
+    release = threading.Event()
+    link = tree.link("a.mkv", tree.root / "zurg" / "a.mkv")
+    monkeypatch.setattr(moved_mount, "_readlinks", lambda batch: release.wait(5) and [])  # blocked in the kernel
+    try:
+        plan = plan_prefix(iter([str(link)]), str(tree.root / "zurg"), str(tree.targets), fs_timeout=0.2)
+    finally:
+        release.set()
+    assert plan.stopped == "the library did not answer within 0.2s" and plan.changes == []

@@ -55,7 +55,8 @@ def retarget_command(old, new, apply_, root, batch, as_json) -> None:
     under --from, only where the same file exists under --to. Journaled; --undo BATCH puts
     the old targets back."""
     from .engine.mounts import MountMonitor
-    from .engine.retarget import plan_prefix, retarget_links, undo_retargets
+    from .engine.moved_mount import plan_prefix
+    from .engine.retarget import retarget_links, undo_retargets
     from .mount_memory import SqlMountMemory
     from .store import open_database
     from .engine.walk import walk_links

@@ -8,7 +8,7 @@ instead of being deleted and re-downloaded.
   and of time, and says when it stopped early.
 - :func:`propose` turns each broken link into a proposal "re-point old → new" when exactly
   one file of the same name (and the same size, when the old size is known) is found.
-- :func:`plan_prefix` is the bulk form for a moved mount: every link whose target starts
+- :mod:`.moved_mount` is the bulk form for a moved mount: every link whose target starts
   with ``old`` gets ``new`` instead, only when the new target exists.
 - :func:`retarget_links` applies changes: re-check, journal *before*, then replace the link
   atomically (a new link beside it renamed over it) through directory descriptors
@@ -25,7 +25,7 @@ import os
 import secrets
 import stat
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
@@ -172,7 +172,7 @@ class Proposal:
         return Change(self.path, self.old_target, self.new_target) if self.new_target else None
 
 
-def _written_like(link: str, old_target: str, new_absolute: str) -> str:
+def written_like(link: str, old_target: str, new_absolute: str) -> str:
     """The new target written as the old one was: relative to the link's folder if it was."""
     if old_target.startswith("/"):
         return new_absolute
@@ -211,77 +211,8 @@ def propose(link: str, old_target: str, index: FileIndex, size: int | None = Non
     if len(chosen) > 1:
         return Proposal(link, old_target, None, f"{len(chosen)} files named {name} could be it", len(found), size)
     reason = "same name and size" if size else "same name (the old size is not known)"
-    return Proposal(link, old_target, _written_like(link, old_target, chosen[0]), reason, len(found), size)
+    return Proposal(link, old_target, written_like(link, old_target, chosen[0]), reason, len(found), size)
 
-
-# ------------------------------------------------------------------------ moved mount
-
-def rewrite_prefix(target: str, old: str, new: str) -> str | None:
-    """``target`` with the leading folder ``old`` replaced by ``new`` (whole components:
-    ``/mnt/zurg2`` is not under ``/mnt/zurg``), else ``None``."""
-    old, new = os.path.normpath(old), os.path.normpath(new)
-    if target == old:
-        return new
-    if old == "/" or not target.startswith(old.rstrip("/") + "/"):
-        return None
-    return new.rstrip("/") + target[len(old.rstrip("/")):]
-
-
-@dataclass
-class PrefixPlan:
-    old: str
-    new: str
-    changes: list[Change] = field(default_factory=list)
-    examined: int = 0  # links read
-    matching: int = 0  # links under ``old``
-    missing: int = 0  # ... whose new target does not exist (left alone)
-    missing_sample: list[str] = field(default_factory=list)
-    stopped: str | None = None
-    errors: list[str] = field(default_factory=list)
-
-    def as_dict(self, sample: int = SAMPLE) -> dict[str, object]:
-        return {"from": self.old, "to": self.new, "examined": self.examined, "matching": self.matching,
-                "count": len(self.changes), "missing": self.missing, "missing_sample": self.missing_sample,
-                "sample": [c.as_dict() for c in self.changes[:sample]], "stopped": self.stopped,
-                "errors": self.errors[:20]}
-
-
-def plan_prefix(links: Iterator[str], old: str, new: str, *, fs_timeout: float = FS_TIMEOUT,
-                should_abort: Callable[[], bool] = lambda: False) -> PrefixPlan:
-    """The links among ``links`` pointing under ``old`` whose target under ``new`` exists.
-    A new target that does not answer in time stops the plan (the new mount hangs)."""
-    plan = PrefixPlan(os.path.normpath(old), os.path.normpath(new))
-    for link in links:
-        if should_abort():
-            plan.stopped = "cancelled"
-            break
-        plan.examined += 1
-        try:
-            target = os.readlink(link)
-        except OSError as exc:
-            if len(plan.errors) < 100:
-                plan.errors.append(f"{link}: {exc.strerror or exc}")
-            continue
-        absolute = lexical_target(link, target)
-        rewritten = rewrite_prefix(absolute, plan.old, plan.new)
-        if rewritten is None:
-            continue
-        plan.matching += 1
-        try:
-            present = call_with_deadline(os.path.exists, rewritten, timeout=fs_timeout)
-        except CallTimeout:
-            plan.stopped = f"{rewritten} did not answer within {fs_timeout:g}s"
-            break
-        if not present:
-            plan.missing += 1
-            if len(plan.missing_sample) < SAMPLE:
-                plan.missing_sample.append(link)
-            continue
-        plan.changes.append(Change(link, target, _written_like(link, target, rewritten)))
-    return plan
-
-
-# ------------------------------------------------------------------------ applying
 
 class RetargetJournal(Protocol):
     """Where re-pointings are written before they happen (``service.retarget_journal``)."""

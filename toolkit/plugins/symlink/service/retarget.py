@@ -29,8 +29,8 @@ from ..engine.model import BROKEN
 from ..mount_memory import SqlMountMemory
 from ..engine.mounts import MountMonitor
 from ..engine.mounttable import is_under, lexical_target
-from ..engine.retarget import (Change, build_index, plan_prefix, propose, retarget_links, search_roots,
-                               undo_retargets)
+from ..engine.moved_mount import plan_prefix
+from ..engine.retarget import Change, build_index, propose, retarget_links, search_roots, undo_retargets
 from ..engine.walk import walk_links
 from ..engine.workers import CallTimeout, call_with_deadline
 from ..history import SymlinkProblem, SymlinkScan
