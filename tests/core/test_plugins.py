@@ -14,7 +14,7 @@ from sqlalchemy import Column, Integer, Table
 from toolkit.core import hookspecs
 from toolkit.core.db import new_metadata
 from toolkit.core.hookspecs import Models, SettingsSchema, Task
-from toolkit.core.plugins import PluginConflict, build_plugin_host
+from toolkit.core.plugins import PluginConflict, build_plugin_host, may_declare_entry_points
 from toolkit.testing import make_app, make_config
 
 from .plugin_kit import make_plugin
@@ -134,6 +134,26 @@ def test_every_hook_has_a_test():
     missing = [h for h in hooks if not any(t.startswith(f"test_hook_{h}") for t in tested)]
     assert len(hooks) >= 10
     assert missing == [], f"hooks without a test: {missing}"
+
+
+def test_entry_points_are_read_only_when_a_distribution_may_declare_the_group(tmp_path, monkeypatch):
+    """Every command line run asks for plugins; importlib.metadata is imported only when
+    an installed distribution declares the group, or when a zip archive on the path could."""
+    site = tmp_path / "site"
+    (site / "other-1.0.dist-info").mkdir(parents=True)
+    (site / "other-1.0.dist-info" / "entry_points.txt").write_text("[console_scripts]\nother = other:main\n")
+    (site / "old.egg-info").write_text("Metadata-Version: 1.0\n")  # a distutils file, not a folder
+    monkeypatch.setattr(sys, "path", [str(site), str(tmp_path / "missing")])
+    assert not may_declare_entry_points("redriva_toolkit")
+
+    (site / "plugin-2.0.dist-info").mkdir()
+    (site / "plugin-2.0.dist-info" / "entry_points.txt").write_text("[redriva_toolkit]\nplug = plug.hooks\n")
+    assert may_declare_entry_points("redriva_toolkit")
+
+    archive = tmp_path / "plugins.zip"
+    archive.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip: what it holds is unknown here
+    monkeypatch.setattr(sys, "path", [str(archive)])
+    assert may_declare_entry_points("redriva_toolkit")
 
 
 @pytest.fixture(scope="module")
