@@ -65,8 +65,13 @@ def test_states_recheck_mark_fixed_and_the_chart(toolkit_server, browser_page, m
     expect(counts.locator('[data-state="seen"]')).to_have_text(f"seen again {len(others)}")
     expect(counts.locator('[data-state="back"]')).to_have_text("coming back 1")
     expect(counts.locator('[data-state="fixed"]')).to_have_text("fixed 1")
+    # marked fixed from the Dashboard's list: the counts follow
+    page.locator(f'#sl-lives tr[data-path="{by_hand}"]').get_by_role("button", name=f"Mark {by_hand} fixed").click()
+    expect(counts.locator('[data-state="back"]')).to_have_text("coming back 0")
+    expect(counts.locator('[data-state="fixed"]')).to_have_text("fixed 2")
+    expect(page.locator(f'#sl-lives tr[data-path="{by_hand}"]')).to_have_count(0)
     counts.locator('[data-state="fixed"]').click()
-    expect(page.locator("#sl-lives table tr[data-path]")).to_have_count(1)
+    expect(page.locator("#sl-lives table tr[data-path]")).to_have_count(2)
     expect(page.locator(f'#sl-lives tr[data-path="{healed}"] .sl-life-state')).to_have_text("fixed")
 
     total = len(library.problems)

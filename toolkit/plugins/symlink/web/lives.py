@@ -218,4 +218,5 @@ async def life_action_fragment(life_id: int, action: str):
     except ApiError as exc:
         return await fragment("symlink/_error.html", message=exc.message)
     life["story"], life["check"] = life_story(life), check_words(life)
-    return await fragment("symlink/_life.html", life=life, just_checked=action == "recheck")
+    return await fragment("symlink/_life.html", life=life, just_checked=action == "recheck",
+                          headers={"HX-Trigger": "symlink-life-changed"})
