@@ -9,6 +9,7 @@ import click
 
 from toolkit import __version__
 from toolkit.core.config import ToolkitConfig
+from toolkit.core.i18n import gettext as _
 from toolkit.core.plugins import PluginHost, build_plugin_host
 
 
@@ -53,8 +54,8 @@ def build_cli(host: PluginHost | None = None) -> click.Group:
             from toolkit.web.redriva import mount_redriva
 
             app = mount_redriva(app, redriva)
-        click.echo(f"Redriva Toolkit on http://{host}:{port}/ (database: "
-                   f"{plugin_host.config.database_url})")
+        click.echo(_("Redriva Toolkit on %(url)s (database: %(database)s)", url=f"http://{host}:{port}/",
+                     database=plugin_host.config.database_url))
         _serve(app, host, port)
 
     @cli.command("plugins")
@@ -78,7 +79,7 @@ def build_cli(host: PluginHost | None = None) -> click.Group:
         models = plugin_host.collect().models
         migrate.upgrade_heads(plugin_host.config.database_url, models)
         heads = migrate.current_heads(plugin_host.config.database_url)
-        click.echo(f"database at {', '.join(sorted(heads))}")
+        click.echo(_("database at %(heads)s", heads=", ".join(sorted(heads))))
 
     def with_toolkit(work):
         """Run ``work(toolkit)`` on a started toolkit (database upgraded, no jobs)."""
@@ -112,7 +113,7 @@ def build_cli(host: PluginHost | None = None) -> click.Group:
         if password_stdin:
             password = sys.stdin.readline().rstrip("\r\n")
         else:
-            password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+            password = click.prompt(_("New password"), hide_input=True, confirmation_prompt=True)
 
         async def work(toolkit):
             store = AuthStore(toolkit.sessions)
@@ -122,8 +123,8 @@ def build_cli(host: PluginHost | None = None) -> click.Group:
         try:
             state = with_toolkit(work)
         except PasswordError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(f"password of {state.username!r} saved; every session was ended")
+            raise click.ClickException(_(str(exc))) from None  # the N_-marked messages of core.auth
+        click.echo(_("password of %(user)s saved; every session was ended", user=repr(state.username)))
 
     @auth_group.command("api-key")
     @click.option("--rotate", is_flag=True, help="Replace the key: the old one stops working.")
@@ -148,7 +149,7 @@ def build_cli(host: PluginHost | None = None) -> click.Group:
         """Recent jobs, newest first."""
         views = with_toolkit(lambda toolkit: toolkit.runner.list(task=task, limit=limit))
         if not views:
-            click.echo("no jobs")
+            click.echo(_("no jobs"))
         for v in views:
             created = v.created_at.strftime("%Y-%m-%d %H:%M:%S") if v.created_at else ""
             click.echo(f"{v.id}  {v.task:24} {v.state:11} {created}  "

@@ -3,7 +3,7 @@
 Strings are marked with ``_()`` / ``ngettext()`` / ``N_()`` in Python and templates. The
 catalog is ``toolkit/translations/<lang>/LC_MESSAGES/messages.po``, read with Babel and
 compiled in memory once per process and language: a clone and a wheel need no build step, and
-no compiled ``.mo`` can go stale. ``scripts/translations`` extracts the strings and updates
+no compiled ``.mo`` can go stale (the one cached per user is named by the catalog's hash). ``scripts/translations`` extracts the strings and updates
 the catalog; ``tests/core/test_i18n.py`` fails when a marked string has no French translation.
 
 This module is the cheap half, on the standard library alone (Babel is imported the first
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import gettext as stdlib_gettext
+import hashlib
 import io
 import os
 import sqlite3
@@ -38,20 +39,42 @@ def normalize(value: str | None) -> str | None:
     return code if code in LANGUAGES else None
 
 
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "redriva-toolkit"
+
+
+def _compiled(po: Path, language: str) -> bytes:
+    """The catalog compiled to .mo by Babel (~0.2 s), kept in the user's cache folder under the
+    catalog's hash so that a command in French starts fast; an unwritable cache only costs
+    the compilation each time."""
+    source = po.read_bytes()
+    cached = _cache_dir() / f"messages-{language}-{hashlib.sha256(source).hexdigest()[:16]}.mo"
+    try:
+        return cached.read_bytes()
+    except OSError:
+        pass
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    catalog = read_po(io.BytesIO(source), locale=language)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)  # fuzzy entries are left out, as msgfmt does
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(compiled.getvalue())
+        partial.replace(cached)  # whole or not at all, whoever else compiles at the same time
+    except OSError:
+        pass
+    return compiled.getvalue()
+
+
 @functools.cache
 def translations(language: str) -> stdlib_gettext.NullTranslations:
     po = CATALOGS / language / "LC_MESSAGES" / "messages.po"
     if language == DEFAULT or not po.is_file():
         return stdlib_gettext.NullTranslations()
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    with po.open("rb") as handle:
-        catalog = read_po(handle, locale=language)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)  # fuzzy entries are left out, as msgfmt does
-    compiled.seek(0)
-    return stdlib_gettext.GNUTranslations(compiled)
+    return stdlib_gettext.GNUTranslations(io.BytesIO(_compiled(po, language)))
 
 
 def set_resolver(resolver: Callable[[], str] | None) -> None:

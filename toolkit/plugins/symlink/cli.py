@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, SpinnerColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from toolkit.api import gettext as _
 from toolkit.api import lazy_command
 
 from .engine.checker import DELETABLE_STATUSES, DEPTHS, Progress, ScanOptions
@@ -27,6 +28,7 @@ from .engine.probe import PROBERS, ToolMissing, tool_path
 from .engine.report import ProblemSpool, write_report
 from .scanproc import run_scan_in_child
 from .plugin import COMMAND_HELP
+from .service.reasons import reason_text
 
 EXIT_OK, EXIT_ERROR, EXIT_PROBLEMS, EXIT_DELETED, EXIT_GUARD = 0, 1, 2, 3, 4
 
@@ -147,28 +149,31 @@ def scan_command(paths, mode, depth, workers, probe_workers, prober, json_path, 
         stopped_by: str | None = None
         if result.mount_down:
             down = [m for m in result.mounts if m["was_down"]]
-            stopped_by = "mount down: " + "; ".join(f"{m['mount_point']} ({m['reason']})" for m in down)
+            stopped_by = _("mount down: %(mounts)s", mounts="; ".join(
+                f"{m['mount_point']} ({reason_text(m['reason'])})" for m in down))
         elif result.stopped_reason:
-            stopped_by = result.stopped_reason
+            stopped_by = reason_text(result.stopped_reason)
         guard = deletion_guard(deletable, statistics["total_analyzed"], max_count=max_delete,
                                max_share=max_delete_share, override=force)
         outcomes = []
         if mode == "real" and deletable:
             if stopped_by:
-                console.print(f"[bold red]Nothing deleted:[/] {stopped_by}")
+                console.print("[bold red]" + _("Nothing deleted:") + f"[/] {stopped_by}")
             elif result.cancelled:
-                console.print("[yellow]Scan cancelled: nothing deleted.[/]")
+                console.print("[yellow]" + _("Scan cancelled: nothing deleted.") + "[/]")
             elif not guard.allowed:
-                stopped_by = f"mass-deletion guard: {guard.reason} (use --force to override)"
-                console.print(f"[bold red]Nothing deleted:[/] {stopped_by}")
+                stopped_by = _("mass-deletion guard: %(reason)s (use --force to override)",
+                               reason=reason_text(guard.reason))
+                console.print("[bold red]" + _("Nothing deleted:") + f"[/] {stopped_by}")
             elif yes or _confirm(console, spool.by_status):
                 if guard.reason:
-                    console.print(f"[yellow]{guard.reason}[/]")
+                    console.print(f"[yellow]{reason_text(guard.reason)}[/]")
                 outcomes = _delete_with_progress(console, spool, engine, options, abort)
             else:
-                console.print("Declined: this run stays a dry run.")
+                console.print(_("Declined: this run stays a dry run."))
         elif mode == "dry-run" and not guard.allowed:
-            console.print(f"[yellow]Note:[/] a real run would stop here: {guard.reason}")
+            console.print("[yellow]" + _("Note:") + "[/] " + _("a real run would stop here: %(reason)s",
+                                                          reason=reason_text(guard.reason)))
         deleted = [o.as_dict() for o in outcomes if o.outcome == "deleted"]
         statistics["files_deleted"] = len(deleted)
         repair_summary = None
@@ -245,10 +250,10 @@ def _print_media_servers(summary: dict | None) -> None:
         return
     out = Console()
     if summary.get("skipped"):
-        out.print(f"[yellow]Media servers not refreshed:[/] {summary['skipped']}")
+        out.print("[yellow]" + _("Media servers not refreshed:") + f"[/] {reason_text(summary['skipped'])}")
     for server in summary.get("servers", []):
         if server["ok"]:
-            out.print(f"[green]{server['server']}:[/] asked to re-scan {len(server['paths'])} folder(s)")
+            out.print(f"[green]{server['server']}:[/] " + _("asked to re-scan %(n)s folder(s)", n=len(server["paths"])))
         else:
             out.print(f"[red]{server['server']}:[/] {server['error']}")
         trash = server.get("empty_trash")
@@ -269,15 +274,15 @@ def _scan_with_progress(console: Console, options: ScanOptions, spool: ProblemSp
             if progress.phase != current_phase[0]:
                 current_phase[0] = progress.phase
                 if progress.phase == "phase2":
-                    console.print(f"Phase 2: {progress.message}")
+                    console.print(_("Phase 2: %(text)s", text=progress.message))
                 bar.reset(task, total=progress.total)
             counts = " ".join(f"{k}:{v}" for k, v in sorted(progress.counts.items()) if k != "OK")
             bar.update(task, completed=progress.done, total=progress.total,
                        description=f"{progress.phase} {counts}".strip(), rate=f"{progress.rate:,.0f}/s")
 
         def on_warning(text: str) -> None:
-            console.print(f"[yellow]No toolkit database ({text}): mounts seen by earlier scans are not known "
-                          "to this one.[/]")
+            console.print("[yellow]" + _("No toolkit database (%(text)s): mounts seen by earlier scans are not "
+                                         "known to this one.", text=text) + "[/]")
 
         # in a child process: one stuck on a hung mount cannot keep this one from exiting
         return run_scan_in_child(options, on_problem=spool.add, on_progress=on_progress, should_abort=abort,
@@ -287,8 +292,8 @@ def _scan_with_progress(console: Console, options: ScanOptions, spool: ProblemSp
 
 def _confirm(console: Console, by_status: Counter[str]) -> bool:
     lines = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()) if status in DELETABLE_STATUSES)
-    console.print(f"About to delete (links only, journaled, restorable): {lines}")
-    return click.confirm("Delete these links?", default=False, err=True)
+    console.print(_("About to delete (links only, journaled, restorable): %(lines)s", lines=lines))
+    return click.confirm(_("Delete these links?"), default=False, err=True)
 
 
 def _delete_with_progress(console, spool, engine, options, abort):
@@ -312,50 +317,54 @@ def _delete_with_progress(console, spool, engine, options, abort):
 def _print_summary(result, spool: ProblemSpool, outcomes, stopped_by: str | None, repair: dict | None) -> None:
     out = Console()
     stats = result.statistics
-    table = Table(title=f"Symlink scan {result.scan_id} ({result.duration_seconds:.1f}s)")
-    table.add_column("Status")
-    table.add_column("Links", justify="right")
+    table = Table(title=_("Symlink scan %(id)s (%(seconds)ss)", id=result.scan_id,
+                          seconds=f"{result.duration_seconds:.1f}"))
+    table.add_column(_("Status"))
+    table.add_column(_("Links"), justify="right")
     for label, value in [
-        ("analyzed", stats["total_analyzed"]), ("OK", stats["phase1_ok"]), ("BROKEN", stats["phase1_broken"]),
-        ("INACCESSIBLE", stats["phase1_inaccessible"]), ("SMALL_FILE (empty files)", stats["phase1_small"]),
+        (_("analyzed"), stats["total_analyzed"]), ("OK", stats["phase1_ok"]), ("BROKEN", stats["phase1_broken"]),
+        ("INACCESSIBLE", stats["phase1_inaccessible"]), (_("SMALL_FILE (empty files)"), stats["phase1_small"]),
         ("IO_ERROR", stats["phase1_io_error"]), ("ERROR", stats["phase1_error"]),
-        ("UNKNOWN (cannot tell)", stats["phase1_unknown"] + stats["phase2_unknown"]),
-        ("phase 2 analyzed", stats["phase2_analyzed"]), ("  of which from cache", stats["skipped_cached"]),
-        ("CORRUPTED", stats["phase2_corrupted"]), ("deleted", sum(o.outcome == "deleted" for o in outcomes)),
+        (_("UNKNOWN (cannot tell)"), stats["phase1_unknown"] + stats["phase2_unknown"]),
+        (_("phase 2 analyzed"), stats["phase2_analyzed"]), ("  " + _("of which from cache"), stats["skipped_cached"]),
+        ("CORRUPTED", stats["phase2_corrupted"]), (_("deleted"), sum(o.outcome == "deleted" for o in outcomes)),
     ]:
         table.add_row(label, str(value))
     out.print(table)
     for mount in result.mounts:
         if mount["was_down"]:
-            state = "is not visible" if mount["fstype"] in ("not visible", "known") else "was down"
-            out.print(f"[bold red]Mount {mount['mount_point']} {state}:[/] {mount['reason']}")
+            state = _("Mount %(mount)s is not visible:", mount=mount["mount_point"]) \
+                if mount["fstype"] in ("not visible", "known") else _("Mount %(mount)s was down:", mount=mount["mount_point"])
+            out.print(f"[bold red]{state}[/] {reason_text(mount['reason'])}")
         elif mount.get("degraded"):
-            out.print(f"[yellow]Mount {mount['mount_point']} was slow (degraded):[/] median "
-                      f"{mount['latency_median_ms']} ms, p95 {mount['latency_p95_ms']} ms over {mount['calls']} calls, "
-                      f"{mount['errors']} failed, {mount['late']} late")
+            out.print("[yellow]" + _("Mount %(mount)s was slow (degraded):", mount=mount["mount_point"]) + "[/] " + _(
+                "median %(median)s ms, p95 %(p95)s ms over %(calls)s calls, %(errors)s failed, %(late)s late",
+                median=mount["latency_median_ms"], p95=mount["latency_p95_ms"], calls=mount["calls"],
+                errors=mount["errors"], late=mount["late"]))
     skipped = Counter(o.outcome for o in outcomes)
     if outcomes:
-        out.print("Deletion: " + ", ".join(f"{n} {k}" for k, n in sorted(skipped.items())))
+        out.print(_("Deletion: %(counts)s", counts=", ".join(f"{n} {k}" for k, n in sorted(skipped.items()))))
     if repair is not None:
         _print_repair(out, repair)
     if result.cancelled:
-        out.print("[yellow]Cancelled: the counts cover what was checked before the stop.[/]")
+        out.print("[yellow]" + _("Cancelled: the counts cover what was checked before the stop.") + "[/]")
     if stopped_by:
-        out.print(f"[bold red]Stopped by a safety guard:[/] {stopped_by}")
+        out.print("[bold red]" + _("Stopped by a safety guard:") + f"[/] {stopped_by}")
 
 
 def _print_repair(out: Console, repair: dict) -> None:
     colour = "green" if repair.get("ok") else "red"
-    out.print(f"[{colour}]Sonarr/Radarr repair ({repair.get('policy', '?')}):[/] {repair.get('items', 0)} items")
+    out.print(f"[{colour}]" + _("Sonarr/Radarr repair (%(policy)s):", policy=repair.get("policy", "?")) + "[/] "
+              + _("%(n)s items", n=repair.get("items", 0)))
     for item in repair.get("item_outcomes", []):
         commands = ", ".join(c["name"] + (f" ({c['status']})" if c["status"] != "completed" else "")
-                             for c in item["commands"]) or "no command"
+                             for c in item["commands"]) or _("no command")
         out.print(f"  {item['service']} {item['item_type']} {item['title']}: {item['outcome']} — {commands}"
                   + (f" — {item['note']}" if item["note"] else ""))
     if repair.get("unmatched"):
-        out.print(f"  {repair['unmatched']} deleted links belong to no Sonarr/Radarr item")
+        out.print("  " + _("%(n)s deleted links belong to no Sonarr/Radarr item", n=repair["unmatched"]))
     for error in repair.get("errors", []):
-        out.print(f"  [red]error:[/] {error}")
+        out.print("  [red]" + _("error:") + f"[/] {error}")
 
 
 @symlink_cli.command("journal")
@@ -400,15 +409,14 @@ def restore_command(ids, scan_id, path_prefix, dry_run, root) -> None:
     from .store import DeletionJournal, open_database
 
     if not (ids or scan_id or path_prefix):
-        raise click.UsageError("choose what to restore: --id, --scan or --path")
+        raise click.UsageError(_("choose what to restore: --id, --scan or --path"))
     outcomes = restore(DeletionJournal(open_database()), ids=list(ids) or None, scan_id=scan_id,
                        path_prefix=path_prefix, dry_run=dry_run, root=root)
     for outcome in outcomes:
         click.echo(f"{outcome.outcome:13} {outcome.path} -> {outcome.target}"
-                   + (f"  ({outcome.reason})" if outcome.reason else ""))
-    click.echo(f"{sum(o.outcome == 'restored' for o in outcomes)} restored, "
-               f"{sum(o.outcome == 'skipped' for o in outcomes)} skipped, "
-               f"{sum(o.outcome == 'failed' for o in outcomes)} failed")
+                   + (f"  ({reason_text(outcome.reason)})" if outcome.reason else ""))
+    click.echo(_("%(restored)s restored, %(skipped)s skipped, %(failed)s failed",
+                 **{state: sum(o.outcome == state for o in outcomes) for state in ("restored", "skipped", "failed")}))
     restored = [o.path for o in outcomes if o.outcome == "restored"]
     if restored and not dry_run:
         _print_media_servers(_refresh_media_servers(restored, "Created"))
