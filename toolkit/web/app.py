@@ -134,5 +134,6 @@ def create_app(config: ToolkitConfig | None = None, host: PluginHost | None = No
     @app.after_serving
     async def _shutdown():
         await toolkit.stop()
+        i18n.unload(app)
 
     return app

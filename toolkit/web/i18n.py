@@ -95,6 +95,13 @@ def init_app(app) -> None:
     _remember(core.NAMESPACE, type("Unread", (), {"language": None}))
 
 
+def unload(app) -> None:
+    """The app stopped: messages made afterwards in this process (a command, the next test's
+    engine) no longer follow it."""
+    core.set_resolver(None)
+    _outside_request["language"] = DEFAULT
+
+
 async def load_setting(app) -> None:
     """Read the saved language once the database is ready (the app's startup); later
     changes come through the settings store's listener."""
