@@ -18,7 +18,8 @@ every other module of the toolkit is private and may change. What is here:
 - settings: :data:`MASK`, :func:`public_settings`, :func:`field_errors`,
   :class:`SettingsError`;
 - Sonarr/Radarr/Lidarr: :func:`arr_connections`, :func:`arr_client`, the connection and
-  error types; mounts: :func:`mounts_down`;
+  error types, :class:`ArrSettings` (the host's ``sonarr``/``radarr``/``lidarr`` settings
+  namespaces where the user keeps them); mounts: :func:`mounts_down`;
 - Jellyfin/Emby/Plex: :func:`refresh_media_servers` (scan exactly the changed folders);
 - English and French: :func:`gettext` (import it as ``_``) and :func:`N_`; templates have
   ``_()`` (see ``scripts/translations``);
@@ -46,8 +47,8 @@ if TYPE_CHECKING:  # the same names, imported on first use (see _LAZY)
     from toolkit.core.runtime import Toolkit
     from toolkit.core.services.arr import ArrClient, CommandState
     from toolkit.core.services.errors import ServiceError, ServiceUnreachable
-    from toolkit.core.services.settings import (ArrConnection, RadarrConnection, ServiceKind,
-                                                SonarrConnection)
+    from toolkit.core.services.settings import (ArrConnection, ArrSettings, LidarrConnection,
+                                                RadarrConnection, ServiceKind, SonarrConnection)
     from toolkit.core.settings import MASK, SettingsError, field_errors
     from toolkit.core.settings import public as public_settings
 
@@ -67,7 +68,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ServiceError": ("toolkit.core.services.errors", "ServiceError"),
     "ServiceUnreachable": ("toolkit.core.services.errors", "ServiceUnreachable"),
     **{name: ("toolkit.core.services.settings", name)
-       for name in ("ArrConnection", "RadarrConnection", "ServiceKind", "SonarrConnection")},
+       for name in ("ArrConnection", "ArrSettings", "LidarrConnection", "RadarrConnection",
+                    "ServiceKind", "SonarrConnection")},
     **{name: ("toolkit.core.settings", name) for name in ("MASK", "SettingsError", "field_errors")},
     "public_settings": ("toolkit.core.settings", "public"),
 }
@@ -88,8 +90,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "ArrClient", "ArrConnection", "CommandState", "InvalidParams", "JobCancelled",
-    "JobConflict", "JobContext", "JobView", "MASK", "MAX_ID", "MOUNTS_SERVICE", "MenuLink",
+    "ArrClient", "ArrConnection", "ArrSettings", "CommandState", "InvalidParams", "JobCancelled",
+    "JobConflict", "JobContext", "JobView", "LidarrConnection", "MASK", "MAX_ID", "MOUNTS_SERVICE", "MenuLink",
     "Models", "N_", "PluginError", "RadarrConnection", "Schedule", "ServiceError", "ServiceKind",
     "ServiceUnreachable", "SettingsError", "SettingsSchema", "SonarrConnection", "Task",
     "Toolkit", "UTCDateTime", "arr_client", "arr_connections", "body", "current_toolkit",
@@ -102,12 +104,6 @@ __all__ = [
 #: symlink plugin); an object with ``async def down() -> list[dict]`` giving one
 #: ``{"mount_point", "reason"}`` per mount known to be down right now.
 MOUNTS_SERVICE = "mounts"
-
-# Where the Sonarr/Radarr connections are kept until they become a host setting: the
-# symlink plugin's settings (flat ``<kind>_enabled/_host/_port/_api_key`` fields).
-_CONNECTIONS_NAMESPACE = "symlink"
-_CONNECTION_KINDS = {"sonarr": "SonarrConnection", "radarr": "RadarrConnection"}
-
 
 def current_toolkit() -> Toolkit:
     """The running toolkit of the web app handling the current request."""
@@ -210,26 +206,14 @@ def upgrade_database(toolkit: Toolkit) -> None:
 
 
 async def arr_connections(toolkit: Toolkit) -> list[ArrConnection]:
-    """The enabled Sonarr/Radarr connections the user configured (one per application),
-    as the services layer's connection models. A connection whose values the services layer
-    refuses is left out."""
-    if _CONNECTIONS_NAMESPACE not in toolkit.registry.settings:
-        return []
-    values = (await toolkit.settings.get(_CONNECTIONS_NAMESPACE)).model_dump()
-    from toolkit.core.services import settings as service_settings
+    """The Sonarr/Radarr/Lidarr connections in use (one per application: enabled, with a URL
+    and a key), as the services layer's connection models. They are the host's settings
+    namespaces ``sonarr``, ``radarr``, ``lidarr`` (:class:`ArrSettings`; environment
+    ``TOOLKIT_SONARR__URL``, ``TOOLKIT_SONARR__API_KEY``...), shared by every plugin; a
+    plugin that shows them reads and writes them with ``toolkit.settings``."""
+    from toolkit.core.services.settings import configured_arrs
 
-    connections = []
-    for kind, model_name in _CONNECTION_KINDS.items():
-        model = getattr(service_settings, model_name)
-        if not values.get(f"{kind}_enabled"):
-            continue
-        try:
-            connections.append(model(enabled=True, host=values.get(f"{kind}_host", ""),
-                                     port=values.get(f"{kind}_port"),
-                                     api_key=values.get(f"{kind}_api_key")))
-        except ValueError:
-            continue
-    return connections
+    return await configured_arrs(toolkit.settings)
 
 
 def arr_client(toolkit: Toolkit, connection: ArrConnection, **options: Any) -> ArrClient:

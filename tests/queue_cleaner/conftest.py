@@ -27,11 +27,9 @@ def arr(monkeypatch):
 
     def start(kind: str) -> FakeArr:
         fake = FakeArr(kind).start()
-        prefix = f"TOOLKIT_SYMLINK__{kind.upper()}_"
-        monkeypatch.setenv(prefix + "ENABLED", "true")
-        monkeypatch.setenv(prefix + "HOST", "127.0.0.1")
-        monkeypatch.setenv(prefix + "PORT", str(fake.port))
-        monkeypatch.setenv(prefix + "API_KEY", fake.api_key)
+        # the host's connection, as a container gives it: these two variables alone
+        monkeypatch.setenv(f"TOOLKIT_{kind.upper()}__URL", f"http://127.0.0.1:{fake.port}")
+        monkeypatch.setenv(f"TOOLKIT_{kind.upper()}__API_KEY", fake.api_key)
         return fake
 
     yield from checked_fakes(start, "the official API documents")

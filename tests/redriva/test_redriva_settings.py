@@ -3,6 +3,7 @@
 from them on its first start and says so; afterwards its own settings are the ones used."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -25,31 +26,46 @@ def redriva_config(media: str, **symlink) -> dict:
 
 
 def test_redrivas_symlink_tab_wins_over_its_connections_as_in_redriva():
-    values, notes = settings_from_redriva(redriva_config("/home/user/Medias"))
-    assert values == {
-        "media_path": "/home/user/Medias", "max_workers": 8,
-        "sonarr_enabled": True, "sonarr_host": "sonarr", "sonarr_port": 8989,
-        "sonarr_api_key": SONARR_KEY,
-        "radarr_enabled": True, "radarr_host": "10.0.0.5", "radarr_port": 7879,
-        "radarr_api_key": RADARR_KEY,
+    values, connections = settings_from_redriva(redriva_config("/home/user/Medias"))
+    assert values == {"media_path": "/home/user/Medias", "max_workers": 8}
+    assert connections == {
+        "sonarr": {"enabled": True, "url": "http://sonarr:8989", "api_key": SONARR_KEY},
+        "radarr": {"enabled": True, "url": "http://10.0.0.5:7879", "api_key": RADARR_KEY},
     }
-    assert notes == []
 
 
-def test_what_the_symlink_settings_cannot_hold_is_left_with_a_note():
+def test_any_address_redriva_holds_is_taken_and_a_wrong_one_left_with_a_note(
+        toolkit_config, redriva, tmp_path, caplog):
+    """The host's connections hold whole URLs (https, a URL base): only what the toolkit
+    refuses is left out, with a note."""
     config = {"sonarr": {"url": "https://example.org/sonarr", "api_key": SONARR_KEY},
               "radarr": {"url": "http://radarr:notaport"}, "symlink": "not a section"}
-    values, notes = settings_from_redriva(config)
-    assert values == {}
-    assert [note.split(":", 1)[0] for note in notes] == ["sonarr at https", "radarr at http"]
-    assert settings_from_redriva({}) == ({}, [])
+    assert settings_from_redriva(config)[0] == {}
+    assert settings_from_redriva({}) == ({}, {})
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+
+    async def run():
+        app = make_app(toolkit_config)
+        mount_redriva(app, redriva, config_file=config_file)
+        async with app.test_app():
+            store = app.extensions["toolkit"].settings
+            return await store.get("sonarr"), await store.get("radarr")
+
+    with caplog.at_level(logging.WARNING, logger="toolkit.web.redriva"):
+        sonarr, radarr = asyncio.run(run())
+    assert sonarr.connection().api_url == "https://example.org:443/sonarr/api/v3"
+    assert radarr.url == ""
+    assert "not taken from Redriva's" in caplog.text and "radarr.url" in caplog.text
 
 
 async def start(toolkit_config, redriva, config_file):
     app = make_app(toolkit_config)
     mount_redriva(app, redriva, config_file=config_file)
     async with app.test_app():
-        return await app.extensions["toolkit"].settings.get("symlink")
+        from toolkit.plugins.symlink.service import arr_fields
+
+        return await arr_fields.load(app.extensions["toolkit"])
 
 
 async def test_first_start_takes_redrivas_settings_and_says_so(toolkit_config, redriva,
@@ -90,4 +106,4 @@ async def test_a_value_the_toolkit_refuses_is_left_out(toolkit_config, redriva, 
 
 async def test_no_config_file_no_change(toolkit_config, redriva, tmp_path):
     settings = await start(toolkit_config, redriva, tmp_path / "missing.json")
-    assert settings.media_path == "/app/medias" and not settings.sonarr_enabled
+    assert settings.media_path == "/app/medias" and not settings.sonarr_host

@@ -31,20 +31,15 @@ def arr():
         assert fake.violations == []
 
 
-def save_settings(database_url: str, values: dict) -> None:
-    """Store the symlink settings as the web's settings page does."""
-    from toolkit.core.db import create_engine_async, session_factory
-    from toolkit.core.hookspecs import SettingsSchema
-    from toolkit.core.settings import SettingsStore
-    from toolkit.plugins.symlink.history import SymlinkConfig
-    from toolkit.plugins.symlink.settings import SymlinkSettings
+def save_settings(values: dict) -> None:
+    """Store the settings as the web's settings page does: the connections go to the host's
+    Sonarr/Radarr settings, the rest to the symlink plugin's."""
+    from toolkit.api import running_toolkit
+    from toolkit.plugins.symlink.service import arr_fields
 
     async def save() -> None:
-        engine = create_engine_async(database_url)
-        schema = SettingsSchema(namespace="symlink", model=SymlinkSettings, title="Symlink", table="symlink_config")
-        store = SettingsStore(session_factory(engine), {"symlink": schema}, {"symlink_config": SymlinkConfig.__table__})
-        await store.update("symlink", values)
-        await engine.dispose()
+        async with running_toolkit() as toolkit:
+            await arr_fields.save(toolkit, values)
 
     asyncio.run(save())
 
@@ -93,7 +88,7 @@ def library(tmp_path, arr, engine, database_url, monkeypatch) -> Library:
     lib.movie("x", "Film X", present=False)       # lost
     lib.movie("y", "Film Y", present=True)
     lib.movie("z", "Film Z", present=True)
-    save_settings(database_url, {
+    save_settings({
         "sonarr_enabled": True, "sonarr_host": "127.0.0.1", "sonarr_port": lib.sonarr.port,
         "sonarr_api_key": lib.sonarr.api_key,
         "radarr_enabled": True, "radarr_host": "127.0.0.1", "radarr_port": lib.radarr.port,

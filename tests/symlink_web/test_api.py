@@ -2,6 +2,7 @@
 real generated library of symlinks on disk."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -78,8 +79,12 @@ async def test_api_keys_are_masked_and_kept_when_the_mask_comes_back(toolkit_cli
     assert body["sonarr_api_key"] == MASK and key not in str(body)
     await toolkit_client.post("/api/symlink/config", json={"sonarr_api_key": MASK, "max_workers": 4})
     with sqlite3.connect(toolkit_config.data_dir / "toolkit.db") as db:
-        stored = db.execute("SELECT sonarr_api_key, max_workers FROM symlink_config").fetchone()
-    assert stored == (key, 4)  # (a new port or host drops it: test_secrets.py)
+        workers = db.execute("SELECT max_workers FROM symlink_config").fetchone()[0]
+        connection = db.execute(
+            "SELECT \"values\" FROM toolkit_settings WHERE namespace = 'sonarr'").fetchone()[0]
+    # the key is the host's Sonarr connection's (a new port or host drops it: test_secrets.py)
+    assert workers == 4 and json.loads(connection) == {
+        "enabled": True, "url": "http://sonarr:8989", "api_key": key}
 
 
 # ------------------------------------------------------------------------ directories

@@ -3,6 +3,7 @@ server, a connection test never repeats what another server answered, and a key 
 Docker detection applies only to the container chosen by its full id."""
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -69,8 +70,10 @@ def listeners():
 
 
 def stored_key(toolkit_config) -> str:
+    """The key as the database holds it: in the host's ``sonarr`` settings, every plugin's."""
     with sqlite3.connect(toolkit_config.data_dir / "toolkit.db") as db:
-        return db.execute("SELECT sonarr_api_key FROM symlink_config").fetchone()[0]
+        row = db.execute("SELECT \"values\" FROM toolkit_settings WHERE namespace = 'sonarr'").fetchone()
+    return json.loads(row[0])["api_key"]
 
 
 async def configure(client, **fields) -> dict:
@@ -136,7 +139,7 @@ async def test_a_detected_key_applies_to_the_full_container_id_only(toolkit_clie
                                                 json={"container_id": prefix})
             assert refused.status_code == 404
         config = await (await toolkit_client.get("/api/symlink/config")).get_json()
-        assert config["sonarr_enabled"] is False
+        assert config["sonarr_host"] == "" and config["sonarr_api_key"] == ""
         applied = await toolkit_client.post("/api/symlink/services/apply",
                                             json={"container_id": sonarr["container_id"]})
         assert applied.status_code == 200

@@ -14,6 +14,7 @@ import httpx
 
 from toolkit.core import auth, db, interface, migrate, notify
 from toolkit.core.services import mediaserver
+from toolkit.core.services.settings import ARR_SCHEMAS
 from toolkit.core.config import ToolkitConfig
 from toolkit.core.jobs import InProcessJobRunner, JobView
 from toolkit.core.plugins import PluginConflict, PluginHost, Registry, build_plugin_host
@@ -33,7 +34,7 @@ class Toolkit:
         self.config = config or ToolkitConfig.from_env()
         self.host = host or build_plugin_host(self.config)
         self.registry: Registry = self.host.collect()  # duplicates fail here, before startup
-        for schema in (notify.SCHEMA, auth.SCHEMA, interface.SCHEMA, *mediaserver.SCHEMAS):
+        for schema in (notify.SCHEMA, auth.SCHEMA, interface.SCHEMA, *mediaserver.SCHEMAS, *ARR_SCHEMAS):
             if schema.namespace in self.registry.settings:
                 raise PluginConflict(f"settings namespace {schema.namespace!r} belongs to the host")
             self.registry.settings[schema.namespace] = schema

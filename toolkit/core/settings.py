@@ -183,6 +183,16 @@ class SettingsStore:
     async def update(self, namespace: str, changes: dict[str, Any]) -> BaseModel:
         """Validate ``changes`` merged over the stored values and save them; nothing is
         written when any field is invalid."""
+        await self._save(namespace, _plain(await self.validate(namespace, changes)))
+        saved = await self.get(namespace)
+        for listener in self.listeners:
+            listener(namespace, saved)
+        return saved
+
+    async def validate(self, namespace: str, changes: dict[str, Any]) -> BaseModel:
+        """What :meth:`update` would store (environment overrides not applied), or its
+        :class:`SettingsError`; nothing is written. For a change spanning namespaces: check
+        each before saving any."""
         model = self.schema(namespace).model
         if not isinstance(changes, dict):
             raise SettingsError({"__root__": "expected a JSON object"})
@@ -208,8 +218,4 @@ class SettingsStore:
                        and any(getattr(settings, f) != getattr(before, f) for f in fields)]
             if dropped:
                 settings = _validated(model, {**merged, **{name: "" for name in dropped}})
-        await self._save(namespace, _plain(settings))
-        saved = await self.get(namespace)
-        for listener in self.listeners:
-            listener(namespace, saved)
-        return saved
+        return settings

@@ -8,8 +8,8 @@ other request goes to Redriva, unchanged. The namespaces come from the Quart app
 registered), so a new plugin is routed without touching this module. Lifespan events go to the
 toolkit (Redriva has none). Mounted, the toolkit's pages are rendered inside Redriva's own base
 template (:class:`RedrivaFrame`), Redriva's failures stay Redriva's (:func:`_guarded`), and on
-the toolkit's first start its symlink settings start from Redriva's ``config.json``
-(:func:`take_redriva_settings`).
+the toolkit's first start its symlink settings and Sonarr/Radarr connections start from
+Redriva's ``config.json`` (:func:`take_redriva_settings`).
 
 :func:`init_redriva` is the one call a Redriva install adds to ``src/web.py``: it registers a
 Flask context processor that provides the toolkit's menu links (read from the plugin host,
@@ -29,7 +29,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
-from urllib.parse import urlsplit
 
 import click
 from hypercorn.app_wrappers import WSGIWrapper
@@ -386,50 +385,57 @@ def _request_facts() -> dict:
 
 # -- Redriva's settings as the toolkit's first values ------------------------------------------
 
-def settings_from_redriva(config: dict) -> tuple[dict, list[str]]:
-    """The toolkit's symlink settings from Redriva's ``config.json``: its Settings › Symlinks
-    tab (``symlink``: ``media_path``, ``workers``, ``<kind>_url/_api_key/_enabled``) over its
-    ``sonarr``/``radarr`` connections, as Redriva itself merges them. Only values Redriva
-    holds are taken. Returns the values and notes on what could not be taken."""
+def settings_from_redriva(config: dict) -> tuple[dict, dict[str, dict]]:
+    """The toolkit's first settings from Redriva's ``config.json``: the symlink namespace's
+    from its Settings › Symlinks tab (``symlink``: ``media_path``, ``workers``), and the host's
+    Sonarr/Radarr connections from the same tab's ``<kind>_url/_api_key/_enabled`` over its
+    ``sonarr``/``radarr`` sections, as Redriva itself merges them. Only values Redriva holds
+    are taken. Returns the symlink values and ``{kind: {"enabled", "url", "api_key"}}``."""
     def section(name: str) -> dict:
         value = config.get(name)
         return value if isinstance(value, dict) else {}
 
     symlink = section("symlink")
     values: dict[str, Any] = {}
-    notes: list[str] = []
     if symlink.get("media_path"):
         values["media_path"] = symlink["media_path"]
     if symlink.get("workers") is not None:
         values["max_workers"] = symlink["workers"]
+    connections: dict[str, dict] = {}
     for kind in ("sonarr", "radarr"):
         connection = section(kind)
         url = str(symlink.get(f"{kind}_url") or connection.get("url") or "").strip()
         if not url:
             continue
-        try:
-            parts = urlsplit(url)
-            port = parts.port or 80
-        except ValueError:
-            parts, port = None, None
-        if parts is None or parts.scheme != "http" or not parts.hostname or parts.path.strip("/"):
-            notes.append(f"{kind} at {url}: the symlink settings hold a plain http host and "
-                         f"port only; set this connection in the toolkit's Settings tab")
-            continue
         enabled = symlink.get(f"{kind}_enabled", connection.get("enabled", False))
-        values.update({f"{kind}_enabled": bool(enabled), f"{kind}_host": parts.hostname,
-                       f"{kind}_port": port,
-                       f"{kind}_api_key": symlink.get(f"{kind}_api_key")
-                       or connection.get("api_key") or ""})
-    return values, notes
+        connections[kind] = {"enabled": bool(enabled), "url": url,
+                             "api_key": symlink.get(f"{kind}_api_key") or connection.get("api_key") or ""}
+    return values, connections
+
+
+async def _take(store, namespace: str, values: dict) -> tuple[dict, list[str]]:
+    """Save ``values`` into ``namespace``; a value the toolkit refuses is left out (a note
+    each), the others are taken."""
+    from toolkit.core.settings import SettingsError
+
+    notes: list[str] = []
+    for _ in range(2):
+        if not values:
+            break
+        try:
+            await store.update(namespace, values)
+            return values, notes
+        except SettingsError as exc:
+            notes += [f"{namespace}.{field}: {message}" for field, message in exc.fields.items()]
+            values = {k: v for k, v in values.items() if k not in exc.fields}
+    return {}, notes
 
 
 async def take_redriva_settings(store, config_file: Path, namespace: str = "symlink") -> None:
     """On the toolkit's first start inside Redriva (no symlink settings saved yet), start
-    from the symlink settings and Sonarr/Radarr connections Redriva keeps, and say so. From
-    then on the toolkit keeps its own copy: later changes in Redriva are not read again."""
-    from toolkit.core.settings import SettingsError
-
+    from the symlink settings and Sonarr/Radarr connections Redriva keeps (each connection
+    only when the host holds none yet), and say so. From then on the toolkit keeps its own
+    copy: later changes in Redriva are not read again."""
     if namespace not in store.schemas or await store.is_saved(namespace):
         return
     try:
@@ -441,25 +447,22 @@ async def take_redriva_settings(store, config_file: Path, namespace: str = "syml
         log.warning("cannot read Redriva's %s (%s): the symlink settings start from the "
                     "toolkit's defaults", config_file, exc)
         return
-    values, notes = settings_from_redriva(config if isinstance(config, dict) else {})
-    for _ in range(2):  # a value the toolkit refuses is left out, the others are taken
-        if not values:
-            break
-        try:
-            await store.update(namespace, values)
-            break
-        except SettingsError as exc:
-            notes += [f"{field}: {message}" for field, message in exc.fields.items()]
-            values = {k: v for k, v in values.items() if k not in exc.fields}
-    else:
-        values = {}
-    if values:
-        taken = ", ".join(f"{k}={v}" for k, v in values.items() if not k.endswith("_api_key"))
-        if any(k.endswith("_api_key") and v for k, v in values.items()):
-            taken += ", API keys"
+    values, connections = settings_from_redriva(config if isinstance(config, dict) else {})
+    taken, notes = await _take(store, namespace, values)
+    described = [f"{k}={v}" for k, v in taken.items()]
+    keys = False
+    for kind, connection in connections.items():
+        if kind not in store.schemas or await store.is_saved(kind):
+            continue
+        saved, refused = await _take(store, kind, connection)
+        notes += refused
+        if saved.get("url"):
+            described.append(f"{kind}={saved['url']}")
+            keys = keys or bool(saved.get("api_key"))
+    if described:
         log.warning("first start inside Redriva: the symlink settings start from Redriva's %s "
                     "(%s); from now on the toolkit's Settings tab is where they change",
-                    config_file, taken)
+                    config_file, ", ".join(described + (["API keys"] if keys else [])))
     for note in notes:
         log.warning("not taken from Redriva's %s: %s", config_file, note)
 

@@ -36,7 +36,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -52,6 +51,7 @@ from toolkit.core.services.errors import (
 from toolkit.core.services.pathmap import PathMapper, PathMapping, is_under
 from toolkit.core.services.plextrash import DEFAULT_MAX_ITEMS as DEFAULT_TRASH_MAX
 from toolkit.core.services.plextrash import empty_trash_if_safe
+from toolkit.core.services.settings import server_url
 
 log = logging.getLogger(__name__)
 
@@ -107,15 +107,7 @@ class MediaServerSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not value:
-            return value
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("give the full address, e.g. http://host:8096")
-        if parts.query or parts.fragment or parts.username or parts.password:
-            raise ValueError("the address takes no query, fragment or credentials")
-        return value
+        return server_url(value, "http://host:8096")
 
     @field_validator("path_mappings", mode="before")
     @classmethod

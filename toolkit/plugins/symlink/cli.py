@@ -209,18 +209,20 @@ def _repair(console: Console, removed: list[tuple[str, str]], abort) -> dict | N
     """Sonarr/Radarr repair after a deletion, with the settings the web stores."""
     import asyncio
 
-    from toolkit.core.db import database_url
+    from toolkit.api import arr_connections, running_toolkit
 
-    from .service.repair import load_settings, repair_after_deletion
+    from .service.repair import repair_after_deletion
 
     async def run() -> dict | None:
-        settings = await load_settings(database_url())
-        with RichProgress(SpinnerColumn(), TextColumn("{task.description}"), console=console,
-                          transient=True) as bar:
-            task = bar.add_task("asking Sonarr/Radarr to repair", total=None)
-            return await repair_after_deletion(
-                settings, removed, should_abort=abort,
-                on_progress=lambda done, total, message: bar.update(task, description=f"repair: {message}"))
+        async with running_toolkit() as toolkit:
+            settings = await toolkit.settings.get("symlink")
+            connections = await arr_connections(toolkit)
+            with RichProgress(SpinnerColumn(), TextColumn("{task.description}"), console=console,
+                              transient=True) as bar:
+                task = bar.add_task("asking Sonarr/Radarr to repair", total=None)
+                return await repair_after_deletion(
+                    settings, removed, connections=connections, http=toolkit.http, should_abort=abort,
+                    on_progress=lambda done, total, message: bar.update(task, description=f"repair: {message}"))
 
     try:
         return asyncio.run(run())

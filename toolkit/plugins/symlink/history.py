@@ -1,6 +1,7 @@
 """The web side's tables, on the engine's ``Base`` (so they share the plugin's alembic branch).
 
-- ``symlink_config``: the settings row (one column per :class:`SymlinkSettings` field).
+- ``symlink_config``: the settings row (one column per :class:`SymlinkOwnSettings` field;
+  the Sonarr/Radarr connections are the host's settings since ``symlink_0008``).
 - ``symlink_scans``: one row per scan with the seed's statistics columns; only the last
   :data:`KEEP_SCANS` finished scans are kept (the seed's rotation).
 - ``symlink_problems``: the problems a scan found, one row each (paginated and filtered by
@@ -41,14 +42,6 @@ class SymlinkConfig(Base):
     small_files: Mapped[str | None] = mapped_column(String(8))
     max_deletions: Mapped[int | None] = mapped_column(Integer)
     max_deletion_share: Mapped[float | None] = mapped_column(Float)
-    sonarr_enabled: Mapped[bool | None] = mapped_column(Boolean)
-    sonarr_host: Mapped[str | None] = mapped_column(Text)
-    sonarr_port: Mapped[int | None] = mapped_column(Integer)
-    sonarr_api_key: Mapped[str | None] = mapped_column(Text)
-    radarr_enabled: Mapped[bool | None] = mapped_column(Boolean)
-    radarr_host: Mapped[str | None] = mapped_column(Text)
-    radarr_port: Mapped[int | None] = mapped_column(Integer)
-    radarr_api_key: Mapped[str | None] = mapped_column(Text)
     repair_policy: Mapped[str | None] = mapped_column(String(16))
     path_mappings: Mapped[list | None] = mapped_column(JSON)
     scheduled_deletions: Mapped[bool | None] = mapped_column(Boolean)

@@ -27,9 +27,10 @@ def toolkit_register_models():
 
 @hookimpl
 def toolkit_settings_schema():
-    from .settings import SymlinkSettings
+    # the Sonarr/Radarr connections the page shows are the host's (see service/arr_fields.py)
+    from .settings import SymlinkOwnSettings
 
-    return SettingsSchema(namespace="symlink", model=SymlinkSettings, title="Symlink manager",
+    return SettingsSchema(namespace="symlink", model=SymlinkOwnSettings, title="Symlink manager",
                           table="symlink_config")
 
 

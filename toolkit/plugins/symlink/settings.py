@@ -18,7 +18,9 @@ from toolkit.core.services.pathmap import PathMapping
 DEFAULT_MEDIA_PATH = "/app/medias"
 
 
-class SymlinkSettings(BaseModel):
+class SymlinkOwnSettings(BaseModel):
+    """The plugin's own settings: the ``symlink`` namespace, stored in ``symlink_config``."""
+
     model_config = ConfigDict(extra="forbid")
 
     media_path: str = Field(DEFAULT_MEDIA_PATH, description="Folder holding the library's symlinks")
@@ -29,16 +31,6 @@ class SymlinkSettings(BaseModel):
                                description="A deletion of more links needs an explicit override")
     max_deletion_share: float = Field(0.2, gt=0, le=1,
                                       description="Same, as a share of the scanned links")
-    sonarr_enabled: bool = False
-    sonarr_host: str = Field("", max_length=253)
-    sonarr_port: int = Field(8989, ge=1, le=65535)
-    sonarr_api_key: SecretStr = Field(
-        SecretStr(""), json_schema_extra={"bound_to": ["sonarr_host", "sonarr_port"]})
-    radarr_enabled: bool = False
-    radarr_host: str = Field("", max_length=253)
-    radarr_port: int = Field(7878, ge=1, le=65535)
-    radarr_api_key: SecretStr = Field(
-        SecretStr(""), json_schema_extra={"bound_to": ["radarr_host", "radarr_port"]})
     repair_policy: Literal["targeted", "rescan", "global", "off"] = Field(
         "targeted", description="What Sonarr/Radarr are asked after links were deleted")
     path_mappings: list[PathMapping] = Field(
@@ -46,17 +38,6 @@ class SymlinkSettings(BaseModel):
     scheduled_deletions: bool = Field(
         False, description="Let scheduled real-mode scans delete what they find (only when no "
                            "mount was down and the deletion limits above hold)")
-
-    def arr_connection(self, kind: str, **overrides):
-        """The services layer's connection model for ``kind`` ("sonarr" or "radarr"), built
-        from the flat ``<kind>_*`` fields of the seed's table; raises ``ValueError`` when
-        the services layer refuses a value."""
-        from toolkit.core.services.settings import RadarrConnection, SonarrConnection
-
-        model = {"sonarr": SonarrConnection, "radarr": RadarrConnection}[kind]
-        return model(**{"enabled": True, "host": getattr(self, f"{kind}_host"),
-                        "port": getattr(self, f"{kind}_port"),
-                        "api_key": getattr(self, f"{kind}_api_key"), **overrides})
 
     @field_validator("media_path")
     @classmethod
@@ -69,6 +50,24 @@ class SymlinkSettings(BaseModel):
         if ".." in value.split("/"):
             raise ValueError(N_("must not contain '..'"))
         return os.path.normpath(value)
+
+
+class ConnectionFields(BaseModel):
+    """The seed's flat Sonarr/Radarr fields, as the Settings tab and ``/api/symlink/config``
+    show them. They are not stored here: they are a view of the host's ``sonarr`` and
+    ``radarr`` settings (see :mod:`.service.arr_fields`), whose key is dropped when host or port
+    changes without a new key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sonarr_enabled: bool = True
+    sonarr_host: str = Field("", max_length=253)
+    sonarr_port: int = Field(8989, ge=1, le=65535)
+    sonarr_api_key: SecretStr = SecretStr("")
+    radarr_enabled: bool = True
+    radarr_host: str = Field("", max_length=253)
+    radarr_port: int = Field(7878, ge=1, le=65535)
+    radarr_api_key: SecretStr = SecretStr("")
 
     @field_validator("sonarr_host", "radarr_host")
     @classmethod
@@ -87,6 +86,11 @@ class SymlinkSettings(BaseModel):
         if key and not key.isalnum():
             raise ValueError(N_("an API key holds only letters and digits"))
         return SecretStr(key)
+
+
+class SymlinkSettings(SymlinkOwnSettings, ConnectionFields):
+    """Everything the page and the seed's JSON API show: the plugin's own settings and the
+    host's Sonarr/Radarr connections in the seed's fields."""
 
 
 def check_media_path(path: str) -> str | None:

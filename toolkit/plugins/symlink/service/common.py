@@ -10,13 +10,15 @@ from toolkit.core.runtime import Toolkit
 from toolkit.web.errors import ApiError
 from toolkit.api import gettext as _
 
-from ..settings import SymlinkSettings
+from ..settings import SymlinkOwnSettings
 
 NAMESPACE = "symlink"
 FS_TIMEOUT = 10.0
 
 
-async def settings_of(tk: Toolkit) -> SymlinkSettings:
+async def settings_of(tk: Toolkit) -> SymlinkOwnSettings:
+    """The plugin's own settings (the Sonarr/Radarr connections are the host's: see
+    :mod:`.arr_fields`)."""
     return await tk.settings.get(NAMESPACE)
 
 

@@ -1,5 +1,6 @@
-"""The plugin's settings as the API and the page save and show them: a media path is
-checked on the filesystem before it is saved."""
+"""The plugin's settings as the API and the page save and show them (with the host's
+Sonarr/Radarr connections, :mod:`.arr_fields`): a media path is checked on the filesystem
+before it is saved."""
 from __future__ import annotations
 
 from pydantic import ValidationError
@@ -7,7 +8,8 @@ from pydantic import ValidationError
 from toolkit.core.runtime import Toolkit
 from toolkit.core.settings import MASK, SettingsError, field_errors, public
 
-from ..settings import check_media_path
+from ..settings import SymlinkSettings, check_media_path
+from . import arr_fields
 from .common import NAMESPACE, off_loop, settings_of
 from .directories import link_counter
 
@@ -17,7 +19,7 @@ async def save_config(tk: Toolkit, changes: dict):
     changes. Raises ``SettingsError`` (422) and saves nothing when any field is wrong."""
     if not isinstance(changes, dict):
         raise SettingsError({"__root__": "expected a JSON object"})
-    current = await settings_of(tk)
+    current = await settings_of(tk)  # the plugin's own settings: the media path
     media_error = None
     if "media_path" in changes and isinstance(changes["media_path"], str):
         try:
@@ -32,17 +34,20 @@ async def save_config(tk: Toolkit, changes: dict):
         fields = {}
         candidate_values = {k: v for k, v in changes.items() if v != MASK}
         try:
-            type(current).model_validate({**current.model_dump(), **candidate_values})
+            SymlinkSettings.model_validate({**current.model_dump(), **candidate_values})
         except ValidationError as exc:
             fields = field_errors(exc)
         raise SettingsError({**fields, "media_path": media_error})
-    settings = await tk.settings.update(NAMESPACE, changes)
+    settings = await arr_fields.save(tk, changes)
     if settings.media_path != current.media_path:
         link_counter(tk).invalidate()
     return settings
 
 
 async def config_body(tk: Toolkit, settings=None) -> dict:
-    settings = settings or await tk.settings.ensure_defaults(NAMESPACE)
-    return {**public(settings), "overridden_by_env": tk.settings.overridden(NAMESPACE),
+    if settings is None:
+        await tk.settings.ensure_defaults(NAMESPACE)
+        settings = await arr_fields.load(tk)
+    variables = arr_fields.env_variables(tk)
+    return {**public(settings), "overridden_by_env": sorted(variables), "env_variables": variables,
             "media_path_problem": await off_loop(check_media_path, settings.media_path)}

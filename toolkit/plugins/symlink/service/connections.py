@@ -11,7 +11,7 @@ from toolkit.core.settings import field_errors
 from toolkit.web.errors import ApiError
 from toolkit.web.i18n import gettext as _
 
-from .common import settings_of
+from . import arr_fields
 from .config import save_config
 
 
@@ -20,7 +20,7 @@ async def test_services(tk: Toolkit, which: list[str]) -> dict:
     each answer says the version found, or why it failed."""
     from toolkit.core.services import ServiceError, client_for
 
-    settings = await settings_of(tk)
+    settings = await arr_fields.load(tk)
     results = {}
     for kind in ("sonarr", "radarr"):
         if which and kind not in which:
@@ -32,7 +32,8 @@ async def test_services(tk: Toolkit, which: list[str]) -> dict:
                                           "host and API key", app=kind.capitalize())}
             continue
         try:
-            async with client_for(settings.arr_connection(kind, timeout=10), http=tk.http) as client:
+            connection = (await tk.settings.get(kind)).connection(timeout=10)
+            async with client_for(connection, http=tk.http) as client:
                 results[kind] = (await client.test_connection()).to_dict()
         except ServiceError as exc:
             results[kind] = {"ok": False, **exc.to_dict()}

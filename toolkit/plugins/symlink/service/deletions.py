@@ -19,7 +19,7 @@ from ..engine.checker import DELETABLE_STATUSES, UNKNOWN
 from ..engine.deletion import deletion_guard
 from ..history import SymlinkProblem, SymlinkScan
 from ..models import SymlinkDeletion
-from ..settings import SymlinkSettings
+from ..settings import SymlinkOwnSettings
 from .common import is_id, job_or_none, settings_of
 from .lifecycle import record_many
 from .records import get_scan, set_scan
@@ -148,7 +148,7 @@ async def check_deletion_allowed(tk: Toolkit, scan_id: str, problem_ids: list[in
         raise ApiError(409, _("%(reason)s: nothing was deleted", reason=reason_text(guard.reason)), code="mass_deletion")
 
 
-async def _enqueue_deletion(tk: Toolkit, scan: SymlinkScan, settings: SymlinkSettings,
+async def _enqueue_deletion(tk: Toolkit, scan: SymlinkScan, settings: SymlinkOwnSettings,
                             problem_ids: list[int] | None, token: str, *, override: bool = False):
     job = await tk.runner.enqueue("symlink:delete", {
         "scan_id": scan.id, "problem_ids": problem_ids, "token": token, "override": override,

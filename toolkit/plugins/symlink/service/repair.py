@@ -1,6 +1,7 @@
-"""After links were deleted: ask the Sonarr/Radarr of the symlink settings to repair.
+"""After links were deleted: ask the host's Sonarr/Radarr connections to repair.
 
-The one place that turns :class:`~toolkit.plugins.symlink.settings.SymlinkSettings` into
+The one place that turns the connections (:func:`toolkit.api.arr_connections`, the settings
+every plugin shares) and the symlink settings' policy and path mappings into
 ``toolkit.core.services`` objects and sums up the outcome, for the CLI and the web's
 deletion job alike (the work itself is :func:`toolkit.core.services.repair_after_cleanup`).
 """
@@ -12,9 +13,9 @@ from typing import Any
 import httpx
 
 from toolkit.core.services import ArrService, PathMapper, RemovedLink, client_for, repair_after_cleanup
-from toolkit.core.services.settings import RepairSettings
+from toolkit.core.services.settings import ArrConnection, RepairSettings
 
-from ..settings import SymlinkSettings
+from ..settings import SymlinkOwnSettings
 
 MAX_ITEMS_LISTED = 200
 # RepairSettings' pacing (a pause between commands, status polls): the services' defaults,
@@ -22,33 +23,35 @@ MAX_ITEMS_LISTED = 200
 PACING: dict[str, float] = {}
 
 
-def arr_services(settings: SymlinkSettings, *, http: httpx.AsyncClient | None = None) -> list[ArrService]:
-    """The enabled services that have a host, each with the settings' path mappings.
-    The caller closes their clients (``await service.client.aclose()``)."""
-    services = []
-    for kind in ("sonarr", "radarr"):
-        if getattr(settings, f"{kind}_enabled") and getattr(settings, f"{kind}_host"):
-            client = client_for(settings.arr_connection(kind), http=http)
-            services.append(ArrService(client, PathMapper(settings.path_mappings)))
-    return services
+# the kinds the repair knows how to ask (Lidarr's albums are not linked by this plugin)
+REPAIR_KINDS = ("sonarr", "radarr")
+
+
+def arr_services(settings: SymlinkOwnSettings, connections: Iterable[ArrConnection], *,
+                 http: httpx.AsyncClient | None = None) -> list[ArrService]:
+    """A service per Sonarr/Radarr connection in use, each with the settings' path
+    mappings. The caller closes their clients (``await service.client.aclose()``)."""
+    return [ArrService(client_for(connection, http=http), PathMapper(settings.path_mappings))
+            for connection in connections if connection.kind.value in REPAIR_KINDS]
 
 
 async def repair_after_deletion(
-    settings: SymlinkSettings,
+    settings: SymlinkOwnSettings,
     removed: Iterable[tuple[str, str]],
     *,
+    connections: Iterable[ArrConnection],
     http: httpx.AsyncClient | None = None,
     on_progress: Callable[[int, int, str], Any] | None = None,
     should_abort: Callable[[], bool] | None = None,
 ) -> dict[str, Any] | None:
     """Rescan (and with the ``targeted`` policy search) exactly what the removed
-    ``(path, target)`` links held. ``None`` when nothing was asked (nothing removed, policy
-    ``off``, no service configured). Never raises: a failure is in the summary (the
+    ``(path, target)`` links held, with the host's ``connections`` in use. ``None`` when
+    nothing was asked (nothing removed, policy ``off``, no service configured). Never raises: a failure is in the summary (the
     deletion itself is done)."""
     removed = [RemovedLink(path, target) for path, target in removed]
     if not removed or settings.repair_policy == "off":
         return None
-    services = arr_services(settings, http=http)
+    services = arr_services(settings, connections, http=http)
     if not services:
         return None
     try:
@@ -76,23 +79,3 @@ async def repair_after_deletion(
                            "message": c.message} for c in item.commands]}
             for item in report.items[:MAX_ITEMS_LISTED]],
     }
-
-
-async def load_settings(database_url: str) -> SymlinkSettings:
-    """The symlink settings as the web stores them (``symlink_config``, environment
-    overrides ``TOOLKIT_SYMLINK__*`` applied), read through the toolkit's SettingsStore."""
-    from toolkit.core.db import create_engine_async, session_factory
-    from toolkit.core.hookspecs import SettingsSchema
-    from toolkit.core.settings import SettingsStore
-
-    from ..history import SymlinkConfig
-
-    engine = create_engine_async(database_url)
-    try:
-        schema = SettingsSchema(namespace="symlink", model=SymlinkSettings, title="Symlink manager",
-                                table="symlink_config")
-        store = SettingsStore(session_factory(engine), {"symlink": schema},
-                              {"symlink_config": SymlinkConfig.__table__})
-        return await store.get("symlink")  # type: ignore[return-value]
-    finally:
-        await engine.dispose()

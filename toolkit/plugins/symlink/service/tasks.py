@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 
-from toolkit.api import refresh_media_servers
+from toolkit.api import arr_connections, refresh_media_servers
 from toolkit.core.db import create_engine_sync
 from toolkit.core.hookspecs import Schedule, Task
 from toolkit.core.jobs import JobCancelled, JobContext
@@ -311,7 +311,8 @@ async def repair_arr(ctx: JobContext, settings, removed: list[tuple[str, str]]) 
     from .repair import repair_after_deletion
 
     return await repair_after_deletion(
-        settings, removed, http=ctx.services.get("http"),
+        settings, removed, connections=await arr_connections(ctx.services["toolkit"]),
+        http=ctx.services.get("http"),
         on_progress=lambda done, total, message: ctx.report_progress(
             done / total if total else None, "repair", message=message),
         should_abort=ctx.should_abort)

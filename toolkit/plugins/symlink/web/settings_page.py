@@ -11,7 +11,8 @@ from toolkit.core.settings import SettingsError, public
 from toolkit.web.errors import ApiError
 from toolkit.web.i18n import gettext as _
 
-from ..service.common import off_loop, settings_of
+from ..service.common import off_loop
+from ..service import arr_fields
 from ..service.config import save_config
 from ..service.connections import apply_detected, detect_services, test_services
 from ..settings import SymlinkSettings, check_media_path, parse_path_mappings
@@ -49,7 +50,7 @@ async def save_valid(changes: dict, errors: dict):
                 field = name.split(".")[0]
                 errors[field] = f"{errors[field]}; {message}" if field in errors else message
             changes = {k: v for k, v in changes.items() if k not in errors}
-    return await settings_of(current_toolkit()), errors
+    return await arr_fields.load(current_toolkit()), errors
 
 
 @pages.post("/symlink/settings")
