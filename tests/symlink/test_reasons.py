@@ -16,6 +16,8 @@ from toolkit.plugins.symlink.service.reasons import reason_text
 EXAMPLES = {
     "symlink loop": "boucle de liens symboliques",
     "same name and size": "même nom et même taille",
+    "the mount holding it is down: not searched": "le montage qui le contient est hors service : pas de recherche",
+    "no folder of its path is left to search": "aucun dossier de son chemin ne reste où chercher",
     "same name (the old size is not known)": "même nom (l’ancienne taille n’est pas connue)",
     "no file named E01.mkv": "aucun fichier nommé E01.mkv",
     "no file named E01.mkv (the search stopped early: /mnt/rd did not answer within 10s)":

@@ -259,3 +259,34 @@ def test_a_library_that_stops_answering_stops_the_moved_mount_plan(tree, monkeyp
     finally:
         release.set()
     assert plan.stopped == "the library did not answer within 0.2s" and plan.changes == []
+
+
+def test_the_cli_finds_the_moved_files_of_broken_links_and_re_points_them(tree, database_url):
+    import json as jsonlib
+
+    from click.testing import CliRunner
+
+    from toolkit.plugins.symlink.cli import symlink_cli
+
+    def run(*arguments):
+        return CliRunner(env={"COLUMNS": "400"}).invoke(symlink_cli, ["retarget", "--find-moved", "--root",
+                                                                      str(tree.library), *arguments],
+                                                        catch_exceptions=False)
+
+    link, old, new = renamed_release(tree)
+    lost = tree.link("lost.mkv", tree.targets / "__all__" / "Gone" / "lost.mkv")
+    fine = tree.link("fine.mkv", tree.file("fine.mkv"))
+
+    preview = run()
+    assert preview.exit_code == 2, preview.output
+    assert "1 of 2 broken link(s) have their file elsewhere on the mount." in preview.output
+    assert f"re-point {link}: {old} -> {new} (same name (the old size is not known))" in preview.output
+    assert f"no new place for {lost}: no file named lost.mkv" in preview.output
+    assert os.readlink(link) == str(old)
+
+    applied = run("--apply", "--json")
+    assert applied.exit_code == 0, applied.output
+    assert jsonlib.loads(applied.output)["counts"] == {"retargeted": 1}
+    assert os.readlink(link) == str(new) and os.readlink(fine) == str(tree.targets / "fine.mkv")
+    assert os.readlink(lost) == str(tree.targets / "__all__" / "Gone" / "lost.mkv")
+    assert CliRunner().invoke(symlink_cli, ["retarget", "--find-moved", "--from", "/x"]).exit_code == 2  # one or the other

@@ -116,6 +116,8 @@ SHAPES = [(rf"(?P<reason>.+): nothing was deleted", N_("%(reason)s: nothing was 
           (r"nothing to delete", N_("nothing to delete")),
           # re-pointing (engine.retarget): proposals, then the re-check before each link changes
           (r"same name and size", N_("same name and size")),
+          (r"the mount holding it is down: not searched", N_("the mount holding it is down: not searched")),
+          (r"no folder of its path is left to search", N_("no folder of its path is left to search")),
           (r"same name \(the old size is not known\)", N_("same name (the old size is not known)")),
           (r"no file named (?P<name>.+?) \(the search stopped early: (?P<reason>.+)\)",
            N_("no file named %(name)s (the search stopped early: %(reason)s)")),

@@ -30,7 +30,8 @@ from ..mount_memory import SqlMountMemory
 from ..engine.mounts import MountMonitor
 from ..engine.mounttable import is_under, lexical_target
 from ..engine.moved_mount import plan_prefix
-from ..engine.retarget import Change, build_index, propose, retarget_links, search_roots, undo_retargets
+from ..engine.find_moved import find_moved
+from ..engine.retarget import Change, retarget_links, undo_retargets
 from ..engine.walk import walk_links
 from ..engine.workers import CallTimeout, call_with_deadline
 from ..history import SymlinkProblem, SymlinkScan
@@ -102,30 +103,14 @@ async def _media_path(tk: Toolkit) -> str:
 def _propose_blocking(database_url: str, media_path: str, links: list[tuple[int, str, str]]) -> dict:
     engine, monitor = _monitor(database_url)
     try:
-        absolute = {path: lexical_target(path, target) for _, path, target in links}
-        sizes = known_sizes(engine, absolute.values())
+        sizes = known_sizes(engine, [lexical_target(path, target) for _, path, target in links])
     finally:
         engine.dispose()
-    roots = search_roots(sorted(set(absolute.values())), monitor)
-    down, healthy = [], []
-    for root in roots:
-        health = monitor.health_of(root, force=True)
-        (healthy if health.healthy else down).append(
-            root if health.healthy else {"mount_point": health.mount_point, "reason": health.reason})
-    names = {os.path.basename(t) for root in healthy for t in roots[root]}
-    index = build_index(healthy, names, exclude=[media_path], fs_timeout=FS_TIMEOUT)
-    proposals = []
-    for problem_id, path, target in links:
-        root = next((r for r, targets in roots.items() if absolute[path] in targets), None)
-        if root is None or root not in healthy:
-            why = (_("the mount holding it is down: not searched") if root is not None
-                   else _("no folder of its path is left to search"))
-            proposals.append({"problem_id": problem_id, "path": path, "old_target": target, "new_target": None,
-                              "reason": why, "candidates": 0, "size": sizes.get(absolute[path])})
-            continue
-        proposal = propose(path, target, index, sizes.get(absolute[path]))
-        proposals.append({"problem_id": problem_id, **proposal.as_dict()})
-    return {"proposals": proposals, "index": index.as_dict(), "down": down}
+    found = find_moved([(path, target) for _, path, target in links], monitor, sizes=sizes,
+                       exclude=[media_path], fs_timeout=FS_TIMEOUT)
+    proposals = [{"problem_id": problem_id, **proposal.as_dict()}
+                 for (problem_id, _, _), proposal in zip(links, found.proposals)]
+    return {**found.as_dict(), "proposals": proposals}
 
 
 async def propose_for_scan(tk: Toolkit, scan_id: str, problem_ids: list[int] | None = None) -> dict:
