@@ -150,7 +150,8 @@ def test_ignore_and_undo_keep_the_counts_in_agreement(toolkit_server, browser_pa
     expect(option).to_have_text(f"BROKEN ({broken})")
 
     first = media_env.broken[0]
-    page.locator(f'tr[data-path="{first}"]').get_by_role("button", name="Ignore").click()
+    page.locator(f'tr[data-path="{first}"]').get_by_role(
+        "button", name=f"Ignore {first} in this and future scans").click()
     flash = page.locator("#sl-results .sl-flash")
     expect(flash).to_contain_text("Ignored")
     expect(flash).to_contain_text("it is no longer listed, here or in later scans")
@@ -169,7 +170,8 @@ def test_ignore_and_undo_keep_the_counts_in_agreement(toolkit_server, browser_pa
     expect(option).to_have_text(f"BROKEN ({broken})")
 
     # an ignored link can also be listed again from the "Ignored only" view
-    page.locator(f'tr[data-path="{first}"]').get_by_role("button", name="Ignore").click()
+    page.locator(f'tr[data-path="{first}"]').get_by_role(
+        "button", name=f"Ignore {first} in this and future scans").click()
     expect(ignored).to_have_text("1")
     expect(page.locator(".htmx-added")).to_have_count(0)  # htmx has set up the new list
     page.locator('#sl-results select[name="ignored"]').select_option("only")
