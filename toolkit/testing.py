@@ -6,6 +6,8 @@ toolkit, available in every test session, ours and third-party plugin authors').
   and scheduler started). Plugins for one test: ``@pytest.mark.toolkit_plugin(obj, name="x")``.
 - ``toolkit_app_factory``: ``async with toolkit_app_factory(plugins=[("x", obj)]) as app``.
 - ``toolkit_client``: the app's test client.
+- :func:`toolkit_of_app`: the running toolkit of a test app (settings, sessions, runner...),
+  as ``toolkit.api.current_toolkit()`` gives it inside the app.
 - ``toolkit_server``: the app served by a real hypercorn on 127.0.0.1; yields the base URL.
 - ``browser_page``: a Playwright page in headless Chromium (Debian's ``/usr/bin/chromium``
   unless ``TOOLKIT_CHROMIUM`` says otherwise); skipped with a reason when there is none.
@@ -110,6 +112,13 @@ def make_app(config: ToolkitConfig, plugins: Iterable[tuple[str, Any]] = (),
 
         app.test_client_class = _logged_in_client_class(app.test_client_class)
     return app
+
+
+def toolkit_of_app(app) -> Any:
+    """The running toolkit (:class:`toolkit.api.Toolkit`) of ``app``, an app of
+    :func:`make_app` or the ``toolkit_app`` fixture: what ``toolkit.api.current_toolkit()``
+    answers in its requests, for a test that drives it from outside a request."""
+    return app.extensions["toolkit"]
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import (content_type_conformance, response_schema_conformance,
                                  status_code_conformance)
 
-from symlink_web.conftest import build_library
+from fakes.library import build_library
 
 from toolkit.testing import AUTH_HEADERS
 

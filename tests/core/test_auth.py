@@ -13,7 +13,7 @@ from quart.testing import QuartClient
 from toolkit import hookimpl
 from toolkit.core.auth import AuthStore
 from toolkit.testing import (AUTH_HEADERS, TEST_API_KEY, TEST_PASSWORD, TEST_USER, make_app,
-                             make_config)
+                             make_config, toolkit_of_app)
 from toolkit.web.auth import LOGIN_ATTEMPTS, PUBLIC_ENDPOINTS
 
 LOCAL = {"client": ("127.0.0.1", 50123)}
@@ -90,7 +90,7 @@ async def test_every_route_refuses_a_caller_without_credentials(toolkit_config, 
                     assert response.status_code == 401, where
                 checked.append(where)
         assert len(checked) > 40
-        assert await app.extensions["toolkit"].runner.list() == []  # nothing was started
+        assert await toolkit_of_app(app).runner.list() == []  # nothing was started
 
 
 async def test_the_few_open_routes_say_nothing(account_app):
@@ -140,7 +140,7 @@ async def test_first_start_creates_the_admin_account_once(new_app):
     again = await other.post("/toolkit/setup", form={
         "username": "evil", "password": "evil password", "confirm": "evil password"})
     assert again.headers["Location"].startswith("/toolkit/login")
-    assert await AuthStore(app.extensions["toolkit"].sessions).verify("me", "a long password")
+    assert await AuthStore(toolkit_of_app(app).sessions).verify("me", "a long password")
 
 
 async def test_api_key_in_the_header_only(toolkit_app):

@@ -5,7 +5,6 @@ import asyncio
 from pathlib import Path
 
 import click
-import pytest
 from click.testing import CliRunner
 from pydantic import BaseModel
 from quart import Blueprint
@@ -15,6 +14,7 @@ from toolkit.cli import build_cli
 from toolkit.core.db import create_engine_sync, new_metadata
 from toolkit.core.hookspecs import MenuLink, Models, Schedule, SettingsSchema, Task
 from toolkit.core.plugins import build_plugin_host
+from toolkit.testing import toolkit_of_app
 
 from .plugin_kit import make_plugin
 
@@ -66,7 +66,7 @@ async def test_hook_toolkit_menu_links(toolkit_app_factory):
 async def test_hook_toolkit_register_tasks(toolkit_app_factory):
     plugin = make_plugin("kit", toolkit_register_tasks=lambda: Task("kit:sleep", sleeper))
     async with toolkit_app_factory([("kit", plugin)], entry_points=False) as app:
-        runner = app.extensions["toolkit"].runner
+        runner = toolkit_of_app(app).runner
         job = await runner.enqueue("kit:sleep", {"seconds": 0.01})
         done = await runner.wait(job.id, timeout=10)
     assert (done.state, done.result) == ("completed", {"slept": 0.01})
@@ -83,7 +83,7 @@ async def test_hook_toolkit_settings_schema(toolkit_app_factory):
         assert (await (await client.get("/api/toolkit/settings/kit")).get_json())["values"] == \
             {"colour": "blue"}
         await client.post("/api/toolkit/settings/kit", json={"colour": "red"})
-        assert (await app.extensions["toolkit"].settings.get("kit")).colour == "red"
+        assert (await toolkit_of_app(app).settings.get("kit")).colour == "red"
 
 
 async def test_hook_toolkit_register_schedules(toolkit_app_factory):
@@ -117,7 +117,7 @@ async def test_hook_toolkit_startup(toolkit_app_factory):
 
     async def startup(app):
         # the database is ready when startup runs
-        tk = app.extensions["toolkit"]
+        tk = toolkit_of_app(app)
         events.append(f"start:{(await tk.runner.list()) == []}")
 
     plugin = make_plugin("kit", toolkit_startup=lambda app: startup(app),
@@ -142,7 +142,7 @@ async def test_hooks_run_with_the_toolkit_receive_it(toolkit_app_factory, toolki
                          toolkit_shutdown=lambda toolkit: seen.append(("stop", toolkit)),
                          toolkit_job_finished=finished)
     async with toolkit_app_factory([("kit", plugin)], entry_points=False) as app:
-        tk = app.extensions["toolkit"]
+        tk = toolkit_of_app(app)
         await tk.runner.wait((await tk.runner.enqueue("kit:sleep", {})).id, timeout=10)
     assert seen == [("start", app, tk), ("finished", "kit:sleep", tk), ("stop", tk)]
     seen.clear()
@@ -170,7 +170,7 @@ async def test_hook_toolkit_job_finished(toolkit_app_factory):
                                    toolkit_job_finished=finished)),
                ("broken", make_plugin("broken", toolkit_job_finished=broken))]
     async with toolkit_app_factory(plugins, entry_points=False) as app:
-        runner = app.extensions["toolkit"].runner
+        runner = toolkit_of_app(app).runner
         job = await runner.enqueue("kit:sleep", {})
         final = await runner.wait(job.id, timeout=10)
     assert final.state == "completed"
@@ -193,5 +193,5 @@ async def test_hook_toolkit_shutdown(toolkit_app_factory):
     async with toolkit_app_factory(plugins, entry_points=False) as app:
         assert events == []
     assert events == ["jobs:0"]
-    assert "boom" in app.extensions["toolkit"].host.infos["bad"].error
+    assert "boom" in toolkit_of_app(app).host.infos["bad"].error
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from toolkit.core import i18n
-from toolkit.testing import make_config
+from toolkit.testing import make_config, toolkit_of_app
 
 FRENCH = {"Accept-Language": "fr-FR,fr;q=0.9"}
 
@@ -76,7 +76,7 @@ async def test_api_errors_speak_the_request_language(toolkit_client):
 
 
 async def test_notifications_follow_the_setting(toolkit_client, toolkit_app, inbox):
-    tk = toolkit_app.extensions["toolkit"]
+    tk = toolkit_of_app(toolkit_app)
     await tk.settings.update("interface", {"language": "fr"})
     await tk.settings.update("notifications", {"urls": inbox.url, "on_problems": False})
     off = await tk.notifier.send("problems", "t", "b")  # outside a request: the setting's language
@@ -111,7 +111,7 @@ def test_the_command_line_language_comes_from_the_environment(monkeypatch, tmp_p
 
 async def test_the_command_line_reads_the_saved_setting(toolkit_app_factory, tmp_path):
     async with toolkit_app_factory(config=make_config(tmp_path)) as app:
-        await app.extensions["toolkit"].settings.update("interface", {"language": "fr"})
+        await toolkit_of_app(app).settings.update("interface", {"language": "fr"})
     environment = {"TOOLKIT_DATA_DIR": str(tmp_path), "LANG": "en_US.UTF-8", "PATH": "/usr/bin:/bin"}
     # a fresh process, as a command starts: the lookup must not import the web stack
     code = ("import sys; from toolkit.core.i18n import gettext, command_line_language; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 from fakes.inbox import Inbox
 
 from toolkit.core.settings import MASK
+from toolkit.testing import toolkit_of_app
 
 
 async def test_settings_validate_urls_and_mask_them(toolkit_client, inbox):
@@ -44,7 +45,7 @@ async def test_delivery_failure_is_reported_not_raised(toolkit_client):
 
 
 async def test_event_switches(toolkit_app, inbox):
-    tk = toolkit_app.extensions["toolkit"]
+    tk = toolkit_of_app(toolkit_app)
     await tk.settings.update("notifications", {"urls": inbox.url, "on_problems": False})
     off = await tk.notifier.send("problems", "t", "b")
     assert (off.sent, off.skipped) == (False, "notifications for 'problems' are off")

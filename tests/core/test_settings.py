@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Column, DateTime, Integer, String, Table
 from toolkit.core.db import new_metadata
 from toolkit.core.hookspecs import Models, SettingsSchema
 from toolkit.core.settings import MASK
+from toolkit.testing import toolkit_of_app
 
 from .plugin_kit import make_plugin
 
@@ -60,7 +61,7 @@ async def test_defaults_then_saved_values(app):
     saved = await client.post("/api/toolkit/settings/kit",
                               json={"port": 7878, "folders": ["/tv", "/films"]})
     assert saved.status_code == 200
-    settings = await app.extensions["toolkit"].settings.get("kit")
+    settings = await toolkit_of_app(app).settings.get("kit")
     assert (settings.port, settings.folders, settings.host) == (7878, ["/tv", "/films"],
                                                                 "localhost")
 
@@ -77,7 +78,7 @@ async def test_invalid_values_answer_422_with_field_messages_and_change_nothing(
     response = await client.post("/api/toolkit/settings/kit", json={"port": 70000, "host": "x"})
     fields = (await response.get_json())["error"]["fields"]
     assert list(fields) == ["port"] and "65535" in fields["port"]
-    settings = await app.extensions["toolkit"].settings.get("kit")
+    settings = await toolkit_of_app(app).settings.get("kit")
     assert (settings.port, settings.host) == (7878, "localhost")
 
 
@@ -90,7 +91,7 @@ async def test_secrets_are_masked_and_kept_when_the_mask_comes_back(app, caplog)
     got = await (await client.get("/api/toolkit/settings/kit")).get_data(as_text=True)
     assert "0123456789abcdef" not in got and MASK in got
     await client.post("/api/toolkit/settings/kit", json={"api_key": MASK, "port": 1234})
-    settings = await app.extensions["toolkit"].settings.get("kit")
+    settings = await toolkit_of_app(app).settings.get("kit")
     assert settings.api_key.get_secret_value() == "0123456789abcdef0123456789abcdef"
     assert "0123456789abcdef" not in repr(settings) and "0123456789abcdef" not in caplog.text
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from toolkit.core.hookspecs import Task
 from toolkit.web.app import HTMX
+from toolkit.testing import toolkit_of_app
 
 from .plugin_kit import make_plugin
 
@@ -42,14 +43,14 @@ async def test_plugins_endpoint_lists_source_hooks_and_error(toolkit_client):
 async def test_jobs_endpoints_list_show_and_cancel(toolkit_app_factory):
     async with toolkit_app_factory([SLOW], entry_points=False) as app:
         client = app.test_client()
-        job = await app.extensions["toolkit"].runner.enqueue("kit:slow", {})
+        job = await toolkit_of_app(app).runner.enqueue("kit:slow", {})
         listed = await (await client.get("/api/toolkit/jobs?task=kit:slow")).get_json()
         assert [j["id"] for j in listed] == [job.id]
         one = await (await client.get(f"/api/toolkit/jobs/{job.id}")).get_json()
         assert one["task"] == "kit:slow" and one["state"] in ("queued", "running")
         cancelled = await client.post(f"/api/toolkit/jobs/{job.id}/cancel")
         assert (await cancelled.get_json())["state"] in ("cancelling", "cancelled")
-        final = await app.extensions["toolkit"].runner.wait(job.id, 5)
+        final = await toolkit_of_app(app).runner.wait(job.id, 5)
         assert (final.state, final.result) == ("cancelled", {"stopped": True})
         bad = await client.get("/api/toolkit/jobs?limit=lots")
         assert bad.status_code == 400
@@ -68,14 +69,14 @@ async def test_errors_have_one_json_shape(toolkit_client):
 async def test_cross_site_state_changes_are_refused(toolkit_app_factory):
     async with toolkit_app_factory([SLOW], entry_points=False) as app:
         client = app.test_client()
-        job = await app.extensions["toolkit"].runner.enqueue("kit:slow", {})
+        job = await toolkit_of_app(app).runner.enqueue("kit:slow", {})
         url = f"/api/toolkit/jobs/{job.id}/cancel"
         evil = await client.post(url, headers={"Origin": "http://evil.example"})
         assert evil.status_code == 403
         assert (await evil.get_json())["error"]["code"] == "csrf"
         fetch = await client.post(url, headers={"Sec-Fetch-Site": "cross-site"})
         assert fetch.status_code == 403
-        assert (await app.extensions["toolkit"].runner.get(job.id)).state in ("queued", "running")
+        assert (await toolkit_of_app(app).runner.get(job.id)).state in ("queued", "running")
         same = await client.post(url, headers={"Origin": "http://localhost",
                                                "Sec-Fetch-Site": "same-origin"})
         assert same.status_code == 200

@@ -3,12 +3,17 @@ and the WebDAV server in a process of its own when a test must hang it (SIGSTOP)
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from fakes.webdav import WebDAVServer
 
 # short caches and no retries: what tests that do not care about timing use
 TEST_FLAGS = ("--dir-cache-time", "1s", "--attr-timeout", "0s", "--low-level-retries", "1")
@@ -81,3 +86,29 @@ def stop_rclone_mount(process: subprocess.Popen, mount_point: Path) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
     subprocess.run(["fusermount3", "-uz", str(mount_point)], capture_output=True, timeout=20)
+
+
+def fuse_missing_reason() -> str | None:
+    if not shutil.which("rclone"):
+        return "rclone not installed (apt-get install rclone)"
+    if not shutil.which("fusermount3"):
+        return "fusermount3 not installed (apt-get install fuse3)"
+    if not os.path.exists("/dev/fuse"):
+        return "/dev/fuse missing: FUSE is not available here"
+    return None
+
+
+@dataclass
+class RcloneMount:
+    server: WebDAVServer
+    remote_root: Path  # what the WebDAV server serves
+    mount_point: Path
+    process: subprocess.Popen
+
+    def kill(self) -> None:
+        """Kill our rclone by pid: the mount stays in the table and answers ENOTCONN."""
+        self.process.kill()
+        self.process.wait(10)
+
+    def unmount(self) -> None:
+        subprocess.run(["fusermount3", "-uz", str(self.mount_point)], capture_output=True, timeout=20)

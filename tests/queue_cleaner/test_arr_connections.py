@@ -15,6 +15,7 @@ import pytest
 from fakes.arr_server import FakeArr
 from fakes.checked import checked_fakes
 from toolkit.api import MASK, arr_connections
+from toolkit.testing import toolkit_of_app
 
 from .conftest import failed_pack
 
@@ -59,7 +60,7 @@ async def test_the_environment_wins_and_the_pages_say_so(fakes, toolkit_app_fact
     monkeypatch.setenv("TOOLKIT_SONARR__URL", "https://sonarr.example.org/sonarr")
     async with toolkit_app_factory() as app:
         client = app.test_client()
-        tk = app.extensions["toolkit"]
+        tk = toolkit_of_app(app)
         await client.post("/api/symlink/config", json={"sonarr_host": "stored.lan", "sonarr_api_key": "abc123"})
         config = await (await client.get("/api/symlink/config")).get_json()
         assert (config["sonarr_host"], config["sonarr_port"], config["sonarr_api_key"]) == (
@@ -122,7 +123,7 @@ async def test_an_existing_database_keeps_its_connections(toolkit_config, toolki
         assert (config["media_path"], config["max_workers"]) == ("/srv/media", 3)
         assert (config["sonarr_enabled"], config["sonarr_host"], config["sonarr_port"]) == (True, "sonarr.lan", 8990)
         assert (config["radarr_enabled"], config["radarr_host"], config["sonarr_api_key"]) == (False, "10.0.0.7", MASK)
-        [sonarr] = await arr_connections(app.extensions["toolkit"])  # Radarr was disabled
+        [sonarr] = await arr_connections(toolkit_of_app(app))  # Radarr was disabled
         assert sonarr.api_url == "http://sonarr.lan:8990/api/v3"
         assert sonarr.api_key.get_secret_value() == key
     with sqlite3.connect(path) as db:

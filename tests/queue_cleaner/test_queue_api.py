@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from toolkit.testing import toolkit_of_app
+
 from .conftest import check, checks, failed_pack
 
 
@@ -88,7 +90,7 @@ async def test_no_strike_while_a_known_mount_is_down(arr, toolkit_app, toolkit_c
     sonarr = arr("sonarr")
     failed_pack(sonarr)
     await checks(toolkit_client, 3)
-    tk = toolkit_app.extensions["toolkit"]
+    tk = toolkit_of_app(toolkit_app)
     async with tk.sessions() as session:  # a mount earlier scans saw, now gone
         await session.execute(text(
             "INSERT INTO symlink_known_mounts (mount_point, fstype, last_seen_healthy) "

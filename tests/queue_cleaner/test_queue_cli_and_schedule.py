@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from toolkit.api import InvalidParams
 from toolkit.cli import build_cli
 from toolkit.plugins.queue import tasks
+from toolkit.testing import toolkit_of_app
 
 from .conftest import failed_pack
 
@@ -70,7 +71,7 @@ async def test_the_scheduled_check_applies_only_when_opted_in(arr, toolkit_app, 
     sonarr = arr("sonarr")
     failed_pack(sonarr)
     monkeypatch.setenv("TOOLKIT_QUEUE__STRIKES", "1")
-    tk = toolkit_app.extensions["toolkit"]
+    tk = toolkit_of_app(toolkit_app)
     [schedule] = [s for s in await tk.scheduler.list() if s.task == "queue:check"]
     assert schedule.params == {} and tasks.SCHEDULE.enabled and tasks.SCHEDULE.cron == "*/5 * * * *"
     job = await tk.runner.enqueue("queue:check", schedule.params)

@@ -4,7 +4,6 @@ plugin's: they prove the routing comes from the toolkit's URL map, not from a fi
 from __future__ import annotations
 
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,10 +15,20 @@ from toolkit.testing import ServedApp, make_app
 from toolkit.web.redriva import init_redriva, mount_redriva
 
 REDRIVA_DIR = Path(__file__).resolve().parent  # holds src/, like a Redriva checkout
-if str(REDRIVA_DIR) not in sys.path:
-    sys.path.insert(0, str(REDRIVA_DIR))
 
-from src.web import create_app as create_redriva  # noqa: E402
+
+@pytest.fixture(autouse=True)
+def redriva_checkout(monkeypatch):
+    """Redriva's folder on the import path, as when Redriva runs from its checkout: its app
+    is ``src.web:app`` (what ``--redriva`` and ``load_wsgi_app`` are given)."""
+    monkeypatch.syspath_prepend(str(REDRIVA_DIR))
+
+
+def create_redriva(*args, **kwargs):
+    """Redriva's ``create_app`` (``src/web.py``), imported from its checkout."""
+    from src.web import create_app
+
+    return create_app(*args, **kwargs)
 
 report = Blueprint("report", __name__)
 

@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 
-from toolkit.testing import make_app
+from toolkit.testing import make_app, toolkit_of_app
 from toolkit.web.redriva import mount_redriva, settings_from_redriva
 
 SONARR_KEY, RADARR_KEY = "a" * 32, "b" * 32
@@ -49,7 +49,7 @@ def test_any_address_redriva_holds_is_taken_and_a_wrong_one_left_with_a_note(
         app = make_app(toolkit_config)
         mount_redriva(app, redriva, config_file=config_file)
         async with app.test_app():
-            store = app.extensions["toolkit"].settings
+            store = toolkit_of_app(app).settings
             return await store.get("sonarr"), await store.get("radarr")
 
     with caplog.at_level(logging.WARNING, logger="toolkit.web.redriva"):
@@ -65,7 +65,7 @@ async def start(toolkit_config, redriva, config_file):
     async with app.test_app():
         from toolkit.plugins.symlink.service import arr_fields
 
-        return await arr_fields.load(app.extensions["toolkit"])
+        return await arr_fields.load(toolkit_of_app(app))
 
 
 async def test_first_start_takes_redrivas_settings_and_says_so(toolkit_config, redriva,

@@ -1,24 +1,18 @@
 """Fixtures for the symlink engine: local link trees, ffmpeg-made media (damaged in known
-ways), the toolkit database, and a real rclone FUSE mount of a local WebDAV server."""
+ways), the toolkit database, and rclone FUSE mounts of a WebDAV server process with
+rclone's default flags (``user_mount``; ``rclone_mount`` is in tests/conftest.py)."""
 from __future__ import annotations
 
 import os
 import random
 import shutil
 import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-_TESTS_DIR = str(Path(__file__).resolve().parents[1])
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
-
-from fakes.rclone_mount import WebDAVProcess, start_rclone_mount, stop_rclone_mount  # noqa: E402
-from fakes.webdav import WebDAVServer  # noqa: E402
+from fakes.rclone_mount import WebDAVProcess, fuse_missing_reason, start_rclone_mount, stop_rclone_mount
 
 
 class Tree:
@@ -71,11 +65,6 @@ def engine(database_url: str):
 
 # ----------------------------------------------------------------------------- media
 
-needs_ffmpeg = pytest.mark.skipif(
-    not (shutil.which("ffmpeg") and shutil.which("ffprobe")), reason="ffmpeg/ffprobe not installed (apt-get install ffmpeg)"
-)
-
-
 def _ffmpeg(*arguments: str) -> None:
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *arguments], check=True, timeout=60)
 
@@ -100,7 +89,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     files = {}
     for healthy in sorted(folder.iterdir()):
         data = healthy.read_bytes()
-        stem, ext = healthy.stem, healthy.suffix
+        ext = healthy.suffix
         files[f"ok{ext}"] = healthy
         damaged = {
             "trunc50": data[: len(data) // 2],
@@ -122,58 +111,6 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 # ----------------------------------------------------------------------------- rclone mount
-
-
-def fuse_missing_reason() -> str | None:
-    if not shutil.which("rclone"):
-        return "rclone not installed (apt-get install rclone)"
-    if not shutil.which("fusermount3"):
-        return "fusermount3 not installed (apt-get install fuse3)"
-    if not os.path.exists("/dev/fuse"):
-        return "/dev/fuse missing: FUSE is not available here"
-    return None
-
-
-needs_fuse = pytest.mark.skipif(fuse_missing_reason() is not None, reason=fuse_missing_reason() or "")
-
-
-@dataclass
-class RcloneMount:
-    server: WebDAVServer
-    remote_root: Path  # what the WebDAV server serves
-    mount_point: Path
-    process: subprocess.Popen
-
-    def kill(self) -> None:
-        """Kill our rclone by pid: the mount stays in the table and answers ENOTCONN."""
-        self.process.kill()
-        self.process.wait(10)
-
-    def unmount(self) -> None:
-        subprocess.run(["fusermount3", "-uz", str(self.mount_point)], capture_output=True, timeout=20)
-
-
-@pytest.fixture
-def rclone_mount(tmp_path: Path):
-    """``store`` served over WebDAV and mounted at ``mnt`` by a real rclone."""
-    reason = fuse_missing_reason()
-    if reason:
-        pytest.skip(reason)
-    remote_root = tmp_path / "remote"
-    remote_root.mkdir()
-    server = WebDAVServer(remote_root).start()
-    mount_point = tmp_path / "mnt"
-    process = start_rclone_mount(server, mount_point, log=tmp_path / "rclone.log")
-    mount = RcloneMount(server, remote_root, mount_point, process)
-    yield mount
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    mount.unmount()
-    server.stop()
 
 
 @dataclass

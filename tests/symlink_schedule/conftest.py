@@ -1,5 +1,6 @@
-"""Fixtures for scheduled scans and notifications: the symlink tests' generated library and
-helpers to fire a schedule now (the webhook ``inbox`` is in tests/conftest.py)."""
+"""Helpers of the scheduled scans and notifications tests: fire a schedule now, run it, save
+one. (The generated library, ``media_env``, ``rclone_mount`` and the webhook ``inbox`` are
+fixtures of tests/conftest.py.)"""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -8,13 +9,6 @@ from sqlalchemy import update
 
 from toolkit.core.jobs import wait_until
 from toolkit.core.models import ScheduleRow, utcnow
-
-from symlink.conftest import rclone_mount  # noqa: F401  (a real rclone mount; skips without FUSE)
-from symlink_web.conftest import Library, build_library, library, media_env  # noqa: F401
-
-
-def toolkit_of(app):
-    return app.extensions["toolkit"]
 
 
 async def make_due(tk, name: str) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from toolkit.core.settings import MASK
+from toolkit.testing import toolkit_of_app
 
-from .conftest import run_schedule, save_schedule, toolkit_of
+from .conftest import run_schedule, save_schedule
 
 HX = {"HX-Request": "true"}
 
@@ -74,7 +75,7 @@ async def test_weekly_and_rename_through_the_api(toolkit_client, media_env):
 
 async def test_history_marks_scheduled_scans(toolkit_app, toolkit_client, media_env):
     await save_schedule(toolkit_client)
-    await run_schedule(toolkit_of(toolkit_app), "nightly")
+    await run_schedule(toolkit_of_app(toolkit_app), "nightly")
     html = await (await toolkit_client.get("/symlink?tab=dashboard")).get_data(as_text=True)
     assert "⏰ nightly" in html
     schedules_tab = await (await toolkit_client.get("/symlink?tab=schedules")).get_data(as_text=True)

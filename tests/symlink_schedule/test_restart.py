@@ -8,8 +8,9 @@ import sqlite3
 from datetime import datetime, timezone
 
 from toolkit.core.jobs import wait_until
+from toolkit.testing import toolkit_of_app
 
-from .conftest import fire, make_due, save_schedule, toolkit_of
+from .conftest import fire, make_due, save_schedule
 
 
 async def test_a_restart_mid_scan_leaves_it_interrupted_and_the_schedule_runs_again(
@@ -19,7 +20,7 @@ async def test_a_restart_mid_scan_leaves_it_interrupted_and_the_schedule_runs_ag
     os.symlink(fifo, media_env.media / "Show 1" / "hang.nfo")
 
     async with toolkit_app_factory() as app:
-        tk = toolkit_of(app)
+        tk = toolkit_of_app(app)
         await save_schedule(app.test_client())
         job_id = await fire(tk, "nightly")
 
@@ -39,7 +40,7 @@ async def test_a_restart_mid_scan_leaves_it_interrupted_and_the_schedule_runs_ag
     os.unlink(fifo)
     fifo.write_text("<episodedetails/>")  # the file answers again
     async with toolkit_app_factory() as app:
-        tk = toolkit_of(app)
+        tk = toolkit_of_app(app)
         client = app.test_client()
         (schedule,) = [s for s in await (await client.get("/api/symlink/schedules")).get_json()
                        if s["name"] == "nightly"]
@@ -62,16 +63,15 @@ CRASHING_APP = """
 import asyncio, sys
 from pathlib import Path
 
-sys.path.insert(0, sys.argv[2])
 from symlink_schedule.conftest import fire, save_schedule
 from toolkit.core.jobs import wait_until
-from toolkit.testing import make_app, make_config
+from toolkit.testing import make_app, make_config, toolkit_of_app
 
 
 async def main():
     app = make_app(make_config(Path(sys.argv[1])))
     async with app.test_app():
-        tk = app.extensions["toolkit"]
+        tk = toolkit_of_app(app)
         await save_schedule(app.test_client())
         job_id = await fire(tk, "nightly")
 
@@ -102,9 +102,10 @@ async def test_a_scan_left_running_by_a_crash_is_interrupted_at_startup(
     os.symlink(fifo, media_env.media / "Show 1" / "hang.nfo")
     script = tmp_path / "crashing_app.py"
     script.write_text(CRASHING_APP)
+    tests = str(Path(__file__).resolve().parents[1])  # its helpers, as pytest's pythonpath gives them here
     process = await asyncio.create_subprocess_exec(
-        sys.executable, str(script), str(toolkit_config.data_dir), str(Path(__file__).resolve().parents[1]),
-        stdout=asyncio.subprocess.PIPE)
+        sys.executable, str(script), str(toolkit_config.data_dir), stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")]))})
     try:
         job_id = (await asyncio.wait_for(process.stdout.readline(), 90)).decode().strip()
         assert job_id, "the app did not start its scheduled scan"

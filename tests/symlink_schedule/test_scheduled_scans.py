@@ -8,7 +8,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from .conftest import build_library, run_schedule, save_schedule, toolkit_of
+from fakes.library import build_library
+from toolkit.testing import toolkit_of_app
+
+from .conftest import run_schedule, save_schedule
 
 
 async def configure(client, inbox, **symlink_settings) -> None:
@@ -28,7 +31,7 @@ async def test_a_nightly_dry_run_scans_on_time_reports_and_deletes_nothing(toolk
     saved = await save_schedule(toolkit_client, name="nightly", time="02:30")
     assert saved["description"] == "daily at 02:30" and saved["cron"] == "30 2 * * *"
     assert future(saved["next_run_at"])
-    tk = toolkit_of(toolkit_app)
+    tk = toolkit_of_app(toolkit_app)
 
     job, scan, deletion = await run_schedule(tk, "nightly")
 
@@ -56,7 +59,7 @@ async def test_a_healthy_library_sends_nothing(toolkit_app, toolkit_client, tmp_
     monkeypatch.setenv("TOOLKIT_SYMLINK__MEDIA_PATH", str(healthy.media))
     await configure(toolkit_client, inbox)
     await save_schedule(toolkit_client)
-    job, scan, _ = await run_schedule(toolkit_of(toolkit_app), "nightly")
+    job, scan, _ = await run_schedule(toolkit_of_app(toolkit_app), "nightly")
     assert job.state == "completed" and scan["problems_found"] == 0
     assert inbox.messages == []
 
@@ -65,7 +68,7 @@ async def test_real_mode_with_the_opt_in_deletes_then_reports_it(toolkit_app, to
     await configure(toolkit_client, inbox, scheduled_deletions=True)
     await save_schedule(toolkit_client, name="clean-up", frequency="weekly", weekday=0, time="04:00",
                         mode="real", paths=["Show 1", "Show 2", "Show 3"])
-    job, scan, deletion = await run_schedule(toolkit_of(toolkit_app), "clean-up")
+    job, scan, deletion = await run_schedule(toolkit_of_app(toolkit_app), "clean-up")
 
     assert scan["auto_delete"]["outcome"] == "started" and scan["auto_delete"]["count"] == len(media_env.problems)
     assert deletion.state == "completed" and deletion.result["deleted"] == len(media_env.problems)
@@ -93,7 +96,7 @@ async def test_real_mode_needs_the_opt_in_to_be_saved_and_to_delete(toolkit_app,
     await save_schedule(toolkit_client, name="clean-up", mode="real")
     await configure(toolkit_client, inbox, scheduled_deletions=False)
 
-    job, scan, deletion = await run_schedule(toolkit_of(toolkit_app), "clean-up")
+    job, scan, deletion = await run_schedule(toolkit_of_app(toolkit_app), "clean-up")
 
     assert job.state == "completed" and deletion is None
     assert scan["auto_delete"]["outcome"] == "off" and "Settings" in scan["auto_delete"]["reason"]
@@ -106,7 +109,7 @@ async def test_too_many_deletions_stop_the_automatic_deletion(toolkit_app, toolk
     await configure(toolkit_client, inbox, scheduled_deletions=True, max_deletions=3)
     await save_schedule(toolkit_client, name="clean-up", mode="real")
 
-    job, scan, deletion = await run_schedule(toolkit_of(toolkit_app), "clean-up")
+    job, scan, deletion = await run_schedule(toolkit_of_app(toolkit_app), "clean-up")
 
     decision = scan["auto_delete"]
     assert job.state == "completed" and deletion is None and decision["outcome"] == "guard"
@@ -135,7 +138,7 @@ async def test_a_mount_that_looks_unmounted_stops_the_automatic_deletion(toolkit
     await configure(toolkit_client, inbox, scheduled_deletions=True)
     await save_schedule(toolkit_client, name="clean-up", mode="real")
 
-    job, scan, deletion = await run_schedule(toolkit_of(toolkit_app), "clean-up")
+    job, scan, deletion = await run_schedule(toolkit_of_app(toolkit_app), "clean-up")
 
     assert deletion is None and scan["auto_delete"]["outcome"] == "guard"
     # the engine may call the empty root a mount that is down, or only its links UNKNOWN
@@ -156,7 +159,7 @@ async def test_a_schedule_whose_folder_disappeared_fails_and_says_so(toolkit_app
     (media_env.media / "Show 2" / "tvshow.nfo").unlink()
     (media_env.media / "Show 2").rmdir()
 
-    job, scan, _ = await run_schedule(toolkit_of(toolkit_app), "nightly")
+    job, scan, _ = await run_schedule(toolkit_of_app(toolkit_app), "nightly")
 
     assert job.state == "failed" and scan is None
     (message,) = inbox.wait_for(1)
@@ -171,7 +174,7 @@ async def test_event_switches_silence_an_event(toolkit_app, toolkit_client, medi
     await configure(toolkit_client, inbox)
     await toolkit_client.post("/api/toolkit/settings/notifications", json={"on_problems": False})
     await save_schedule(toolkit_client)
-    job, _, _ = await run_schedule(toolkit_of(toolkit_app), "nightly")
+    job, _, _ = await run_schedule(toolkit_of_app(toolkit_app), "nightly")
     assert job.state == "completed" and inbox.messages == []
 
 
@@ -193,7 +196,7 @@ async def test_a_dead_rclone_mount_stops_the_automatic_deletion(toolkit_app, too
     await save_schedule(toolkit_client, name="clean-up", mode="real")
     rclone_mount.kill()
 
-    job, scan, deletion = await run_schedule(toolkit_of(toolkit_app), "clean-up")
+    job, scan, deletion = await run_schedule(toolkit_of_app(toolkit_app), "clean-up")
 
     assert deletion is None and scan["mount_down"] is True
     assert scan["auto_delete"] == {"outcome": "guard", "count": 1, "job_id": None,

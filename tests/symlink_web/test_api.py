@@ -12,9 +12,12 @@ import pytest
 
 from toolkit.core.settings import MASK
 
-from .conftest import FakeArr, FakeDockerEngine
+from fakes.arr_server import FakeArr
+from fakes.docker_engine import FakeDockerEngine
 
-from .conftest import build_library, settle_counts, wait_job, wait_scan
+from fakes.library import build_library
+
+from .conftest import settle_counts, wait_job, wait_scan
 
 
 async def start(client, paths, mode="dry-run", depth="basic"):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import sqlite3
 
-from .conftest import MEDIA_BYTES, wait_job, wait_scan
+from fakes.library import MEDIA_BYTES
+
+from .conftest import wait_job, wait_scan
 
 
 async def scan(client, paths=None, mode="dry-run", library=None) -> dict:

@@ -12,7 +12,8 @@ import pytest
 
 from toolkit.core.settings import MASK
 
-from .conftest import FakeArr, FakeDockerEngine
+from fakes.arr_server import FakeArr
+from fakes.docker_engine import FakeDockerEngine
 
 PRIVATE_PAGE = "internal admin page: database password hunter2"
 
