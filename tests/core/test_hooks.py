@@ -183,7 +183,7 @@ async def test_hook_toolkit_shutdown(toolkit_app_factory):
     events: list[str] = []
 
     async def shutdown(app):
-        events.append(f"jobs:{len(await app.extensions['toolkit'].runner.list())}")
+        events.append(f"jobs:{len(await toolkit_of_app(app).runner.list())}")
 
     def failing(app):
         raise RuntimeError("boom")

@@ -9,8 +9,6 @@ import re
 
 import pytest
 
-from symlink.conftest import rclone_mount  # noqa: F401  (a real rclone mount; skips without FUSE)
-
 pytestmark = [pytest.mark.browser, pytest.mark.fuse]
 
 WORDS = {
