@@ -336,9 +336,7 @@ class FakeArr:
         album = next((a for a in self.items["album"].values()
                       if a["artistId"] == artist["id"] and a["title"] == album_title), None)
         if album is None:
-            album_id = next(self._ids)
-            album = {"id": album_id, "artistId": artist["id"], "title": album_title, "monitored": monitored}
-            self.items["album"][album_id] = album
+            album = self.add_album(artist, album_title, monitored=monitored)
         fid, tid = next(self._ids), next(self._ids)
         path = f"{artist['path']}/{album_title}/{track_number:02d} - Track {track_number}.flac"
         self.items["trackfile"][fid] = {
@@ -359,16 +357,24 @@ class FakeArr:
         self.tags.append(tag)
         return tag
 
+    def add_album(self, artist: dict, title: str, *, monitored: bool = True) -> dict:
+        """An album without files (what a Lidarr queue item downloads)."""
+        album_id = next(self._ids)
+        self.items["album"][album_id] = {"id": album_id, "artistId": artist["id"], "title": title,
+                                         "monitored": monitored}
+        return self.items["album"][album_id]
+
     def add_queue_item(self, title: str, *, series: dict | None = None, episodes: list[dict] | None = None,
-                       movie: dict | None = None, download_id: str | None = None, status: str = "downloading",
+                       movie: dict | None = None, artist: dict | None = None, album: dict | None = None,
+                       download_id: str | None = None, status: str = "downloading",
                        tracked_status: str = "ok", tracked_state: str = "downloading",
                        messages: list[tuple[str, list[str]]] | None = None, error_message: str | None = None,
                        size: float = 2_000_000_000, sizeleft: float = 1_000_000_000,
                        added: str = "2024-03-01T00:00:00Z", protocol: str = "torrent",
                        client: str = "qBittorrent", indexer: str = "Torrentio") -> list[dict]:
         """A download in the queue: one record per episode for Sonarr (a season pack is
-        several records sharing ``downloadId``), one record otherwise; without series or
-        movie it is an unknown item."""
+        several records sharing ``downloadId``), one record otherwise (Lidarr: one per
+        ``album`` of ``artist``); without series, movie or artist it is an unknown item."""
         download_id = download_id or f"HASH{next(self._ids):036d}"
         common = {
             "title": title, "size": size, "sizeleft": sizeleft, "added": added, "status": status,
@@ -377,7 +383,9 @@ class FakeArr:
             "errorMessage": error_message, "downloadId": download_id, "protocol": protocol,
             "downloadClient": client, "downloadClientHasPostImportCategory": False, "indexer": indexer,
             "outputPath": f"/downloads/{title}", "languages": [{"id": 1, "name": "English"}],
-            "quality": {"quality": {"id": 7, "name": "Bluray-1080p", "source": "bluray", "resolution": 1080},
+            # Lidarr's Quality has neither source nor resolution
+            "quality": {"quality": {"id": 6, "name": "FLAC"} if self.kind == "lidarr" else
+                        {"id": 7, "name": "Bluray-1080p", "source": "bluray", "resolution": 1080},
                         "revision": {"version": 1, "real": 0, "isRepack": False}},
             "customFormats": [], "customFormatScore": 0,
         }
@@ -390,6 +398,10 @@ class FakeArr:
                 record.update(episodeId=episode["id"], episodeHasFile=episode["hasFile"])
             if movie is not None:
                 record["movieId"] = movie["id"]
+            if artist is not None:
+                record["artistId"] = artist["id"]
+            if album is not None:
+                record["albumId"] = album["id"]
             self.queue.append(record)
             made.append(record)
         return made
@@ -423,6 +435,10 @@ class FakeArr:
             answer["episode"] = self.items["episode"][record["episodeId"]]
         if params.get("includeMovie") and record.get("movieId") in self.items["movie"]:
             answer["movie"] = self.items["movie"][record["movieId"]]
+        if params.get("includeArtist") and record.get("artistId") in self.items["artist"]:
+            answer["artist"] = self.items["artist"][record["artistId"]]
+        if params.get("includeAlbum") and record.get("albumId") in self.items["album"]:
+            answer["album"] = self.items["album"][record["albumId"]]
         return answer
 
     def _queue_listing(self, params: dict) -> dict:
@@ -458,7 +474,11 @@ class FakeArr:
                              episodeIds=[r["episodeId"] for r in gone if r.get("episodeId")])
             if record.get("movieId") is not None:
                 entry["movieId"] = record["movieId"]
-            self.blocklist.insert(0, entry)  # newest first
+            if record.get("artistId") is not None:  # Lidarr: the artist and its albums
+                entry.update(artistId=record["artistId"],
+                             albumIds=[r["albumId"] for r in gone if r.get("albumId")])
+            known = self.document.components["schemas"]["BlocklistResource"]["properties"]
+            self.blocklist.insert(0, {k: v for k, v in entry.items() if k in known})  # newest first
         return 200, None
 
     def _blocklist_listing(self, params: dict) -> dict:

@@ -207,7 +207,7 @@ async def test_min_age_waits_for_young_downloads(arr, toolkit_client):
 
 async def test_nothing_configured_is_an_error_in_the_plan(toolkit_client):
     plan = await check(toolkit_client)
-    assert plan["errors"] and "no Sonarr or Radarr" in plan["errors"][0]
+    assert plan["errors"] and "no Sonarr, Radarr or Lidarr" in plan["errors"][0]
 
 
 async def test_wrong_input_is_a_clear_4xx_or_a_message_never_a_500(toolkit_client):

@@ -64,7 +64,7 @@ def test_a_guard_exits_4_and_a_protected_item_alone_does_not(arr, data_dir, monk
 
 def test_nothing_configured_exits_1(data_dir):
     result = CliRunner().invoke(build_cli(), ["queue", "check"])
-    assert result.exit_code == 1 and "no Sonarr or Radarr" in result.stderr
+    assert result.exit_code == 1 and "no Sonarr, Radarr or Lidarr" in result.stderr
 
 
 async def test_the_scheduled_check_applies_only_when_opted_in(arr, toolkit_app, monkeypatch):

@@ -3,7 +3,7 @@
 Exit codes: 0 nothing to do, 2 actions planned and not applied, 3 applied, 4 stopped by a
 guard (mount down, download-client health error, removal cap), 1 error. The JSON file holds
 ``plan`` and ``applied`` lists (``app``, ``queue_id``, ``download_id``, ``title``, ``rule``,
-``strikes``, ``action``, ``episode_ids``/``movie_id``, ...)."""
+``strikes``, ``action``, ``episode_ids``/``movie_id``/``album_ids``, ...)."""
 from __future__ import annotations
 
 import asyncio
@@ -21,6 +21,7 @@ from .plugin import COMMAND_HELP
 
 def _line(entry: dict) -> str:
     target = f"movie {entry['movie_id']}" if "movie_id" in entry else \
+        f"albums {','.join(map(str, entry['album_ids'])) or '?'}" if "album_ids" in entry else \
         f"episodes {','.join(map(str, entry.get('episode_ids') or [])) or '?'}"
     flags = " [protected]" if entry["protected"] else f" [held: {entry['guard']}]" if entry["guard"] else ""
     return (f"{entry['app']:7} #{entry['queue_id']:<6} {entry['rule']:15} {entry['strikes']} strikes  "

@@ -53,6 +53,8 @@ journal = Table(
     Column("episode_ids", JSON, nullable=False),
     Column("movie_id", Integer),
     Column("series_id", Integer),
+    Column("album_ids", JSON),  # Lidarr (queue_0002)
+    Column("artist_id", Integer),
     Column("ok", Boolean, nullable=False),
     Column("answer", Text, nullable=False, default=""),
     Column("blocklist_id", Integer),

@@ -28,7 +28,8 @@ KEEP_PLANS = 50
 PLAN_TTL = timedelta(hours=1)
 BLOCKLISTING = {"blocklist", "blocklist_search"}
 SEARCHES = {"sonarr": ("EpisodeSearch", "episodeIds", "episode_ids"),
-            "radarr": ("MoviesSearch", "movieIds", "movie_id")}
+            "radarr": ("MoviesSearch", "movieIds", "movie_id"),
+            "lidarr": ("AlbumSearch", "albumIds", "album_ids")}
 
 
 def _lock(tk: Toolkit) -> asyncio.Lock:
@@ -78,7 +79,8 @@ async def _check(tk: Toolkit, source: str) -> dict:
     errors: list[str] = []
     connections = await _connections(tk)
     if not connections:
-        errors.append("no Sonarr or Radarr is configured (Symlink page > Settings)")
+        errors.append("no Sonarr, Radarr or Lidarr is configured (Symlink page > Settings, "
+                      "or TOOLKIT_SONARR__URL and TOOLKIT_SONARR__API_KEY)")
     down = await mounts_down(tk)
     blocklisted = await _blocklisted_titles(tk)
     observations: list[Observation] = []
@@ -230,7 +232,7 @@ def _current_id(entry: dict, current: list[dict]) -> int | None:
 
 
 def search_of(entry: dict) -> tuple[str, dict] | None:
-    """The command searching exactly the entry's episodes or movie, if it has any."""
+    """The command searching exactly the entry's episodes, movie or albums, if it has any."""
     name, field, key = SEARCHES.get(entry["app"], (None, None, None))
     if name is None:
         return None
@@ -280,7 +282,7 @@ async def _find_blocklist_id(client, entry: dict) -> int | None:
 async def _search(client, entry: dict, settings, budget: dict) -> str:
     command = search_of(entry)
     if command is None:
-        return "no search: no episode or movie is known for it"
+        return "no search: no episode, movie or album is known for it"
     if budget["searches"] >= settings.max_searches_per_run:
         return f"search not sent: the budget of {settings.max_searches_per_run} per run is spent"
     if budget["searches"]:
@@ -302,7 +304,8 @@ async def _journal(tk: Toolkit, plan_id: int | None, applied: list[dict]) -> Non
                 download_id=a["download_id"], title=a["title"], rule=a["rule"],
                 reason=a.get("reason") or "", strikes=a["strikes"], action=a["action"],
                 episode_ids=a.get("episode_ids") or [], movie_id=a.get("movie_id"),
-                series_id=a.get("series_id"), ok=a["ok"], answer=a["answer"],
+                series_id=a.get("series_id"), album_ids=a.get("album_ids"),
+                artist_id=a.get("artist_id"), ok=a["ok"], answer=a["answer"],
                 blocklist_id=a.get("blocklist_id")))
             a["journal_id"] = result.inserted_primary_key[0]
         await session.commit()
@@ -315,8 +318,8 @@ async def journal_rows(tk: Toolkit, limit: int = 200) -> list[dict]:
 
 
 async def undo(tk: Toolkit, journal_id: int) -> dict:
-    """Take a release off the blocklist (``DELETE blocklist/{id}``) and search its episodes
-    or movie again."""
+    """Take a release off the blocklist (``DELETE blocklist/{id}``) and search its episodes,
+    movie or albums again."""
     async with tk.sessions() as session:
         row = (await session.execute(select(journal).where(journal.c.id == journal_id))).mappings().first()
     if row is None:

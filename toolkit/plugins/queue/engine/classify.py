@@ -16,7 +16,8 @@ from .items import QueueItem
 DEBRID_ERROR = re.compile(r"is reporting an error|debrid|torrent.*(?:dead|not cached|error)", re.I)
 NO_FILES = re.compile(r"no files found are eligible|no video files|no eligible files|"
                       r"not a valid media file|found archive file", re.I)
-FAILED_STATES = {"failed", "failedPending"}
+# Sonarr/Radarr say failed/failedPending, Lidarr downloadFailed/downloadFailedPending
+FAILED_STATES = {"failed", "failedPending", "downloadFailed", "downloadFailedPending"}
 ACTIVE_STATUSES = {"downloading", "warning"}
 
 
@@ -61,8 +62,9 @@ def classify(item: QueueItem, previous: Previous | None, settings, now: datetime
         hit = next((t for t in texts if DEBRID_ERROR.search(t)), None)
         if hit is not None:
             return Finding("debrid_error", hit)
-    if item.tracked_state == "importBlocked" or (item.tracked_state == "importPending"
-                                                 and item.tracked_status != "ok"):
+    # Lidarr also says importFailed where Sonarr/Radarr keep importBlocked
+    if item.tracked_state in ("importBlocked", "importFailed") or (
+            item.tracked_state == "importPending" and item.tracked_status != "ok"):
         hit = next((t for t in texts if NO_FILES.search(t)), None)
         if hit is not None:
             return Finding("missing_files", hit)

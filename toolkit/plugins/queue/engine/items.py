@@ -28,6 +28,8 @@ class QueueItem:
     series_id: int | None = None
     episode_ids: list[int] = field(default_factory=list)
     movie_id: int | None = None
+    artist_id: int | None = None  # Lidarr: one record per album, grouped like a pack
+    album_ids: list[int] = field(default_factory=list)
     monitored: bool | None = None
     tags: list[int] = field(default_factory=list)
     queue_ids: list[int] = field(default_factory=list)
@@ -43,7 +45,7 @@ class QueueItem:
 
     @property
     def known(self) -> bool:
-        return self.series_id is not None or self.movie_id is not None
+        return self.series_id is not None or self.movie_id is not None or self.artist_id is not None
 
     def texts(self) -> list[str]:
         return [t for t in (*self.messages, self.error_message) if t]
@@ -106,6 +108,7 @@ def group_records(app: str, records: list[dict]) -> list[QueueItem]:
                 added=parse_time(record.get("added")),
                 series_id=record.get("seriesId") or None,
                 movie_id=record.get("movieId") or None,
+                artist_id=record.get("artistId") or None,
                 monitored=_monitored(record), tags=_tags(record))
         item.queue_ids.append(queue_id)
         item.queue_id = min(item.queue_ids)
@@ -115,6 +118,9 @@ def group_records(app: str, records: list[dict]) -> list[QueueItem]:
         episode_id = record.get("episodeId")
         if episode_id and episode_id not in item.episode_ids:
             item.episode_ids.append(int(episode_id))
+        album_id = record.get("albumId")
+        if album_id and album_id not in item.album_ids:
+            item.album_ids.append(int(album_id))
         if _monitored(record) is True:
             item.monitored = True  # a pack is wanted while any of its episodes is
     return list(items.values())

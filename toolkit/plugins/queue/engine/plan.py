@@ -3,7 +3,7 @@ what is proposed for each, and which guards hold some back.
 
 A plan entry is a plain dict (the CLI's JSON, the page, the database): ``app``,
 ``queue_id``, ``download_id``, ``title``, ``rule``, ``reason``, ``strikes``, ``action``,
-``episode_ids`` (Sonarr) or ``movie_id`` (Radarr), plus ``protected: true`` for a protected
+``episode_ids`` (Sonarr), ``movie_id`` (Radarr) or ``album_ids`` and ``artist_id`` (Lidarr), plus ``protected: true`` for a protected
 item, ``guard`` (why it is held back) and ``regrabbed`` (a release blocklisted before)."""
 from __future__ import annotations
 
@@ -79,7 +79,10 @@ def build_plan(observations: list[Observation], settings, *, now: datetime,
                  "title": item.title, "rule": finding.rule, "reason": finding.reason,
                  "strikes": o.strikes, "action": settings.action_for(finding.rule),
                  "protected": False, "guard": None, "regrabbed": o.regrabbed}
-        if item.movie_id is not None:
+        if item.app == "lidarr":
+            entry["album_ids"] = list(item.album_ids)
+            entry["artist_id"] = item.artist_id
+        elif item.movie_id is not None:
             entry["movie_id"] = item.movie_id
         else:
             entry["episode_ids"] = list(item.episode_ids)
