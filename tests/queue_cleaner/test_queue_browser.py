@@ -2,22 +2,15 @@
 the plan, undoes an action from the journal and edits the rules, reading what a person reads."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
+from screenshots import shoot
 
 from .conftest import failed_pack
 
 pytestmark = pytest.mark.browser
 
 
-def shoot(page, name: str) -> None:
-    """The docs' images: ``TOOLKIT_SCREENSHOT_DIR=docs/screenshots pytest tests/queue_cleaner``."""
-    directory = os.environ.get("TOOLKIT_SCREENSHOT_DIR")
-    if directory:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(directory) / f"{name}.png"), full_page=True)
 
 
 def test_check_review_apply_undo_and_rules(arr, toolkit_server, browser_page):
@@ -50,7 +43,7 @@ def test_check_review_apply_undo_and_rules(arr, toolkit_server, browser_page):
     expect(entry).to_contain_text("blocklist, then search exactly the affected episodes/movie")
     expect(entry).to_contain_text(f"episodes {ids}")
     assert sonarr.queue_removals == []
-    shoot(page, "queue-plan")
+    shoot(page, "queue-plan", phone=False)
 
     page.get_by_role("button", name="Apply 1 action(s)").click()
     expect(page.get_by_text("Done: Show.S01.1080p.WEB-GRP")).to_be_visible()
@@ -59,7 +52,7 @@ def test_check_review_apply_undo_and_rules(arr, toolkit_server, browser_page):
 
     page.get_by_role("tab", name="Journal").click()
     expect(page).to_have_url(f"{toolkit_server}/queue?tab=journal")
-    shoot(page, "queue-journal")
+    shoot(page, "queue-journal", phone=False)
     page.get_by_role("button", name="Undo").click()
     expect(page.get_by_role("status")).to_contain_text("Undone: blocklist entry")
     expect(page.get_by_role("cell", name="Done: removed")).to_contain_text("Undone: blocklist entry")

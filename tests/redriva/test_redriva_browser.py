@@ -1,39 +1,33 @@
 """In real headless Chromium: open Redriva's page, follow "🔗 Symlink" from Redriva's menu to
 the toolkit (inside Redriva's own layout), and come back to Redriva.
 
-Screenshots go to ``$TOOLKIT_SCREENSHOT_DIR`` when set (the docs' images:
-``TOOLKIT_SCREENSHOT_DIR=docs/screenshots pytest -m browser tests/redriva``)."""
+Screenshots go to ``$TOOLKIT_SCREENSHOT_DIR`` when set (tests/screenshots.py)."""
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
+from screenshots import shoot
 
 pytestmark = pytest.mark.browser
 
 REDRIVA_HEADER_BG = "rgb(44, 62, 80)"  # #2c3e50
 
 
-def shoot(page, name: str, tmp_path: Path) -> None:
-    directory = Path(os.environ.get("TOOLKIT_SCREENSHOT_DIR") or tmp_path)
-    directory.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(directory / f"redriva-{name}.png"), full_page=True)
 
 
 def background(locator) -> str:
     return locator.evaluate("element => getComputedStyle(element).backgroundColor")
 
 
-def test_redriva_to_symlink_and_back(mounted, browser_page, tmp_path):
+def test_redriva_to_symlink_and_back(mounted, browser_page):
     """The seed era's header, with the documented menu include."""
     page = browser_page
     expect = pytest.importorskip("playwright.sync_api").expect
     page.goto(mounted + "/torrents")
     expect(page.locator(".nav h1")).to_have_text("🚀 Redriva Web")
     assert background(page.locator(".header")) == REDRIVA_HEADER_BG
-    shoot(page, "menu", tmp_path)
+    shoot(page, "redriva-menu", phone=False, language="en")
 
     page.locator(".nav").get_by_role("link", name="🔗 Symlink").click()
     expect(page).to_have_url(mounted + "/symlink")
@@ -44,7 +38,7 @@ def test_redriva_to_symlink_and_back(mounted, browser_page, tmp_path):
     # the toolkit's htmx tabs still work inside Redriva's page
     page.get_by_role("tab", name="Settings").click()
     expect(page).to_have_url(re.compile(r"/symlink\?tab=settings$"))
-    shoot(page, "symlink", tmp_path)
+    shoot(page, "redriva-symlink", phone=False, language="en")
 
     page.locator(".nav").get_by_role("link", name="📁 Torrents").click()
     expect(page).to_have_url(mounted + "/torrents")
@@ -56,7 +50,7 @@ def test_redriva_to_symlink_and_back(mounted, browser_page, tmp_path):
     expect(page.get_by_role("heading", name="📊 Dashboard")).to_be_visible()
 
 
-def test_todays_redriva_menu_leads_to_the_toolkit(mounted_today, browser_page, tmp_path):
+def test_todays_redriva_menu_leads_to_the_toolkit(mounted_today, browser_page):
     """Today's header links /symlink itself: no change to Redriva, and the toolkit's page is
     one of Redriva's — its menu marks the current link, its hamburger opens on a phone."""
     page = browser_page
@@ -69,7 +63,7 @@ def test_todays_redriva_menu_leads_to_the_toolkit(mounted_today, browser_page, t
     assert background(page.locator(".header")) == REDRIVA_HEADER_BG
     page.get_by_role("tab", name="Scanner").click()
     expect(page).to_have_url(re.compile(r"/symlink\?tab=scanner$"))
-    shoot(page, "today-symlink", tmp_path)
+    shoot(page, "redriva-today-symlink", language="en")
 
     page.set_viewport_size({"width": 390, "height": 844})
     expect(page.locator(".nav-links")).to_be_hidden()

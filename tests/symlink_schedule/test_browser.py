@@ -1,26 +1,20 @@
 """The user story in real headless Chromium against the app served by hypercorn: set a
 nightly dry-run scan, give a notification URL, press Test, and the message arrives.
 
-Screenshots go to ``$TOOLKIT_SCREENSHOT_DIR`` when set
-(``TOOLKIT_SCREENSHOT_DIR=docs/screenshots pytest -m browser tests/symlink_schedule``)."""
+Screenshots go to ``$TOOLKIT_SCREENSHOT_DIR`` when set (tests/screenshots.py)."""
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
+from screenshots import shoot_part
 
 pytestmark = pytest.mark.browser
 
 
-def shoot(locator, name: str, tmp_path: Path) -> None:
-    directory = Path(os.environ.get("TOOLKIT_SCREENSHOT_DIR") or tmp_path)
-    directory.mkdir(parents=True, exist_ok=True)
-    locator.screenshot(path=str(directory / f"symlink-{name}.png"))
 
 
-def test_set_a_nightly_dry_run_and_a_phone_notification(toolkit_server, browser_page, media_env, inbox, tmp_path):
+def test_set_a_nightly_dry_run_and_a_phone_notification(toolkit_server, browser_page, media_env, inbox):
     page = browser_page
     expect = pytest.importorskip("playwright.sync_api").expect
     # Each section is opened by its URL: a full load means htmx has set up every form before
@@ -49,7 +43,7 @@ def test_set_a_nightly_dry_run_and_a_phone_notification(toolkit_server, browser_
     expect(row).to_contain_text("daily at 02:00")
     expect(row.locator(".sl-next-run")).to_contain_text(re.compile(r"\d{4}-\d\d-\d\d 02:00"))
     expect(row.get_by_role("switch")).to_have_attribute("aria-checked", "true")
-    shoot(page.locator("#symlink-panel"), "schedules", tmp_path)
+    shoot_part(page.locator("#symlink-panel"), "symlink-schedules")
 
     # Settings › Notifications: the phone's URL (here a webhook on 127.0.0.1), autosaved, then Test.
     page.goto(f"{toolkit_server}/symlink?tab=settings")
@@ -62,7 +56,7 @@ def test_set_a_nightly_dry_run_and_a_phone_notification(toolkit_server, browser_
     (message,) = inbox.wait_for(1)
     assert message["title"] == "Redriva Toolkit: test"
     assert message["message"].splitlines()[-1] == f"{toolkit_server}/symlink?tab=settings"
-    shoot(page.locator("#sl-notifications"), "notifications", tmp_path)
+    shoot_part(page.locator("#sl-notifications"), "symlink-notifications")
 
     page.reload()  # stored, and shown masked
     expect(page.locator('#sl-notifications textarea[name="urls"]')).to_have_value("********")

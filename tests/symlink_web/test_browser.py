@@ -2,24 +2,19 @@
 a new user sets the media path, runs a dry run on a generated library, filters the results,
 runs a real-mode scan, confirms the deletion, checks the links are gone, restores one.
 
-Screenshots of each tab go to ``$TOOLKIT_SCREENSHOT_DIR`` when set (the docs' images are made
-this way: ``TOOLKIT_SCREENSHOT_DIR=docs/screenshots pytest -m browser tests/symlink_web``)."""
+Screenshots of each tab, desktop and phone, go to ``$TOOLKIT_SCREENSHOT_DIR`` when set
+(tests/screenshots.py)."""
 from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import pytest
+from screenshots import shoot
 
 pytestmark = pytest.mark.browser
 
 
-def shoot(page, name: str, tmp_path: Path) -> None:
-    directory = Path(os.environ.get("TOOLKIT_SCREENSHOT_DIR") or tmp_path)
-    directory.mkdir(parents=True, exist_ok=True)
-    page.evaluate("window.scrollTo(0, 0)")  # sticky lines sit where a person sees them
-    page.screenshot(path=str(directory / f"symlink-{name}.png"), full_page=True)
 
 
 def wait_for_scan_end(page) -> None:
@@ -48,7 +43,7 @@ def test_walk_scan_filter_delete_restore(toolkit_server, browser_page, library, 
     media_input.fill(str(library.media))
     media_input.dispatch_event("change")
     expect(page.locator("#sl-save-state")).to_have_attribute("data-state", "saved")
-    shoot(page, "settings", tmp_path)
+    shoot(page, "symlink-settings")
     page.reload()
     expect(page.locator("#tab-settings")).to_have_attribute("aria-selected", "true")
     expect(page.locator('input[name="media_path"]')).to_have_value(str(library.media))
@@ -70,7 +65,7 @@ def test_walk_scan_filter_delete_restore(toolkit_server, browser_page, library, 
     page.locator("#sl-start").click()
     wait_for_scan_end(page)
     expect(page.locator("#sl-total")).to_have_text(str(len(library.healthy + library.problems + library.sidecars)))
-    shoot(page, "scanner", tmp_path)
+    shoot(page, "symlink-scanner")
 
     # Filter the results by type.
     rows = page.locator(".sl-problems tbody tr")
@@ -102,14 +97,14 @@ def test_walk_scan_filter_delete_restore(toolkit_server, browser_page, library, 
     expect(dialog).to_contain_text(f"Delete {len(library.problems)} symlinks?")
     for problem in library.problems:
         expect(dialog).to_contain_text(str(problem))
-    shoot(page, "confirm", tmp_path)
+    shoot(page, "symlink-confirm")
     page.locator("#sl-confirm-delete").click()
     expect(dialog).to_be_hidden()
     expect(page.locator(".sl-deletion-done")).to_contain_text(f"{len(library.problems)} deleted", timeout=30_000)
     expect(page.locator(".sl-restore")).to_have_count(len(library.problems))
     assert not any(os.path.lexists(p) for p in library.problems)
     assert all(os.path.islink(p) for p in library.healthy + library.sidecars)
-    shoot(page, "deleted", tmp_path)
+    shoot(page, "symlink-deleted")
 
     # Restore one link from the journal.
     first_row = page.locator(".sl-problems tbody tr").first
@@ -124,7 +119,7 @@ def test_walk_scan_filter_delete_restore(toolkit_server, browser_page, library, 
     expect(history).to_have_count(2)
     expect(history.first).to_contain_text("real")
     expect(history.first).to_contain_text(f"{len(library.problems)} deleted")
-    shoot(page, "dashboard", tmp_path)
+    shoot(page, "symlink-dashboard")
 
 
 def test_phone_sized_screen_keeps_every_tab_usable(toolkit_server, browser_page, media_env, tmp_path):
@@ -137,7 +132,6 @@ def test_phone_sized_screen_keeps_every_tab_usable(toolkit_server, browser_page,
     expect(page.locator("#dir-tree .sl-count[data-count]")).to_have_count(4, timeout=15_000)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"the page scrolls sideways on a phone ({width}px)"
-    shoot(page, "phone", tmp_path)
 
 
 def test_a_failed_request_is_reported_not_silent(toolkit_server, browser_page, media_env):

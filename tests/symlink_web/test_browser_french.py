@@ -1,27 +1,21 @@
 """A French user (the browser asks for French) walks the page in real headless Chromium: every
 tab, the scan, the deletion dialog and the messages read in French.
 
-Screenshots of the main tabs go to ``$TOOLKIT_SCREENSHOT_DIR`` with a ``-fr`` suffix when set
-(``TOOLKIT_SCREENSHOT_DIR=docs/screenshots pytest -m browser tests/symlink_web``)."""
+Screenshots (desktop and phone, ``-fr``) go to ``$TOOLKIT_SCREENSHOT_DIR`` when set
+(tests/screenshots.py)."""
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
+from screenshots import shoot, shoot_part
 
 pytestmark = pytest.mark.browser
 
 
-def shoot(page, name: str, tmp_path: Path) -> None:
-    directory = Path(os.environ.get("TOOLKIT_SCREENSHOT_DIR") or tmp_path)
-    directory.mkdir(parents=True, exist_ok=True)
-    page.evaluate("window.scrollTo(0, 0)")  # sticky lines sit where a person sees them
-    page.screenshot(path=str(directory / f"symlink-{name}-fr.png"), full_page=True)
 
 
-def test_a_french_browser_gets_the_page_in_french(toolkit_server, browser_page, media_env, tmp_path):
+def test_a_french_browser_gets_the_page_in_french(toolkit_server, browser_page, media_env):
     expect = pytest.importorskip("playwright.sync_api").expect
     page = browser_page
     page.set_extra_http_headers({"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"})
@@ -43,7 +37,7 @@ def test_a_french_browser_gets_the_page_in_french(toolkit_server, browser_page, 
     expect(page.locator(".sl-stats")).to_contain_text("Liens vérifiés")
     expect(page.locator("#sl-results h3")).to_contain_text("Problèmes")
     expect(page.locator("#sl-picked-count")).to_have_text("Cochez des liens pour n’en supprimer que certains.")
-    shoot(page, "scanner", tmp_path)
+    shoot(page, "symlink-scanner")
 
     problems = len(media_env.problems)
     page.get_by_role("button", name=f"Vérifier et supprimer {problems} liens…").click()
@@ -56,13 +50,19 @@ def test_a_french_browser_gets_the_page_in_french(toolkit_server, browser_page, 
             "cible absente : Aucun fichier ou dossier de ce type (errno 2)")
     for link in media_env.small:
         expect(dialog.locator(f'tr[data-path="{link}"] td').nth(2)).to_have_text("100 octets (< 1024)")
-    dialog.get_by_role("button", name="Annuler").click()
+    shoot(page, "symlink-confirm")
+    page.locator("#sl-confirm-delete").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator(".sl-deletion-done strong").first).to_have_text(str(problems), timeout=30_000)
+    expect(page.locator(".sl-deletion-done")).to_contain_text("Suppression terminée")
+    expect(page.locator(".sl-problems .sl-outcome").first).to_contain_text("supprimé")
+    shoot(page, "symlink-deleted")
 
     page.get_by_role("tab", name="Tableau de bord").click()
     expect(page.locator(".sl-history tbody tr")).to_have_count(1)
     expect(page.locator(".sl-history tbody tr").first).to_contain_text("réel")
     expect(page.locator(".sl-history tbody tr").first).to_contain_text(f"{total} liens")
-    shoot(page, "dashboard", tmp_path)
+    shoot(page, "symlink-dashboard")
 
     page.goto(f"{toolkit_server}/symlink?tab=settings")
     workers = page.locator('input[name="max_workers"]')
@@ -81,7 +81,8 @@ def test_a_french_browser_gets_the_page_in_french(toolkit_server, browser_page, 
         "✗ Sonarr n’est pas configuré : activez-le et donnez son hôte et sa clé API")
     page.get_by_role("button", name="Envoyer un test").click()
     expect(page.locator("#sl-notify-test-result")).to_have_text("✗ aucune URL de notification n’est configurée")
-    shoot(page, "settings", tmp_path)
+    shoot(page, "symlink-settings")
+    shoot_part(page.locator("#sl-notifications"), "symlink-notifications")
 
     page.goto(f"{toolkit_server}/symlink?tab=schedules")
     expect(page.locator("#sl-schedule-form")).to_contain_text(
@@ -92,14 +93,13 @@ def test_a_french_browser_gets_the_page_in_french(toolkit_server, browser_page, 
     row = page.locator('tr[data-schedule="nightly"]')
     expect(row).to_contain_text("simulation · basique")
     expect(row.get_by_role("switch")).to_have_text("Actif")
-    shoot(page, "schedules", tmp_path)
+    shoot_part(page.locator("#symlink-panel"), "symlink-schedules")
 
     page.set_viewport_size({"width": 375, "height": 740})
     page.goto(f"{toolkit_server}/symlink")
     cell = page.locator(".sl-history tbody tr").first.locator("td").nth(1)
     expect(cell).to_have_attribute("data-label", "Mode")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
-    shoot(page, "phone", tmp_path)
 
     missing = page.goto(f"{toolkit_server}/nulle/part")
     assert missing.status == 404
