@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import gettext as stdlib_gettext
-import hashlib
 import io
 import os
 import sqlite3
@@ -47,6 +46,8 @@ def _compiled(po: Path, language: str) -> bytes:
     """The catalog compiled to .mo by Babel (~0.2 s), kept in the user's cache folder under the
     catalog's hash so that a command in French starts fast; an unwritable cache only costs
     the compilation each time."""
+    import hashlib  # here: OpenSSL's library is ~4.5 MiB and 25 ms that an English command never needs
+
     source = po.read_bytes()
     cached = _cache_dir() / f"messages-{language}-{hashlib.sha256(source).hexdigest()[:16]}.mo"
     try:
