@@ -198,3 +198,12 @@ async def test_deleted_and_researched_by_sonarr_then_fixed(toolkit_app, toolkit_
     await scan(toolkit_client, [str(media)])
     life = lives(toolkit_config)[str(lost)]
     assert (life["state"], life["fixed_how"]) == ("fixed", "healthy")
+
+
+async def test_a_failing_lives_step_leaves_the_scan_completed(toolkit_app, toolkit_client, toolkit_config, media_env):
+    with sqlite3.connect(toolkit_config.data_dir / "toolkit.db") as db:
+        db.execute("DROP TABLE symlink_problem_lives")  # the step cannot write
+    final = await scan(toolkit_client, library=media_env)
+    assert final["problems_found"] == len(media_env.problems)
+    job = await wait_job(toolkit_app, final["job_id"])
+    assert job.state == "completed" and "symlink_problem_lives" in job.result["lives_error"]

@@ -82,3 +82,17 @@ async def test_the_dashboard_counts_problems_per_state_and_tells_their_story(too
     assert re.findall(r'<small class="sl-muted sl-life-story">([^<]*)</small>', fixed) == [
         f"seen 2 times since {stories[0][-10:]} · fixed on {stories[0][-10:]} (replaced and healthy)"]
     assert (await toolkit_client.get("/symlink/lives?state=bogus&page=x", headers={"HX-Request": "true"})).status_code == 200
+
+
+async def test_a_scan_with_a_mount_down_is_marked_on_the_chart(toolkit_client, toolkit_config, media_env):
+    import sqlite3
+
+    await scan(toolkit_client, library=media_env)
+    await scan(toolkit_client, library=media_env)
+    with sqlite3.connect(toolkit_config.data_dir / "toolkit.db") as db:  # as a scan during an outage records it
+        db.execute("UPDATE symlink_scan_trends SET mount_health = 'down' WHERE scan_date = "
+                   "(SELECT max(scan_date) FROM symlink_scan_trends)")
+    groups = chart(await dashboard(toolkit_client)).findall(f"{SVG}g[@class='sl-trend-scan']")
+    assert [g.find(f"{SVG}text[@class='sl-mount-mark']") is not None for g in groups] == [False, True]
+    assert groups[1].find(f"{SVG}title").text.endswith(" · ⚠ a mount was down")
+    assert "⚠" not in groups[0].find(f"{SVG}title").text

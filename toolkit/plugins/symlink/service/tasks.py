@@ -11,6 +11,7 @@ event loop only coordinates.
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -33,6 +34,7 @@ from .lifecycle import after_scan_blocking, record_deletion, searched_links
 from .records import get_scan, set_scan
 from .scans import plan_queued_scan, scan_for_scheduled_job
 
+log = logging.getLogger(__name__)
 PROBLEM_BATCH = 500
 DELETE_CHUNK = 200
 # share of the overall progress bar that phase 1 takes when phase 2 follows
@@ -204,8 +206,10 @@ async def scan_task(ctx: JobContext, *, scan_id: str | None = None, paths: list[
         # kept, before the status says "finished" (whoever waits for it then reads them)
         summary["lives"] = await ctx.run_blocking(after_scan_blocking, toolkit.config.database_url,
                                                   scan_id, status)
-    finally:
-        await set_scan(ctx.sessions, scan_id, status=status)
+    except Exception as exc:  # the scan's own findings stand; the next scan catches up
+        log.exception("scan %s: recording the problems' lives failed", scan_id)
+        summary["lives_error"] = f"{type(exc).__name__}: {exc}"
+    await set_scan(ctx.sessions, scan_id, status=status)
     if result.cancelled:
         raise JobCancelled(summary)
     if scheduled and mode == "real":

@@ -113,7 +113,10 @@ def trend_chart(rows: list) -> dict | None:
                       "h": round(base - y(row.problems_found), 1)},
             "fixed": {"value": row.fixed_problems, "x": round(middle, 1), "y": y(row.fixed_problems),
                       "h": round(base - y(row.fixed_problems), 1)},
-            "rate": None if rate is None else round(rate * 100), "point": point})
+            "rate": None if rate is None else round(rate * 100), "point": point,
+            # a mount down or struggling during the scan: its counts say less
+            "mounts": {"down": _("a mount was down"), "degraded": _("a mount was slow or briefly down")}
+            .get(row.mount_health)})
     last = rows[-1]
     return {**c, "bar": round(bar, 1), "base": base, "plot_right": c["width"] - c["right"], "scans": scans,
             "ticks": [{"value": v, "y": y(v)} for v in range(0, scale_max + 1, step)],
