@@ -69,6 +69,12 @@ EXAMPLES = {
         "ffprobe n’a pas pu lire le fichier : Invalid data found when processing input",
     "ffmpeg could not read the file: moov atom not found": "ffmpeg n’a pas pu lire le fichier : moov atom not found",
     "ffprobe: the container states no duration": "ffprobe : le conteneur n’indique aucune durée",
+    "libav: the container states no duration": "libav : le conteneur n’indique aucune durée",
+    "libav: Invalid data found when processing input": "libav : Invalid data found when processing input",
+    "the PyAV probe timed out after 30s and was killed": "l’analyse PyAV n’a pas fini en 30 s et a été arrêtée",
+    "the probe process died (signal 9)": "le processus d’analyse s’est arrêté (signal 9)",
+    "the PyAV probe process did not start: no memory": "le processus d’analyse PyAV n’a pas démarré : no memory",
+    "the probe process is gone (broken pipe)": "le processus d’analyse a disparu (broken pipe)",
     "nothing decodes at 12.0s of 24.0s: Invalid NAL unit size": "rien ne se décode à 12.0 s sur 24.0 s : Invalid NAL unit size",
     "damaged data at 3.5s: exit 1": "données endommagées à 3.5 s : exit 1",
     "decoding at 1.0s: ffmpeg timed out after 10s and was killed":
