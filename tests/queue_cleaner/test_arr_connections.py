@@ -97,6 +97,13 @@ async def test_keys_are_masked_everywhere_and_dropped_when_the_server_moves(tool
     refused = await toolkit_client.post("/api/symlink/config", json={"radarr_api_key": "has space"})
     assert refused.status_code == 422
     assert set((await refused.get_json())["error"]["fields"]) == {"radarr_api_key"}
+    # a host no URL can hold is the host field's error, and nothing is saved
+    refused = await toolkit_client.post("/api/symlink/config", json={"radarr_host": "radarr lan",
+                                                                      "max_workers": 2})
+    assert (await refused.get_json())["error"]["fields"] == {
+        "radarr_host": "'radarr lan' is not a valid host name or IP address"}
+    config = await (await toolkit_client.get("/api/symlink/config")).get_json()
+    assert (config["radarr_host"], config["max_workers"]) == ("radarr", 6)
 
 
 async def test_an_existing_database_keeps_its_connections(toolkit_config, toolkit_app_factory):

@@ -181,6 +181,11 @@ def server_url(value: str, example: str) -> str:
         raise ValueError(f"give the full address, e.g. {example}")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ValueError("the address takes no query, fragment or credentials")
+    try:
+        ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        if not _HOST_NAME.match(parts.hostname):
+            raise ValueError(f"{parts.hostname!r} is not a valid host name or IP address") from None
     return value
 
 
