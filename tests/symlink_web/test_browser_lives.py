@@ -7,6 +7,8 @@ import datetime
 
 import pytest
 
+from screenshots import PHONE, shoot_part
+
 from .test_browser_reading import scan
 from .test_problem_lives import heal
 
@@ -86,3 +88,8 @@ def test_states_recheck_mark_fixed_and_the_chart(toolkit_server, browser_page, m
     expect(trends.locator(".sl-legend")).to_contain_text("resolution rate")
     box = chart.bounding_box()
     assert box and box["width"] > 300 and box["height"] > 100
+    shoot_part(page.locator("#sl-lives"), "symlink-problem-lives")
+    shoot_part(trends, "symlink-trends")
+    page.set_viewport_size(PHONE)  # on a phone: the chart shrinks, nothing scrolls sideways
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert chart.bounding_box()["width"] < PHONE["width"]
