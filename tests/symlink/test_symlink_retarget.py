@@ -75,6 +75,19 @@ def test_two_equal_candidates_are_told_apart_by_the_folders_they_share_else_noth
     assert proposal.new_target is None and proposal.reason == "2 files named ep1.mkv could be it"
 
 
+def test_on_a_zurg_layout_the_copy_under_the_old_top_folder_is_proposed(tree):
+    """zurg shows a torrent's files under __all__ and under shows/ (or movies/): same name,
+    same size. The link pointed into __all__: its renamed folder there is the proposal."""
+    old = tree.targets / "__all__" / "Show.S01.OLD" / "Show.S01E01.mkv"
+    link = tree.link("Show/Season 1/Show.S01E01.mkv", old)
+    for top in ("__all__", "shows"):
+        tree.file(f"{top}/Show.S01.NEW/Show.S01E01.mkv", 4096)
+    index = build_index([str(tree.targets)], {"Show.S01E01.mkv"})
+    proposal = propose(str(link), str(old), index, size=4096)
+    assert proposal.new_target == str(tree.targets / "__all__" / "Show.S01.NEW" / "Show.S01E01.mkv")
+    assert proposal.candidates == 2
+
+
 def test_a_relative_link_gets_a_relative_new_target(tree):
     old = tree.file("__all__/R.OLD/ep.mkv")
     link = tree.library / "ep.mkv"
@@ -261,7 +274,7 @@ def test_a_library_that_stops_answering_stops_the_moved_mount_plan(tree, monkeyp
     assert plan.stopped == "the library did not answer within 0.2s" and plan.changes == []
 
 
-def test_the_cli_finds_the_moved_files_of_broken_links_and_re_points_them(tree, database_url):
+def test_the_cli_finds_the_moved_files_of_broken_links_and_re_points_them(tree, database_url, monkeypatch):
     import json as jsonlib
 
     from click.testing import CliRunner
@@ -290,3 +303,11 @@ def test_the_cli_finds_the_moved_files_of_broken_links_and_re_points_them(tree, 
     assert os.readlink(link) == str(new) and os.readlink(fine) == str(tree.targets / "fine.mkv")
     assert os.readlink(lost) == str(tree.targets / "__all__" / "Gone" / "lost.mkv")
     assert CliRunner().invoke(symlink_cli, ["retarget", "--find-moved", "--from", "/x"]).exit_code == 2  # one or the other
+
+    # without --root: the media path of the settings
+    os.rename(new.parent, tree.targets / "__all__" / "Show.S01.NEWER")
+    monkeypatch.setenv("TOOLKIT_SYMLINK__MEDIA_PATH", str(tree.library))
+    again = CliRunner(env={"COLUMNS": "400"}).invoke(symlink_cli, ["retarget", "--find-moved", "--apply"],
+                                                     catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    assert os.readlink(link) == str(tree.targets / "__all__" / "Show.S01.NEWER" / "ep1.mkv")

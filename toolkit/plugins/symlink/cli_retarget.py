@@ -19,13 +19,16 @@ FS_TIMEOUT = 10.0
 
 
 def _media_path() -> str:
+    """The media path of the settings (stored, or ``TOOLKIT_SYMLINK__MEDIA_PATH``)."""
     import asyncio
 
-    from toolkit.core.db import database_url
+    from toolkit.api import running_toolkit
 
-    from .service.repair import load_settings
+    async def read() -> str:
+        async with running_toolkit() as toolkit:
+            return (await toolkit.settings.get("symlink")).media_path
 
-    return asyncio.run(load_settings(database_url())).media_path
+    return asyncio.run(read())
 
 
 def _tell_media_servers(paths: list[str]) -> dict:
@@ -64,6 +67,8 @@ def retarget_command(old, new, find_moved_, apply_, root, batch, as_json) -> Non
     from .service.retarget_journal import SqlRetargetJournal
     from .store import open_database
 
+    if not batch and (find_moved_ == bool(old or new) or (not find_moved_ and not (old and new))):
+        raise click.UsageError("give --from and --to, or --find-moved (or --undo BATCH)")
     out = Console()
     root = root or _media_path()
     engine = open_database()
@@ -73,8 +78,6 @@ def retarget_command(old, new, find_moved_, apply_, root, batch, as_json) -> Non
         undone = [o.path for o in outcomes if o.outcome == "undone"]
         _report(out, outcomes, as_json, undone and _tell_media_servers(undone))
         sys.exit(EXIT_ERROR if any(o.outcome == "failed" for o in outcomes) else EXIT_OK)
-    if find_moved_ == bool(old or new) or (not find_moved_ and not (old and new)):
-        raise click.UsageError("give --from and --to, or --find-moved (or --undo BATCH)")
     monitor = MountMonitor(timeout=5.0, known_mounts=SqlMountMemory(engine).known())
     if find_moved_:
         (changes, summary), kind = _plan_find_moved(out, engine, monitor, root, as_json), "proposal"

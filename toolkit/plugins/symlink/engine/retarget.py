@@ -179,20 +179,28 @@ def written_like(link: str, old_target: str, new_absolute: str) -> str:
     return os.path.relpath(new_absolute, os.path.dirname(os.path.abspath(link)))
 
 
-def _shared_tail(a: str, b: str) -> int:
-    """How many trailing path components ``a`` and ``b`` share (the file name included)."""
-    count = 0
-    for x, y in zip(reversed(a.split("/")), reversed(b.split("/"))):
+def _shared(a: str, b: str) -> tuple[int, int]:
+    """How many trailing path components ``a`` and ``b`` share (the file name included,
+    a season folder...), then how many leading ones (zurg shows one file under ``__all__``,
+    ``shows``, ``movies``...: the copy under the old target's own top folder wins)."""
+    a_parts, b_parts = a.split("/"), b.split("/")
+    tail = head = 0
+    for x, y in zip(reversed(a_parts), reversed(b_parts)):
         if x != y:
             break
-        count += 1
-    return count
+        tail += 1
+    for x, y in zip(a_parts, b_parts):
+        if x != y:
+            break
+        head += 1
+    return tail, head
 
 
 def propose(link: str, old_target: str, index: FileIndex, size: int | None = None) -> Proposal:
     """One broken link's proposal from ``index``. Several files of that name (and size)
-    are told apart by the path components they share with the old target (a season
-    folder, say); still a tie, nothing is proposed: the user decides."""
+    are told apart by the path components they share with the old target, at the end (a
+    season folder) then at the start (zurg's ``__all__``): see :func:`_shared`. Still a tie,
+    nothing is proposed: the user decides."""
     absolute = lexical_target(link, old_target)
     name = os.path.basename(absolute)
     found = [(path, found_size) for path, found_size in index.by_name.get(name, []) if path != absolute]
@@ -206,8 +214,8 @@ def propose(link: str, old_target: str, index: FileIndex, size: int | None = Non
     if not found:
         return Proposal(link, old_target, None, f"no file named {name}" + (
             f" (the search stopped early: {index.stopped})" if index.stopped else ""), 0, size)
-    best = max(_shared_tail(path, absolute) for path, _ in found)
-    chosen = [path for path, _ in found if _shared_tail(path, absolute) == best]
+    best = max(_shared(path, absolute) for path, _ in found)
+    chosen = [path for path, _ in found if _shared(path, absolute) == best]
     if len(chosen) > 1:
         return Proposal(link, old_target, None, f"{len(chosen)} files named {name} could be it", len(found), size)
     reason = "same name and size" if size else "same name (the old size is not known)"
