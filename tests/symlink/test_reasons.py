@@ -111,6 +111,12 @@ EXAMPLES = {
         "2 lien(s) n’ont pas pu être vérifiés (INCONNU : leur montage était hors service ou n’a pas répondu) : rien n’a été supprimé",
     "degraded (slow) during the scan": "dégradé (lent) pendant l’analyse",
     "nothing to delete": "rien à supprimer",
+    "invalid scan paths: '/media/TV' is not an existing folder; '../x': '..' is not allowed":
+        "chemins d’analyse invalides : '/media/TV' n’est pas un dossier existant; '../x' : '..' n’est pas permis",
+    "'/etc' is not under the media path /media": "'/etc' n’est pas sous le dossier des médias /media",
+    "'/media/x' leads outside the media path through a symlink":
+        "'/media/x' sort du dossier des médias par un lien symbolique",
+    "empty or invalid path": "chemin vide ou invalide",
 }
 
 

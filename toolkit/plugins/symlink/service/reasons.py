@@ -21,6 +21,7 @@ from toolkit.api import N_, language
 from toolkit.api import gettext as _
 
 NUMBER = r"[\d.]+"
+QUOTED = "'[^']*'|\"[^\"]*\""  # a path as repr() writes it
 # (English shape, French-catalog message); groups named in NESTED are reasons themselves.
 # Outer shapes first: a reason wraps another (": nothing was deleted", "mount X is down: ...").
 SHAPES = [(rf"(?P<reason>.+): nothing was deleted", N_("%(reason)s: nothing was deleted")),
@@ -121,6 +122,15 @@ SHAPES = [(rf"(?P<reason>.+): nothing was deleted", N_("%(reason)s: nothing was 
           (r"(?P<count>\d+) link\(s\) could not be checked \(UNKNOWN: their mount was down or did not answer\)",
            N_("%(count)s link(s) could not be checked (UNKNOWN: their mount was down or did not answer)")),
           (r"nothing to delete", N_("nothing to delete")),
+          # the folders a scan may cover (service.paths), also in a scheduled scan's stored error
+          (r"invalid scan paths: none", N_("invalid scan paths: none")),
+          (r"invalid scan paths: (?P<reason>.+)", N_("invalid scan paths: %(reason)s")),
+          (r"empty or invalid path", N_("empty or invalid path")),
+          (rf"(?P<path>{QUOTED}): '\.\.' is not allowed", N_("%(path)s: '..' is not allowed")),
+          (rf"(?P<path>{QUOTED}) is not under the media path (?P<media>.+)", N_("%(path)s is not under the media path %(media)s")),
+          (rf"(?P<path>{QUOTED}) leads outside the media path through a symlink",
+           N_("%(path)s leads outside the media path through a symlink")),
+          (rf"(?P<path>{QUOTED}) is not an existing folder", N_("%(path)s is not an existing folder")),
           # re-pointing (engine.retarget): proposals, then the re-check before each link changes
           (r"same name and size", N_("same name and size")),
           (r"the mount holding it is down: not searched", N_("the mount holding it is down: not searched")),
@@ -171,6 +181,8 @@ def _translated(reason: str, depth: int = 0) -> str:
                 values = {name: _translated(value, depth + 1) if name in NESTED else ERRNO.sub(_system_error, value)
                           for name, value in match.groupdict().items()}
                 return _(message, **values)
+        if "; " in reason:  # a list of reasons (one per refused folder)
+            return "; ".join(_translated(part, depth + 1) for part in reason.split("; "))
     return ERRNO.sub(_system_error, reason)
 
 

@@ -25,6 +25,7 @@ from .deletions import deletion_summary
 from .directories import expected_links
 from .paths import overlaps, resolve_all
 from .records import get_scan, reconcile_active, set_scan
+from .reasons import reason_text
 
 MODES = ("dry-run", "real")
 
@@ -82,7 +83,7 @@ async def start_scan(tk: Toolkit, data: dict, *, expected_links: int | None = No
     settings = await settings_of(tk)
     resolved, errors = await off_loop(resolve_all, settings.media_path, paths)
     if errors:
-        raise ApiError(400, _("invalid scan paths"), fields=errors)
+        raise ApiError(400, _("invalid scan paths"), fields={k: reason_text(v) for k, v in errors.items()})
     async with _start_lock(tk):
         scan = await _insert_scan(tk, resolved, mode, depth)
         try:
@@ -121,7 +122,7 @@ async def scan_for_scheduled_job(tk: Toolkit, job_id: str, params: dict,
     paths, mode, depth = validate_scan_request(data)
     resolved, errors = await off_loop(resolve_all, settings.media_path, paths)
     if errors:
-        raise ApiError(400, _("invalid scan paths") + ": " + "; ".join(errors.values()))
+        raise ApiError(400, _("invalid scan paths") + ": " + "; ".join(map(reason_text, errors.values())))
     async with _start_lock(tk):
         scan = await _insert_scan(tk, resolved, mode, depth, job_id=job_id,
                                   schedule_name=schedule or "schedule")
