@@ -204,3 +204,27 @@ async def test_a_dead_rclone_mount_stops_the_automatic_deletion(toolkit_app, too
     assert os.path.islink(broken) and os.path.islink(media / "Movie A.mkv")
     guard = next(m for m in inbox.wait_for(2) if m["title"] == "Symlink: automatic deletion stopped")
     assert guard["message"].splitlines()[0] == "a mount was down during the scan: nothing was deleted"
+
+
+async def test_an_unattended_deletion_says_what_plex_was_asked_and_why_its_trash_was_left(
+        toolkit_app, toolkit_client, media_env, inbox):
+    from fakes.mediaserver import FakeMediaServer
+
+    plex = FakeMediaServer("plex", sections={"1": ["/media"]}, trash={"1": 40}).start()
+    try:
+        saved = await toolkit_client.post("/api/toolkit/settings/plex", json={
+            "url": plex.url, "token": plex.token, "empty_trash": True, "empty_trash_max": 5,
+            "path_mappings": [{"toolkit_prefix": str(media_env.media), "arr_prefix": "/media"}]})
+        assert saved.status_code == 200, await saved.get_json()
+        await configure(toolkit_client, inbox, scheduled_deletions=True)
+        await save_schedule(toolkit_client, name="clean-up", mode="real")
+        job, scan, deletion = await run_schedule(toolkit_of_app(toolkit_app), "clean-up")
+        assert deletion.state == "completed" and deletion.result["deleted"] == len(media_env.problems)
+        folders = {p.parent for p in media_env.problems}
+        deleted = next(m for m in inbox.wait_for(2) if "links deleted" in m["title"])
+        assert deleted["message"].splitlines()[2] == (
+            f"Plex: asked to scan {len(folders)} folder(s); trash not emptied: 40 items would be removed from "
+            "the trash, more than the limit of 5: not emptied (check the mounts, then empty it in Plex)")
+        assert plex.trash == {"1": 40} and plex.violations == []
+    finally:
+        plex.stop()

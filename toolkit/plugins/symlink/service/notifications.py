@@ -114,6 +114,26 @@ def _repair_line(repair: dict | None) -> str:
                     commands, policy=repair.get("policy"), items=repair.get("items", 0))
 
 
+def _media_lines(media: dict | None) -> list[str]:
+    """What Jellyfin/Emby/Plex were asked (nothing when none is configured): an unattended
+    deletion is where a user learns that a mount stopped the refresh, or that Plex's trash
+    was left because it held too much."""
+    if not media or media.get("skipped") in ("no media server is configured", "nothing changed"):
+        return []
+    if media.get("skipped"):
+        return [_("Media servers not told: %(reason)s", reason=media["skipped"])]
+    lines = []
+    for server in media.get("servers") or []:
+        line = (_("asked to scan %(n)s folder(s)", n=len(server.get("paths") or [])) if server.get("ok")
+                else server.get("error", ""))
+        trash = server.get("empty_trash")
+        if trash:
+            line += "; " + (_("trash not emptied: %(reason)s", reason=trash["skipped"]) if trash.get("skipped")
+                            else _("trash emptied (%(n)s items)", n=trash.get("emptied", 0)))
+        lines.append(f"{str(server.get('server', '')).capitalize()}: {line}")
+    return lines
+
+
 async def deletion_finished(tk, job) -> None:
     scan_id = job.params.get("scan_id", "")
     link = scan_link(scan_id)
@@ -125,8 +145,8 @@ async def deletion_finished(tk, job) -> None:
     if job.state != "completed" or not (deleted or skipped or failed):
         return
     title = ngettext("Symlink: %(num)d link deleted", "Symlink: %(num)d links deleted", deleted)
-    body = _("%(skipped)s skipped · %(failed)s failed", skipped=skipped, failed=failed) \
-        + f"\n{_repair_line(result.get('repair'))}"
+    body = "\n".join([_("%(skipped)s skipped · %(failed)s failed", skipped=skipped, failed=failed),
+                      _repair_line(result.get("repair")), *_media_lines(result.get("media_servers"))])
     await tk.notifier.send("deleted", title, body, link=link)
 
 
