@@ -139,3 +139,24 @@ def test_flaky_mount_with_rclone_defaults_every_verdict_is_the_truth(user_mount,
     deleted = {Path(d["path"]).name for d in json.loads(report.read_text())["deleted_files"]}
     assert deleted == {name for name, status in truth.items() if status != "OK"}
     assert sorted(os.listdir(tree.library)) == sorted(name for name, status in truth.items() if status == "OK")
+
+
+def test_slow_flaky_mount_at_200ms_per_request_every_verdict_is_the_truth(user_mount, tree, media, tmp_path):
+    """200 ms per request (a far debrid server) with rclone's default flags, files answering
+    500/503 among them: every call is ten times slower than at 20 ms and the failing reads'
+    retries take longer still, yet the scan finishes with every verdict right and calls
+    the mount degraded, never down."""
+    mount, truth = _flaky_library(user_mount, tree, media, healthy=10, latency=0.2)
+    report = tmp_path / "report.json"
+
+    dry = _cli(str(tree.library), "--depth", "full", "--workers", "12", "--json", str(report),
+               data_dir=tmp_path / "data", timeout=400)
+
+    assert dry.returncode == 2, dry.stdout + dry.stderr
+    assert _verdicts(report, truth) == truth, report.read_text()
+    document = json.loads(report.read_text())
+    fuse = next(m for m in document["mounts"] if m["fstype"].startswith("fuse"))
+    assert fuse["was_down"] is False and fuse["errors"] >= 2
+    assert fuse["latency_median_ms"] >= 200  # every answer needed the server
+    assert document["stopped_by"] is None
+    assert document["statistics"]["phase2_unknown"] == 0 and document["statistics"]["phase1_unknown"] == 0
