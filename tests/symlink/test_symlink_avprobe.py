@@ -165,3 +165,22 @@ def test_workers_started_ahead_serve_concurrent_probes(media):
             verdicts = list(pool.map(lambda n: prober.probe(str(media[n]), timeout=15).verdict, names))
         assert verdicts == ["OK", "CORRUPTED", "OK"] * 4
         assert prober.started == 3
+
+
+def test_workers_start_with_the_first_file_to_probe_and_not_on_a_cached_rescan(tree, media, engine, monkeypatch):
+    from toolkit.plugins.symlink.store import SqlVerdictStore
+
+    starts = []
+    real_start = AvProber.start
+    monkeypatch.setattr(AvProber, "start", lambda self, count: (starts.append(count), real_start(self, count)))
+    for name in ("ok.mkv", "ok.mp3", "random.mkv"):
+        tree.link(name, media[name])
+    store = SqlVerdictStore(engine)
+    options = dict(paths=[str(tree.library)], depth="full", workers=2, prober="av")
+
+    first = run_scan(ScanOptions(**options), verdict_store=store)
+    second = run_scan(ScanOptions(**options), verdict_store=store)
+
+    assert first.statistics["phase2_probed"] == 3 and first.statistics["phase2_corrupted"] == 1
+    assert second.statistics["skipped_cached"] == 3 and second.statistics["phase2_corrupted"] == 1
+    assert starts == [2]  # the first scan's; the re-scan had nothing to probe

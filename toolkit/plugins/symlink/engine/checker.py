@@ -98,12 +98,16 @@ def run_scan(
         if not health.healthy and any(is_under(p, health.mount_point) for p in options.paths):
             result.stopped_reason = f"the scanned path's mount {health.mount_point} is down: {health.reason}"
 
-    spool = Spool() if options.depth != "basic" else None
-    av_prober = None
-    if options.depth == "full" and options.prober == "av" and result.stopped_reason is None:
-        # started now: their start-up (~0.1 s of CPU each) overlaps phase 1's waits on the mount
-        av_prober = AvProber()
-        av_prober.start_in_background(options.probe_workers or options.workers)
+    av_prober = AvProber() if options.depth == "full" and options.prober == "av" else None
+
+    def phase2_ahead() -> None:
+        # the PyAV workers start when phase 1 finds the first file to probe (none on a
+        # re-scan answered by the verdict cache): their start-up (~0.1 s of CPU each)
+        # overlaps phase 1's waits on the mount instead of adding to phase 2
+        if av_prober is not None:
+            av_prober.start_in_background(options.probe_workers or options.workers)
+
+    spool = Spool(on_first=phase2_ahead) if options.depth != "basic" else None
     scan = ScanContext(options, monitor, result, reporter, on_problem, should_abort, verdict_store, spool, av_prober)
     try:
         if result.stopped_reason is None:

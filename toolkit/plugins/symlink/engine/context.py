@@ -22,18 +22,22 @@ _PROGRESS_INTERVAL = 0.5
 class Spool:
     """Phase-2 candidates on disk, not in memory (NUL separated: names may hold newlines)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_first: Callable[[], None] | None = None) -> None:
         self.file = tempfile.TemporaryFile()
         self.count = 0
         self.lock = threading.Lock()  # phase 1 adds from two threads (see QuickLocalPool)
+        self.on_first = on_first  # called once, when the first candidate comes (phase 2 will run)
 
     def add(self, path: str) -> None:
         self.add_many([path])
 
     def add_many(self, paths: list[str]) -> None:
         with self.lock:
+            first = self.count == 0 and bool(paths)
             self.file.write(b"".join(os.fsencode(path) + b"\0" for path in paths))
             self.count += len(paths)
+        if first and self.on_first is not None:
+            self.on_first()
 
     def __iter__(self) -> Iterator[str]:
         self.file.flush()
