@@ -12,16 +12,22 @@ every other module of the toolkit is private and may change. What is here:
   in a task (:func:`toolkit_of`), the ``toolkit`` argument of the startup, shutdown and
   job-finished hooks, or :func:`running_toolkit` in a command-line run;
 - the web: :func:`json_body`, the route decorators :func:`body`, :func:`query`,
-  :func:`declares`, :class:`PluginError` (answered as an HTTP error);
+  :func:`declares` and request-model field types (:data:`Name`, :data:`Note`,
+  :data:`PathText`, :class:`AnyObject`), :class:`PluginError` (answered as an HTTP error);
 - jobs: :class:`JobContext`, :class:`JobView`, :class:`JobCancelled`, :class:`JobConflict`,
-  :class:`InvalidParams`;
+  :class:`InvalidParams`, :func:`find_job`; schedules: :func:`normalise_cron`,
+  :class:`ScheduleError`; blocking code in a thread: :func:`create_engine_sync`;
 - settings: :data:`MASK`, :func:`public_settings`, :func:`field_errors`,
   :class:`SettingsError`;
 - Sonarr/Radarr/Lidarr: :func:`arr_connections`, :func:`arr_client`, the connection and
   error types, :class:`ArrSettings` (the host's ``sonarr``/``radarr``/``lidarr`` settings
-  namespaces where the user keeps them); mounts: :func:`mounts_down`;
+  namespaces where the user keeps them); their repair after links were removed (:func:`repair_after_cleanup`,
+  :class:`ArrService`, :class:`RemovedLink`, :class:`RepairSettings`, :class:`PathMapper`,
+  :class:`PathMapping`); found through Docker (:func:`detect_docker_services`,
+  :class:`DockerUnavailable`); mounts: :func:`mounts_down`;
+- notifications: the host's settings namespace :data:`NOTIFY_NAMESPACE`;
 - Jellyfin/Emby/Plex: :func:`refresh_media_servers` (scan exactly the changed folders);
-- English and French: :func:`gettext` (import it as ``_``) and :func:`N_`; templates have
+- English and French: :func:`gettext` (import it as ``_``), :func:`ngettext` and :func:`N_`; templates have
   ``_()`` (see ``scripts/translations``);
 - :func:`upgrade_database` for a plugin's command line, :func:`database_url`, :func:`lazy_command` to register
   one that is imported only when it runs; :func:`utcnow`.
@@ -51,6 +57,15 @@ if TYPE_CHECKING:  # the same names, imported on first use (see _LAZY)
                                                 RadarrConnection, ServiceKind, SonarrConnection)
     from toolkit.core.settings import MASK, SettingsError, field_errors
     from toolkit.core.settings import public as public_settings
+    from toolkit.core.db import create_engine_sync
+    from toolkit.core.notify import NAMESPACE as NOTIFY_NAMESPACE
+    from toolkit.core.schedule import ScheduleError, normalise_cron
+    from toolkit.core.services.pathmap import PathMapper, PathMapping
+    from toolkit.core.services.settings import RepairSettings
+    from toolkit.core.services.repair import ArrService, RemovedLink, repair_after_cleanup
+    from toolkit.core.services.errors import DockerUnavailable
+    from toolkit.core.services.docker_detect import detect_services as detect_docker_services
+    from toolkit.web.validation import AnyObject, Name, Note, PathText
 
 # Importing this module (every plugin's plugin.py does, and the command line loads every
 # plugin) must stay cheap: SQLAlchemy, httpx, pydantic and alembic behind these names cost
@@ -72,6 +87,19 @@ _LAZY: dict[str, tuple[str, str]] = {
                     "ServiceKind", "SonarrConnection")},
     **{name: ("toolkit.core.settings", name) for name in ("MASK", "SettingsError", "field_errors")},
     "public_settings": ("toolkit.core.settings", "public"),
+    "create_engine_sync": ("toolkit.core.db", "create_engine_sync"),
+    "ScheduleError": ("toolkit.core.schedule", "ScheduleError"),
+    "normalise_cron": ("toolkit.core.schedule", "normalise_cron"),
+    "NOTIFY_NAMESPACE": ("toolkit.core.notify", "NAMESPACE"),
+    "PathMapping": ("toolkit.core.services.pathmap", "PathMapping"),
+    "PathMapper": ("toolkit.core.services.pathmap", "PathMapper"),
+    "RepairSettings": ("toolkit.core.services.settings", "RepairSettings"),
+    **{name: ("toolkit.core.services.repair", name)
+       for name in ("ArrService", "RemovedLink", "repair_after_cleanup")},
+    "DockerUnavailable": ("toolkit.core.services.errors", "DockerUnavailable"),
+    "detect_docker_services": ("toolkit.core.services.docker_detect", "detect_services"),
+    # request-model field types (the web layer's; a route's models use them)
+    **{name: ("toolkit.web.validation", name) for name in ("AnyObject", "Name", "Note", "PathText")},
 }
 
 
@@ -90,14 +118,18 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "ArrClient", "ArrConnection", "ArrSettings", "CommandState", "InvalidParams", "JobCancelled",
-    "JobConflict", "JobContext", "JobView", "LidarrConnection", "MASK", "MAX_ID", "MOUNTS_SERVICE", "MenuLink",
-    "Models", "N_", "PluginError", "RadarrConnection", "Schedule", "ServiceError", "ServiceKind",
-    "ServiceUnreachable", "SettingsError", "SettingsSchema", "SonarrConnection", "Task",
-    "Toolkit", "UTCDateTime", "arr_client", "arr_connections", "body", "current_toolkit",
-    "database_url", "declares", "field_errors", "gettext", "hookimpl", "json_body", "language", "lazy_command",
-    "mounts_down", "new_metadata",
-    "public_settings", "query", "refresh_media_servers", "running_toolkit", "toolkit_of", "upgrade_database", "utcnow",
+    "AnyObject", "ArrClient", "ArrConnection", "ArrService", "ArrSettings", "CommandState",
+    "DockerUnavailable", "InvalidParams", "JobCancelled", "JobConflict", "JobContext",
+    "JobView", "LidarrConnection", "MASK", "MAX_ID", "MOUNTS_SERVICE", "MenuLink", "Models",
+    "NOTIFY_NAMESPACE", "N_", "Name", "Note", "PathMapper", "PathMapping", "PathText",
+    "PluginError", "RadarrConnection", "RemovedLink", "RepairSettings", "Schedule",
+    "ScheduleError", "ServiceError", "ServiceKind", "ServiceUnreachable", "SettingsError",
+    "SettingsSchema", "SonarrConnection", "Task", "Toolkit", "UTCDateTime", "arr_client",
+    "arr_connections", "body", "create_engine_sync", "current_toolkit", "database_url",
+    "declares", "detect_docker_services", "field_errors", "find_job", "gettext", "hookimpl",
+    "json_body", "language", "lazy_command", "mounts_down", "new_metadata", "ngettext",
+    "normalise_cron", "public_settings", "query", "refresh_media_servers",
+    "repair_after_cleanup", "running_toolkit", "toolkit_of", "upgrade_database", "utcnow",
 ]
 
 #: ``toolkit.services[MOUNTS_SERVICE]``: published by a plugin that watches mounts (the
@@ -129,6 +161,14 @@ def language() -> str:
     return current_language()
 
 
+def ngettext(singular: str, plural: str, num: int, **values: Any) -> str:
+    """:func:`gettext` for a count: ``singular`` or ``plural`` as the language wants for
+    ``num``, with ``%(num)d`` and the ``values`` placeholders filled."""
+    from toolkit.core.i18n import ngettext as translate
+
+    return translate(singular, plural, num, **values)
+
+
 def N_(message: str) -> str:
     """Marks a string for the catalog where it is made (a constant, a validator); translate
     it with :func:`gettext` where it is shown."""
@@ -138,6 +178,18 @@ def N_(message: str) -> str:
 def toolkit_of(ctx: JobContext) -> Toolkit:
     """The running toolkit, from inside a task."""
     return ctx.services["toolkit"]
+
+
+async def find_job(toolkit: Toolkit, job_id: str | None) -> JobView | None:
+    """The job's view, or ``None`` when there is no such job (never given, or pruned)."""
+    from toolkit.core.jobs import JobNotFound
+
+    if not job_id:
+        return None
+    try:
+        return await toolkit.runner.get(job_id)
+    except JobNotFound:
+        return None
 
 
 async def json_body(*, optional: bool = False) -> dict:

@@ -32,6 +32,8 @@ PRESETS = {"hourly": "0 * * * *", "daily": "0 3 * * *", "weekly": "0 3 * * 0"}
 
 
 class ScheduleError(ValueError):
+    """A schedule or cron expression refused: ``fields`` maps each wrong field to its message."""
+
     def __init__(self, fields: dict[str, str]):
         self.fields = fields
         super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))

@@ -221,7 +221,7 @@ def _repair(console: Console, removed: list[tuple[str, str]], abort) -> dict | N
                               transient=True) as bar:
                 task = bar.add_task("asking Sonarr/Radarr to repair", total=None)
                 return await repair_after_deletion(
-                    settings, removed, connections=connections, http=toolkit.http, should_abort=abort,
+                    toolkit, settings, removed, connections=connections, should_abort=abort,
                     on_progress=lambda done, total, message: bar.update(task, description=f"repair: {message}"))
 
     try:

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from toolkit.core.db import new_metadata
+from toolkit.api import new_metadata
 
 
 class Base(DeclarativeBase):

@@ -1,15 +1,10 @@
 """Hook implementations of the built-in symlink plugin (registered like any third party)."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from toolkit import hookimpl
-from toolkit.api import lazy_command
-from toolkit.core.hookspecs import MenuLink, Models, SettingsSchema
+from toolkit.api import MenuLink, SettingsSchema, hookimpl, lazy_command
 
 PLUGIN_NAME = "symlink"
 COMMAND_HELP = "Find and clean up broken or damaged media symlinks."
-MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "versions"
 
 
 @hookimpl
@@ -20,9 +15,9 @@ def toolkit_menu_links():
 @hookimpl
 def toolkit_register_models():
     from . import history  # noqa: F401  (declares the web tables on the plugin's metadata)
-    from .models import metadata
+    from .schema import symlink_models  # the one place naming the migrations folder
 
-    return Models(metadata=metadata, migrations=MIGRATIONS)
+    return symlink_models()
 
 
 @hookimpl

@@ -27,10 +27,19 @@ def ensure_schema(url: str) -> str:
     if not _schema_is_current(url):
         from toolkit.core.migrate import upgrade_heads
 
-        from .store import symlink_models
-
         upgrade_heads(url, [symlink_models()])
     return url
+
+
+def symlink_models():
+    """The plugin's tables and its alembic branch (what ``toolkit_register_models`` returns).
+    Here, next to :data:`MIGRATIONS`, so that neither this module nor ``store`` imports the
+    other both ways; SQLAlchemy is imported only when it is called."""
+    from toolkit.api import Models
+
+    from .models import metadata
+
+    return Models(metadata=metadata, migrations=MIGRATIONS)
 
 
 def utcnow() -> datetime:

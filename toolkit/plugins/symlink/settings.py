@@ -11,9 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from toolkit.web.i18n import N_  # marked for the catalog; the page shows them translated
+from toolkit.api import N_  # marked for the catalog; the page shows them translated
 
-from toolkit.core.services.pathmap import PathMapping
+from toolkit.api import PathMapping
 
 DEFAULT_MEDIA_PATH = "/app/medias"
 

@@ -15,15 +15,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from toolkit.core.db import create_engine_sync, database_url
-from toolkit.core.hookspecs import Models
 
 from .engine.probe import ProbeVerdict
-from .models import SymlinkDeletion, SymlinkVerdict, metadata
-from .schema import MIGRATIONS, ensure_schema, utcnow
-
-
-def symlink_models() -> Models:
-    return Models(metadata=metadata, migrations=MIGRATIONS)
+from .models import SymlinkDeletion, SymlinkVerdict
+from .schema import ensure_schema, utcnow
 
 
 def open_database(url: str | None = None) -> Engine:

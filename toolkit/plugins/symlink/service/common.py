@@ -1,13 +1,10 @@
 """What every part of the symlink service layer shares: the plugin's settings, blocking
-filesystem work off the event loop, a job looked up without failing, and id checks."""
+filesystem work off the event loop, and id checks."""
 from __future__ import annotations
 
 import asyncio
 
-from toolkit.core.db import MAX_ID
-from toolkit.core.jobs import JobNotFound
-from toolkit.core.runtime import Toolkit
-from toolkit.web.errors import ApiError
+from toolkit.api import MAX_ID, PluginError, Toolkit
 from toolkit.api import gettext as _
 
 from ..settings import SymlinkOwnSettings
@@ -27,16 +24,7 @@ async def off_loop(fn, *args, timeout: float = FS_TIMEOUT):
     try:
         return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout)
     except asyncio.TimeoutError:
-        raise ApiError(503, _("the filesystem did not answer within %(seconds)s s", seconds=f"{timeout:g}")) from None
-
-
-async def job_or_none(tk: Toolkit, job_id: str | None):
-    if not job_id:
-        return None
-    try:
-        return await tk.runner.get(job_id)
-    except JobNotFound:
-        return None
+        raise PluginError(503, _("the filesystem did not answer within %(seconds)s s", seconds=f"{timeout:g}")) from None
 
 
 def is_id(value: object) -> bool:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from toolkit.core.runtime import Toolkit
-from toolkit.core.settings import MASK, SettingsError, field_errors, public
+from toolkit.api import MASK, SettingsError, Toolkit, field_errors, public_settings
 
 from ..settings import SymlinkSettings, check_media_path
 from . import arr_fields
@@ -49,5 +48,5 @@ async def config_body(tk: Toolkit, settings=None) -> dict:
         await tk.settings.ensure_defaults(NAMESPACE)
         settings = await arr_fields.load(tk)
     variables = arr_fields.env_variables(tk)
-    return {**public(settings), "overridden_by_env": sorted(variables), "env_variables": variables,
+    return {**public_settings(settings), "overridden_by_env": sorted(variables), "env_variables": variables,
             "media_path_problem": await off_loop(check_media_path, settings.media_path)}

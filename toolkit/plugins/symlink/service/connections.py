@@ -6,10 +6,9 @@ import asyncio
 
 from pydantic import ValidationError
 
-from toolkit.core.runtime import Toolkit
-from toolkit.core.settings import field_errors
-from toolkit.web.errors import ApiError
-from toolkit.web.i18n import gettext as _
+from toolkit.api import (DockerUnavailable, PluginError, ServiceError, Toolkit, arr_client,
+                         detect_docker_services, field_errors)
+from toolkit.api import gettext as _
 
 from . import arr_fields
 from .config import save_config
@@ -18,8 +17,6 @@ from .config import save_config
 async def test_services(tk: Toolkit, which: list[str]) -> dict:
     """Test the enabled (or named) Sonarr/Radarr connections with the services layer:
     each answer says the version found, or why it failed."""
-    from toolkit.core.services import ServiceError, client_for
-
     settings = await arr_fields.load(tk)
     results = {}
     for kind in ("sonarr", "radarr"):
@@ -33,7 +30,7 @@ async def test_services(tk: Toolkit, which: list[str]) -> dict:
             continue
         try:
             connection = (await tk.settings.get(kind)).connection(timeout=10)
-            async with client_for(connection, http=tk.http) as client:
+            async with arr_client(tk, connection) as client:
                 results[kind] = (await client.test_connection()).to_dict()
         except ServiceError as exc:
             results[kind] = {"ok": False, **exc.to_dict()}
@@ -48,15 +45,12 @@ async def test_services(tk: Toolkit, which: list[str]) -> dict:
 async def detect_services() -> dict:
     """Proposals for Sonarr/Radarr found through Docker (keys masked); 503 with a clear
     message when Docker cannot be reached."""
-    from toolkit.core.services import DockerUnavailable
-    from toolkit.core.services.docker_detect import detect_services as detect
-
     try:
-        result = await asyncio.wait_for(asyncio.to_thread(detect), 30)
+        result = await asyncio.wait_for(asyncio.to_thread(detect_docker_services), 30)
     except DockerUnavailable as exc:
-        raise ApiError(503, str(exc), code="docker_unavailable") from None
+        raise PluginError(503, str(exc), code="docker_unavailable") from None
     except asyncio.TimeoutError:
-        raise ApiError(503, _("Docker did not answer within 30 s"), code="docker_unavailable") from None
+        raise PluginError(503, _("Docker did not answer within 30 s"), code="docker_unavailable") from None
     body = result.to_dict()
     body["proposals"] = [p for p in body["proposals"] if p["kind"] in ("sonarr", "radarr")]
     return body
@@ -65,20 +59,17 @@ async def detect_services() -> dict:
 async def apply_detected(tk: Toolkit, container_id: str):
     """Save the connection Docker detection proposes for one container (detected again
     now, so the API key never travels through the browser)."""
-    from toolkit.core.services import DockerUnavailable
-    from toolkit.core.services.docker_detect import detect_services as detect
-
     if not isinstance(container_id, str) or not container_id:
-        raise ApiError(400, _("give the container_id of a detected service"))
+        raise PluginError(400, _("give the container_id of a detected service"))
     try:
-        result = await asyncio.wait_for(asyncio.to_thread(detect), 30)
+        result = await asyncio.wait_for(asyncio.to_thread(detect_docker_services), 30)
     except (DockerUnavailable, asyncio.TimeoutError) as exc:
-        raise ApiError(503, str(exc) or _("Docker did not answer"), code="docker_unavailable") from None
+        raise PluginError(503, str(exc) or _("Docker did not answer"), code="docker_unavailable") from None
     # the full id only: a prefix could pick another container, and give it this one's key
     proposal = next((p for p in result.proposals if p.container_id == container_id
                      and p.kind.value in ("sonarr", "radarr")), None)
     if proposal is None or not proposal.host:
-        raise ApiError(404, _("no usable Sonarr/Radarr proposal for container %(id)s", id=container_id))
+        raise PluginError(404, _("no usable Sonarr/Radarr proposal for container %(id)s", id=container_id))
     kind = proposal.kind.value
     changes: dict = {f"{kind}_enabled": True, f"{kind}_host": proposal.host}
     if proposal.port:

@@ -10,17 +10,15 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from toolkit.api import refresh_media_servers
-from toolkit.core.runtime import Toolkit
-from toolkit.web.errors import ApiError
-from toolkit.web.i18n import gettext as _
+from toolkit.api import PluginError, Toolkit, create_engine_sync, find_job, refresh_media_servers
+from toolkit.api import gettext as _
 
 from ..engine.checker import DELETABLE_STATUSES, UNKNOWN
 from ..engine.deletion import deletion_guard
 from ..history import SymlinkProblem, SymlinkScan
 from ..models import SymlinkDeletion
 from ..settings import SymlinkOwnSettings
-from .common import is_id, job_or_none, settings_of
+from .common import is_id, settings_of
 from .lifecycle import record_many
 from .records import get_scan, set_scan
 from .reasons import reason_text
@@ -84,7 +82,7 @@ async def deletion_summary(tk: Toolkit, scan: SymlinkScan) -> dict:
             select(SymlinkProblem.outcome, func.count()).where(
                 SymlinkProblem.scan_id == scan.id, SymlinkProblem.outcome.is_not(None))
             .group_by(SymlinkProblem.outcome))).all())
-    job = await job_or_none(tk, scan.deletion_job_id)
+    job = await find_job(tk, scan.deletion_job_id)
     return {"allowed": _why_not_deletable(scan) is None, "blocked_reason": _why_not_deletable(scan),
             "count": count, "token": token,
             "needs_override": not guard.allowed, "guard_reason": guard.reason,
@@ -97,35 +95,35 @@ async def confirm_delete(tk: Toolkit, scan_id: str, data: dict) -> dict:
     scan = await get_scan(tk, scan_id)
     why_not = _why_not_deletable(scan)
     if why_not:
-        raise ApiError(409, why_not, code="not_deletable")
+        raise PluginError(409, why_not, code="not_deletable")
     override = data.get("override") is True
     token: str | None = None
     if data.get("all") is True:
         count, token = await _deletable_set(tk, scan_id)
         if data.get("token") != token:
-            raise ApiError(409, _("the results changed since this list was shown: review it again"),
+            raise PluginError(409, _("the results changed since this list was shown: review it again"),
                            code="stale_selection")
         chosen: list[int] | None = None
     else:
         ids = data.get("ids")
         if not isinstance(ids, list) or not ids or not all(is_id(i) for i in ids):
-            raise ApiError(400, _("give 'ids' (a list of problem ids) or 'all': true with its token"))
+            raise PluginError(400, _("give 'ids' (a list of problem ids) or 'all': true with its token"))
         if len(ids) > MAX_SELECTION:
-            raise ApiError(400, _("select at most %(n)s items, or delete all with the token", n=MAX_SELECTION))
+            raise PluginError(400, _("select at most %(n)s items, or delete all with the token", n=MAX_SELECTION))
         stale = sorted(set(ids) - await _deletable_among(tk, scan_id, ids))
         if stale:
-            raise ApiError(409, _("%(n)s selected item(s) are not deletable results of this scan (already "
+            raise PluginError(409, _("%(n)s selected item(s) are not deletable results of this scan (already "
                                  "handled, ignored, or from another scan)", n=len(stale)),
                            code="stale_selection", ids=stale[:50])
         chosen = sorted(set(ids))
         count, token = await _deletable_set(tk, scan_id, chosen)
     if count == 0:
-        raise ApiError(409, _("nothing to delete in this scan"), code="nothing_to_delete")
+        raise PluginError(409, _("nothing to delete in this scan"), code="nothing_to_delete")
     settings = await settings_of(tk)
     guard = deletion_guard(count, scan.total_analyzed or 0, max_count=settings.max_deletions,
                            max_share=settings.max_deletion_share, override=override)
     if not guard.allowed:
-        raise ApiError(409, _("%(reason)s: confirm with the override to go ahead", reason=reason_text(guard.reason)),
+        raise PluginError(409, _("%(reason)s: confirm with the override to go ahead", reason=reason_text(guard.reason)),
                        code="mass_deletion")
     job = await _enqueue_deletion(tk, scan, settings, chosen, token, override=override)
     return {"scan_id": scan_id, "job_id": job.id, "count": count, "override": guard.reason}
@@ -135,17 +133,17 @@ async def check_deletion_allowed(tk: Toolkit, scan_id: str, problem_ids: list[in
                                  override: bool) -> None:
     """What the ``symlink:delete`` task checks when it starts, however it was started: a
     completed real-mode scan with no mount down, within the mass-deletion guard (unless
-    the person passed it). Raises :class:`ApiError`; nothing is deleted then."""
+    the person passed it). Raises :class:`PluginError`; nothing is deleted then."""
     scan = await get_scan(tk, scan_id)
     why_not = _why_not_deletable(scan)
     if why_not:
-        raise ApiError(409, _("%(reason)s: nothing was deleted", reason=why_not), code="not_deletable")
+        raise PluginError(409, _("%(reason)s: nothing was deleted", reason=why_not), code="not_deletable")
     count, _token = await _deletable_set(tk, scan_id, problem_ids)
     settings = await settings_of(tk)
     guard = deletion_guard(count, scan.total_analyzed or 0, max_count=settings.max_deletions,
                            max_share=settings.max_deletion_share, override=override)
     if not guard.allowed:
-        raise ApiError(409, _("%(reason)s: nothing was deleted", reason=reason_text(guard.reason)), code="mass_deletion")
+        raise PluginError(409, _("%(reason)s: nothing was deleted", reason=reason_text(guard.reason)), code="mass_deletion")
 
 
 async def _enqueue_deletion(tk: Toolkit, scan: SymlinkScan, settings: SymlinkOwnSettings,
@@ -222,8 +220,6 @@ async def deletions_page(tk: Toolkit, *, state: str | None = "deleted", page: in
 
 def _restore_blocking(database_url: str, journal_ids: list[int] | None, scan_id: str | None,
                       media_path: str):
-    from toolkit.core.db import create_engine_sync
-
     from ..engine.deletion import restore
     from ..store import DeletionJournal
 
@@ -238,9 +234,9 @@ async def restore_deleted(tk: Toolkit, data: dict) -> dict:
     ids, scan_id = data.get("journal_ids"), data.get("scan_id")
     if ids is not None and (not isinstance(ids, list) or not ids
                             or not all(is_id(i) for i in ids)):
-        raise ApiError(400, _("journal_ids must be a non-empty list of integers"))
+        raise PluginError(400, _("journal_ids must be a non-empty list of integers"))
     if not ids and not (isinstance(scan_id, str) and scan_id):
-        raise ApiError(400, _("give journal_ids or a scan_id to restore"))
+        raise PluginError(400, _("give journal_ids or a scan_id to restore"))
     outcomes = await asyncio.to_thread(_restore_blocking, tk.config.database_url, ids,
                                        None if ids else scan_id, (await settings_of(tk)).media_path)
     restored = [o.journal_id for o in outcomes if o.outcome == "restored"]

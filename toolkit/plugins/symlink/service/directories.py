@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 
-from toolkit.core.runtime import Toolkit
-from toolkit.web.errors import ApiError
+from toolkit.api import PluginError, Toolkit
 from toolkit.api import gettext as _
 
 from ..engine.directories import LinkCounter, list_subdirs, node
@@ -28,15 +27,15 @@ async def directory_level(tk: Toolkit, relative: str) -> dict:
     media = settings.media_path
     problem = await off_loop(check_media_path, media)
     if problem:
-        raise ApiError(404, _("media path %(path)s: %(problem)s", path=media, problem=_(problem)), code="media_path")
+        raise PluginError(404, _("media path %(path)s: %(problem)s", path=media, problem=_(problem)), code="media_path")
     try:
         path = await off_loop(resolve_under_media, media, relative or media)
     except ValueError as exc:
-        raise ApiError(400, str(exc)) from None
+        raise PluginError(400, str(exc)) from None
     try:
         names, truncated = await off_loop(list_subdirs, path)
     except OSError as exc:
-        raise ApiError(404, _("cannot list %(path)s: %(error)s", path=path, error=exc.strerror or exc)) from None
+        raise PluginError(404, _("cannot list %(path)s: %(error)s", path=path, error=exc.strerror or exc)) from None
     counter = link_counter(tk)
     body = node(counter, media, path)
     body["subdirs"] = [node(counter, media, os.path.join(path, name)) for name in names]

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import DateTime, bindparam, func, insert, or_, select, true, update
 from sqlalchemy.engine import Connection
 
-from toolkit.core.db import create_engine_sync
+from toolkit.api import create_engine_sync
 
 from ..history import (ACTIVE_SCAN_STATES, LIFE_STATES, OPEN_STATES, SymlinkProblem,
                        SymlinkProblemLife as Life, SymlinkScan, SymlinkScanTrend as Trend, utcnow)

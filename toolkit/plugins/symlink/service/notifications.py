@@ -16,7 +16,7 @@ import logging
 
 from sqlalchemy import func, select
 
-from toolkit.web.i18n import gettext as _, ngettext
+from toolkit.api import gettext as _, ngettext
 
 from ..history import SymlinkProblem, SymlinkScan
 from .reasons import reason_text
@@ -27,7 +27,7 @@ MAX_PATHS_SHOWN = 2
 
 def _error_text(job) -> str:
     """The job's error as users should read it (a refused request is not a Python crash)."""
-    return reason_text((job.error or _("unknown error")).removeprefix("ApiError: "))
+    return reason_text((job.error or _("unknown error")).removeprefix("PluginError: "))
 
 
 def scan_link(scan_id: str) -> str:

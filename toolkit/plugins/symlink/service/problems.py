@@ -6,8 +6,7 @@ import os
 
 from sqlalchemy import func, select, update
 
-from toolkit.core.runtime import Toolkit
-from toolkit.web.errors import ApiError
+from toolkit.api import PluginError, Toolkit
 from toolkit.api import gettext as _
 
 from ..history import SymlinkIgnore, SymlinkProblem, utcnow
@@ -27,7 +26,7 @@ def parse_page(args) -> tuple[int, int]:
         page = min(max(int(args.get("page", 1)), 1), MAX_PAGE)
         per_page = min(max(int(args.get("per_page", 50)), 1), MAX_PER_PAGE)
     except (TypeError, ValueError):
-        raise ApiError(400, _("page and per_page must be integers")) from None
+        raise PluginError(400, _("page and per_page must be integers")) from None
     return page, per_page
 
 
@@ -43,10 +42,10 @@ async def problems_page(tk: Toolkit, scan_id: str, *, status: str | None = None,
         statuses = [s.strip().upper() for s in status.split(",") if s.strip()]
         bad = [s for s in statuses if s not in PROBLEM_FILTERS]
         if bad:
-            raise ApiError(400, _("unknown status %(bad)s; use %(known)s", bad=", ".join(bad), known=", ".join(PROBLEM_FILTERS)))
+            raise PluginError(400, _("unknown status %(bad)s; use %(known)s", bad=", ".join(bad), known=", ".join(PROBLEM_FILTERS)))
         conditions.append(SymlinkProblem.status.in_(statuses))
     if ignored not in ("exclude", "include", "only"):
-        raise ApiError(400, _("ignored must be exclude, include or only"))
+        raise PluginError(400, _("ignored must be exclude, include or only"))
     if ignored != "include":
         conditions.append(SymlinkProblem.ignored.is_(ignored == "only"))
     if outcome:
@@ -73,19 +72,19 @@ async def problems_page(tk: Toolkit, scan_id: str, *, status: str | None = None,
 async def ignore_path(tk: Toolkit, *, path: str | None = None, problem_id: int | None = None,
                       note: str | None = None) -> dict:
     if problem_id is not None and not is_id(problem_id):
-        raise ApiError(404, _("no problem %(id)s", id=problem_id))
+        raise PluginError(404, _("no problem %(id)s", id=problem_id))
     if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE):
-        raise ApiError(422, _("the note must be text of at most %(n)s characters", n=MAX_NOTE),
+        raise PluginError(422, _("the note must be text of at most %(n)s characters", n=MAX_NOTE),
                        fields={"note": f"at most {MAX_NOTE} characters"})
     async with tk.sessions() as session:
         status = None
         if problem_id is not None:
             problem = await session.get(SymlinkProblem, problem_id)
             if problem is None:
-                raise ApiError(404, _("no problem %(id)s", id=problem_id))
+                raise PluginError(404, _("no problem %(id)s", id=problem_id))
             path, status = problem.path, problem.status
         if not path or not isinstance(path, str) or not os.path.isabs(path):
-            raise ApiError(400, _("give a problem_id or an absolute path to ignore"))
+            raise PluginError(400, _("give a problem_id or an absolute path to ignore"))
         existing = (await session.execute(select(SymlinkIgnore).where(
             SymlinkIgnore.path == path))).scalar_one_or_none()
         if existing is None:
@@ -102,7 +101,7 @@ async def unignore(tk: Toolkit, ignore_id: int) -> dict:
     async with tk.sessions() as session:
         row = await session.get(SymlinkIgnore, ignore_id)
         if row is None:
-            raise ApiError(404, _("no ignored path %(id)s", id=ignore_id))
+            raise PluginError(404, _("no ignored path %(id)s", id=ignore_id))
         await session.delete(row)
         await session.execute(update(SymlinkProblem).where(SymlinkProblem.path == row.path)
                               .values(ignored=False))
@@ -116,11 +115,11 @@ async def unignore_problem(tk: Toolkit, problem_id: int) -> dict:
     async with tk.sessions() as session:
         problem = await session.get(SymlinkProblem, problem_id)
         if problem is None:
-            raise ApiError(404, _("no problem %(id)s", id=problem_id))
+            raise PluginError(404, _("no problem %(id)s", id=problem_id))
         ignore_id = (await session.execute(select(SymlinkIgnore.id).where(
             SymlinkIgnore.path == problem.path))).scalar_one_or_none()
     if ignore_id is None:
-        raise ApiError(404, _("%(path)s is not ignored", path=problem.path))
+        raise PluginError(404, _("%(path)s is not ignored", path=problem.path))
     return await unignore(tk, ignore_id)
 
 

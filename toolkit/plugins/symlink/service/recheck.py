@@ -10,9 +10,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from toolkit.core.db import MAX_ID
-from toolkit.core.runtime import Toolkit
-from toolkit.web.errors import ApiError
+from toolkit.api import MAX_ID, PluginError, Toolkit
 from toolkit.api import gettext as _
 
 from ..engine.checker import UNKNOWN, Problem, ScanOptions
@@ -60,7 +58,7 @@ async def _life(session, life_id: int) -> Life:
     # an id past what the database holds would overflow there (a 500): it is simply not there
     life = await session.get(Life, life_id) if 1 <= life_id <= MAX_ID else None
     if life is None:
-        raise ApiError(404, _("no tracked problem %(id)s", id=life_id))
+        raise PluginError(404, _("no tracked problem %(id)s", id=life_id))
     return life
 
 

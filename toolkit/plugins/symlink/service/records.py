@@ -6,13 +6,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from toolkit.core.jobs import ACTIVE_STATES
-from toolkit.core.runtime import Toolkit
-from toolkit.web.errors import ApiError
+from toolkit.api import PluginError, Toolkit, find_job
 from toolkit.api import gettext as _
 
 from ..history import ACTIVE_SCAN_STATES, KEEP_SCANS, SymlinkScan, utcnow
-from .common import job_or_none
 
 
 async def set_scan(sessions, scan_id: str, *conditions: Any, **values: Any) -> None:
@@ -30,7 +27,7 @@ def _final_state(scan: SymlinkScan, job) -> bool:
     if job is None:
         scan.status = "interrupted"
         return True
-    if job.state not in ACTIVE_STATES:
+    if not job.active:
         scan.status = {"cancelled": "cancelled", "completed": "completed",
                        "interrupted": "interrupted"}.get(job.state, "error")
         scan.error_message = scan.error_message or job.error
@@ -48,7 +45,7 @@ async def reconcile_active(tk: Toolkit, session) -> None:
     changed = False
     for scan in rows:
         if scan.job_id:
-            changed |= _final_state(scan, await job_or_none(tk, scan.job_id))
+            changed |= _final_state(scan, await find_job(tk, scan.job_id))
     if changed:
         await session.commit()
 
@@ -65,9 +62,9 @@ async def get_scan(tk: Toolkit, scan_id: str, *, with_job: bool = False):
     async with tk.sessions() as session:
         scan = await session.get(SymlinkScan, scan_id)
         if scan is None:
-            raise ApiError(404, _("no scan %(id)s (only the last %(n)s scans are kept)", id=repr(scan_id), n=KEEP_SCANS))
+            raise PluginError(404, _("no scan %(id)s (only the last %(n)s scans are kept)", id=repr(scan_id), n=KEEP_SCANS))
         if scan.status in ACTIVE_SCAN_STATES and scan.job_id:
-            job = await job_or_none(tk, scan.job_id)
+            job = await find_job(tk, scan.job_id)
             if _final_state(scan, job):
                 await session.commit()
     return (scan, job) if with_job else scan

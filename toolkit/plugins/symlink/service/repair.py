@@ -2,18 +2,16 @@
 
 The one place that turns the connections (:func:`toolkit.api.arr_connections`, the settings
 every plugin shares) and the symlink settings' policy and path mappings into
-``toolkit.core.services`` objects and sums up the outcome, for the CLI and the web's
-deletion job alike (the work itself is :func:`toolkit.core.services.repair_after_cleanup`).
+the host's repair objects and sums up the outcome, for the CLI and the web's deletion job
+alike (the work itself is :func:`toolkit.api.repair_after_cleanup`).
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import httpx
-
-from toolkit.core.services import ArrService, PathMapper, RemovedLink, client_for, repair_after_cleanup
-from toolkit.core.services.settings import ArrConnection, RepairSettings
+from toolkit.api import (ArrConnection, ArrService, PathMapper, RemovedLink, RepairSettings, Toolkit,
+                         arr_client, repair_after_cleanup)
 
 from ..settings import SymlinkOwnSettings
 
@@ -27,20 +25,20 @@ PACING: dict[str, float] = {}
 REPAIR_KINDS = ("sonarr", "radarr")
 
 
-def arr_services(settings: SymlinkOwnSettings, connections: Iterable[ArrConnection], *,
-                 http: httpx.AsyncClient | None = None) -> list[ArrService]:
+def arr_services(toolkit: Toolkit, settings: SymlinkOwnSettings,
+                 connections: Iterable[ArrConnection]) -> list[ArrService]:
     """A service per Sonarr/Radarr connection in use, each with the settings' path
     mappings. The caller closes their clients (``await service.client.aclose()``)."""
-    return [ArrService(client_for(connection, http=http), PathMapper(settings.path_mappings))
+    return [ArrService(arr_client(toolkit, connection), PathMapper(settings.path_mappings))
             for connection in connections if connection.kind.value in REPAIR_KINDS]
 
 
 async def repair_after_deletion(
+    toolkit: Toolkit,
     settings: SymlinkOwnSettings,
     removed: Iterable[tuple[str, str]],
     *,
     connections: Iterable[ArrConnection],
-    http: httpx.AsyncClient | None = None,
     on_progress: Callable[[int, int, str], Any] | None = None,
     should_abort: Callable[[], bool] | None = None,
 ) -> dict[str, Any] | None:
@@ -51,7 +49,7 @@ async def repair_after_deletion(
     removed = [RemovedLink(path, target) for path, target in removed]
     if not removed or settings.repair_policy == "off":
         return None
-    services = arr_services(settings, connections, http=http)
+    services = arr_services(toolkit, settings, connections)
     if not services:
         return None
     try:

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, update
 
-from toolkit.api import PluginError, Toolkit, mounts_down, refresh_media_servers
+from toolkit.api import PluginError, Toolkit, create_engine_sync, mounts_down, refresh_media_servers
 from toolkit.api import gettext as _
-from toolkit.core.db import create_engine_sync
 
 from ..engine.model import BROKEN
 from ..mount_memory import SqlMountMemory

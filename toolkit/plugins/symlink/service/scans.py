@@ -1,7 +1,7 @@
 """What the API and the page do with scans: start, status, cancel, history, re-run, and the
 task's side of starting one (:func:`plan_queued_scan`, :func:`scan_for_scheduled_job`).
 Problems and ignores are in :mod:`.problems`, deletions in :mod:`.deletions`. They raise
-:class:`toolkit.web.errors.ApiError` with a clear message on bad input, and change nothing then.
+:class:`toolkit.api.PluginError` with a clear message on bad input, and change nothing then.
 """
 from __future__ import annotations
 
@@ -13,14 +13,13 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from toolkit.core.runtime import Toolkit
-from toolkit.web.errors import ApiError
-from toolkit.web.i18n import gettext as _
+from toolkit.api import PluginError, Toolkit, find_job
+from toolkit.api import gettext as _
 
 from ..engine.checker import DEPTHS
 from ..history import (ACTIVE_SCAN_STATES, KEEP_SCANS, STATISTICS_COLUMNS, SymlinkProblem,
                        SymlinkScan, utcnow)
-from .common import job_or_none, off_loop, settings_of
+from .common import off_loop, settings_of
 from .deletions import deletion_summary
 from .directories import expected_links
 from .paths import overlaps, resolve_all
@@ -54,7 +53,7 @@ def validate_scan_request(data: dict) -> tuple[list[str], str, str]:
     if depth == "deep" and shutil.which("ffmpeg") is None:
         fields["verification_depth"] = "ffmpeg is not installed: 'deep' is not available"
     if fields:
-        raise ApiError(400, _("invalid scan request"), fields=fields)
+        raise PluginError(400, _("invalid scan request"), fields=fields)
     return paths, mode, depth
 
 
@@ -68,7 +67,7 @@ async def _insert_scan(tk: Toolkit, resolved: list[str], mode: str, depth: str,
             SymlinkScan.status.in_(ACTIVE_SCAN_STATES)))).scalars().all()
         for other in active:
             if overlaps(resolved, list(other.selected_paths or [])):
-                raise ApiError(409, _("scan %(id)s is already running on these folders", id=other.id),
+                raise PluginError(409, _("scan %(id)s is already running on these folders", id=other.id),
                                code="already_running", scan_id=other.id)
         scan = SymlinkScan(id=uuid.uuid4().hex[:16], job_id=job_id, scan_date=utcnow(), mode=mode,
                            selected_paths=resolved, verification_depth=depth, status="queued",
@@ -83,7 +82,7 @@ async def start_scan(tk: Toolkit, data: dict, *, expected_links: int | None = No
     settings = await settings_of(tk)
     resolved, errors = await off_loop(resolve_all, settings.media_path, paths)
     if errors:
-        raise ApiError(400, _("invalid scan paths"), fields={k: reason_text(v) for k, v in errors.items()})
+        raise PluginError(400, _("invalid scan paths"), fields={k: reason_text(v) for k, v in errors.items()})
     async with _start_lock(tk):
         scan = await _insert_scan(tk, resolved, mode, depth)
         try:
@@ -122,7 +121,7 @@ async def scan_for_scheduled_job(tk: Toolkit, job_id: str, params: dict,
     paths, mode, depth = validate_scan_request(data)
     resolved, errors = await off_loop(resolve_all, settings.media_path, paths)
     if errors:
-        raise ApiError(400, _("invalid scan paths") + ": " + "; ".join(map(reason_text, errors.values())))
+        raise PluginError(400, _("invalid scan paths") + ": " + "; ".join(map(reason_text, errors.values())))
     async with _start_lock(tk):
         scan = await _insert_scan(tk, resolved, mode, depth, job_id=job_id,
                                   schedule_name=schedule or "schedule")
@@ -139,14 +138,14 @@ async def plan_queued_scan(tk: Toolkit, scan_id: str, job_id: str) -> dict:
     async with tk.sessions() as session:
         scan = await session.get(SymlinkScan, scan_id)
         if scan is None or scan.status != "queued" or scan.job_id not in (None, job_id):
-            raise ApiError(409, f"scan {scan_id} is not a queued scan waiting for this job")
+            raise PluginError(409, f"scan {scan_id} is not a queued scan waiting for this job")
         selected, mode, depth = list(scan.selected_paths or []), scan.mode, scan.verification_depth
     settings = await settings_of(tk)
     resolved, errors = await off_loop(resolve_all, settings.media_path, selected)
     if errors or not resolved:
         message = "invalid scan paths: " + ("; ".join(errors.values()) or "none")
         await set_scan(tk.sessions, scan_id, status="error", error_message=message, finished_at=utcnow())
-        raise ApiError(400, message)
+        raise PluginError(400, message)
     return {"scan_id": scan_id, "paths": resolved, "mode": mode, "depth": depth,
             "workers": settings.max_workers, "small_files": settings.small_files}
 
@@ -160,7 +159,7 @@ async def rotate(tk: Toolkit, keep: int = KEEP_SCANS) -> int:
             .order_by(SymlinkScan.scan_date.desc()).offset(keep))).all()
         old = []
         for scan_id, status, deletion_job_id in older:
-            deleting = await job_or_none(tk, deletion_job_id)
+            deleting = await find_job(tk, deletion_job_id)
             if status not in ACTIVE_SCAN_STATES and not (deleting and deleting.active):
                 old.append(scan_id)
         if old:

@@ -13,12 +13,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from toolkit.core.runtime import Toolkit
-from toolkit.core.schedule import ScheduleError, normalise_cron
-from toolkit.web.errors import ApiError
-from toolkit.web.i18n import gettext as _
+from toolkit.api import PluginError, ScheduleError, Toolkit, find_job, normalise_cron
+from toolkit.api import gettext as _
 
-from .common import job_or_none, off_loop, settings_of
+from .common import off_loop, settings_of
 from .paths import resolve_all
 from .scans import validate_scan_request
 from ..history import SymlinkScan
@@ -92,7 +90,7 @@ async def save_schedule(tk: Toolkit, data: dict) -> dict:
     weekday, cron, paths[], mode, verification_depth, enabled, original}`` (``original``:
     the name being edited). 422 with a message per field; nothing saved then."""
     if not isinstance(data, dict):
-        raise ApiError(400, _("expected a JSON object"))
+        raise PluginError(400, _("expected a JSON object"))
     fields: dict[str, str] = {}
     name = str(data.get("name") or "").strip()
     original = str(data.get("original") or "").strip()
@@ -114,7 +112,7 @@ async def save_schedule(tk: Toolkit, data: dict) -> dict:
     try:  # the same rules as a scan started by hand (an empty list: the whole media path)
         validate_scan_request({"paths": raw_paths or [settings.media_path], "mode": mode,
                                      "verification_depth": depth})
-    except ApiError as exc:
+    except PluginError as exc:
         fields.update({k: v for k, v in (exc.fields or {}).items() if k != "paths"})
     if mode == "real" and not settings.scheduled_deletions and "mode" not in fields:
         fields["mode"] = _("real mode on a schedule needs the opt-in: turn on “Scheduled "
@@ -123,7 +121,7 @@ async def save_schedule(tk: Toolkit, data: dict) -> dict:
     if path_errors:
         fields["paths"] = "; ".join(path_errors.values())
     if fields:
-        raise ApiError(422, _("invalid schedule"), fields=fields)
+        raise PluginError(422, _("invalid schedule"), fields=fields)
     view = await tk.scheduler.save(
         name, task=TASK, cron=cron, enabled=_truthy(data.get("enabled", True)),
         params={"paths": resolved, "mode": mode, "depth": depth, "schedule": name})
@@ -144,7 +142,7 @@ async def _views(tk: Toolkit, schedules) -> list[dict]:
     views = []
     for s in schedules:
         last_scan = scans_by_job.get(s.last_job_id)
-        last_job = await job_or_none(tk, s.last_job_id)
+        last_job = await find_job(tk, s.last_job_id)
         params = s.params or {}
         views.append({
             "name": s.name, "cron": s.cron, "description": describe(s.cron), "enabled": s.enabled,
@@ -170,7 +168,7 @@ async def list_schedules(tk: Toolkit) -> list[dict]:
 async def _own(tk: Toolkit, name: str):
     schedule = await tk.scheduler.get(name)
     if schedule is None or schedule.task != TASK:
-        raise ApiError(404, _("no scan schedule %(name)s", name=repr(name)))
+        raise PluginError(404, _("no scan schedule %(name)s", name=repr(name)))
     return schedule
 
 

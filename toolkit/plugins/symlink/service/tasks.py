@@ -20,10 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 
-from toolkit.api import arr_connections, refresh_media_servers
-from toolkit.core.db import create_engine_sync
-from toolkit.core.hookspecs import Schedule, Task
-from toolkit.core.jobs import JobCancelled, JobContext
+from toolkit.api import (JobCancelled, JobContext, Schedule, Task, arr_connections, create_engine_sync,
+                         refresh_media_servers, toolkit_of)
 
 from ..engine.checker import Problem, Progress, ScanOptions
 from ..scanproc import run_scan_in_child
@@ -31,6 +29,7 @@ from ..history import SymlinkIgnore, SymlinkProblem, SymlinkScan, STATISTICS_COL
 from .deletions import (auto_delete, check_deletion_allowed, deletable_filter, deletable_set_query,
                         selection_token)
 from .lifecycle import after_scan_blocking, record_deletion, searched_links
+from .common import settings_of
 from .records import get_scan, set_scan
 from .scans import plan_queued_scan, scan_for_scheduled_job
 
@@ -160,7 +159,7 @@ async def scan_task(ctx: JobContext, *, scan_id: str | None = None, paths: list[
                     schedule: str | None = None) -> dict:
     """Run one scan. Started by a schedule (no ``scan_id``), it records its scan row first and,
     in real mode, may delete what it found afterwards (see :func:`.deletions.auto_delete`)."""
-    toolkit = ctx.services["toolkit"]
+    toolkit = toolkit_of(ctx)
     scheduled = scan_id is None
     # the folders are resolved under the media path now, whatever the parameters say
     if scheduled:
@@ -285,10 +284,10 @@ def _delete_blocking(ctx: JobContext, database_url: str, scan_id: str, problem_i
 async def delete_task(ctx: JobContext, *, scan_id: str, token: str, problem_ids: list[int] | None = None,
                       override: bool = False, paths: list[str] | None = None,
                       depth: str = "basic", small_files: str = "media") -> dict:
-    toolkit = ctx.services["toolkit"]
+    toolkit = toolkit_of(ctx)
     # however it was started: only a real-mode scan's confirmed set, within the guard
     await check_deletion_allowed(toolkit, scan_id, problem_ids, override)
-    settings = await toolkit.settings.get("symlink")
+    settings = await settings_of(toolkit)
     options = ScanOptions(paths=paths or ["/"], depth=depth, small_files=small_files, scan_id=scan_id)
     tally, removed = await ctx.run_blocking(_delete_blocking, ctx, toolkit.config.database_url,
                                             scan_id, problem_ids, options, token, settings.media_path)
@@ -315,8 +314,7 @@ async def repair_arr(ctx: JobContext, settings, removed: list[tuple[str, str]]) 
     from .repair import repair_after_deletion
 
     return await repair_after_deletion(
-        settings, removed, connections=await arr_connections(ctx.services["toolkit"]),
-        http=ctx.services.get("http"),
+        toolkit_of(ctx), settings, removed, connections=await arr_connections(toolkit_of(ctx)),
         on_progress=lambda done, total, message: ctx.report_progress(
             done / total if total else None, "repair", message=message),
         should_abort=ctx.should_abort)

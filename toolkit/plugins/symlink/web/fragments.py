@@ -12,7 +12,7 @@ from pathlib import Path
 
 from quart import Blueprint, Response, render_template, request
 
-from toolkit.web.i18n import gettext as _
+from toolkit.api import gettext as _
 
 from ..service import schedules
 from ..service.reasons import reason_text

@@ -13,10 +13,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from quart import Blueprint, request
 
+from toolkit.api import PluginError, ngettext, query
 from toolkit.api import current_toolkit as toolkit
-from toolkit.web.errors import ApiError
-from toolkit.web.i18n import gettext as _, ngettext
-from toolkit.web.validation import query
+from toolkit.api import gettext as _
 
 from ..history import LIFE_STATES
 from ..service import lifecycle, recheck
@@ -202,7 +201,7 @@ async def trends(query: TrendsQuery):
 async def lives_fragment():
     try:
         page, _per_page = parse_page(request.args)
-    except ApiError as exc:
+    except PluginError as exc:
         return await fragment("symlink/_error.html", message=exc.message)
     return await fragment("symlink/_lives.html", **await dashboard_context(request.args.get("state", "open"), page))
 
@@ -217,8 +216,8 @@ async def life_action_fragment(life_id: int, action: str):
         elif action == "fixed":
             life = await recheck.mark_fixed(toolkit(), life_id)
         else:
-            raise ApiError(404, f"no action {action!r}")
-    except ApiError as exc:
+            raise PluginError(404, f"no action {action!r}")
+    except PluginError as exc:
         return await fragment("symlink/_error.html", message=exc.message)
     life["story"], life["check"] = life_story(life), check_words(life)
     return await fragment("symlink/_life.html", life=life, just_checked=action == "recheck",

@@ -8,11 +8,8 @@ import os
 
 from quart import Response, request
 
-from toolkit.api import current_toolkit
-from toolkit.core.jobs import JobConflict, JobNotFound
-from toolkit.core.settings import MASK
-from toolkit.web.errors import ApiError
-from toolkit.web.i18n import gettext as _
+from toolkit.api import JobConflict, MASK, PluginError, current_toolkit, find_job
+from toolkit.api import gettext as _
 
 from . import lives
 from ..engine.checker import DELETABLE_STATUSES, DEPTHS
@@ -73,14 +70,14 @@ async def _scan_or_none(scan_id: str | None) -> dict | None:
         return None
     try:
         return await scans.scan_status(current_toolkit(), scan_id)
-    except ApiError:
+    except PluginError:
         return None
 
 
 def _depth_error(depth: str) -> str | None:
     try:
         scans.validate_scan_request({"paths": ["x"], "verification_depth": depth})
-    except ApiError as exc:
+    except PluginError as exc:
         return (exc.fields or {}).get("verification_depth")
     return None
 
@@ -103,7 +100,7 @@ async def directories_fragment():
     try:
         level = await directory_level(current_toolkit(), request.args.get("path", ""))
         error = None
-    except ApiError as exc:
+    except PluginError as exc:
         level, error = None, exc.message
     return await fragment("symlink/_directories.html", level=level, error=error,
                           nested=bool(request.args.get("path")))
@@ -142,10 +139,10 @@ async def start_scan_fragment():
             "verification_depth": form.get("verification_depth", "basic")}
     try:
         scan = await scans.start_from(current_toolkit(), data)
-    except (ApiError, JobConflict) as exc:
-        message = exc.message if isinstance(exc, ApiError) else str(exc)
-        fields = exc.fields if isinstance(exc, ApiError) else None
-        running = getattr(exc, "extra", {}).get("scan_id") if isinstance(exc, ApiError) else None
+    except (PluginError, JobConflict) as exc:
+        message = exc.message if isinstance(exc, PluginError) else str(exc)
+        fields = exc.fields if isinstance(exc, PluginError) else None
+        running = getattr(exc, "extra", {}).get("scan_id") if isinstance(exc, PluginError) else None
         return await fragment("symlink/_error.html", message=message, fields=fields,
                               running_scan=running)
     status = await scans.scan_status(current_toolkit(), scan.id)
@@ -157,7 +154,7 @@ async def start_scan_fragment():
 async def progress_fragment(scan_id: str):
     try:
         status = await scans.scan_status(current_toolkit(), scan_id)
-    except ApiError as exc:
+    except PluginError as exc:
         return await fragment("symlink/_error.html", status=STOP_POLLING, message=exc.message)
     finished = status["status"] not in ACTIVE_SCAN_STATES
     return await fragment("symlink/_scan.html", status=STOP_POLLING if finished else 200, scan=status)
@@ -174,7 +171,7 @@ async def rerun_fragment(scan_id: str):
     mode = (await request.form).get("mode")
     try:
         scan = await scans.rerun(current_toolkit(), scan_id, mode if mode in ("dry-run", "real") else None)
-    except (ApiError, JobConflict) as exc:
+    except (PluginError, JobConflict) as exc:
         return await fragment("symlink/_error.html", message=getattr(exc, "message", str(exc)))
     return Response("", headers={"HX-Redirect": f"/symlink?tab=scanner&scan={scan.id}"})
 
@@ -189,7 +186,7 @@ async def _results(scan_id: str, args, flash: dict | None = None) -> Response:
         scan = await scans.scan_status(current_toolkit(), scan_id)
         problems = await problems_page(current_toolkit(), scan_id, status=status_filter or None,
                                              ignored=ignored, page=page_number, per_page=per_page)
-    except ApiError as exc:
+    except PluginError as exc:
         return await fragment("symlink/_error.html", message=exc.message)
     media_path = (await settings_of(current_toolkit())).media_path
     deletion = scan.get("deletion") or {}
@@ -214,7 +211,7 @@ async def ignore_fragment(problem_id: int):
     form = await request.form
     try:
         ignored = await ignore_path(current_toolkit(), problem_id=problem_id)
-    except ApiError as exc:
+    except PluginError as exc:
         return await fragment("symlink/_error.html", message=exc.message)
     return await _results(form.get("scan_id", ""), form,
                           flash={"ignored": ignored["path"], "problem_id": problem_id})
@@ -225,7 +222,7 @@ async def unignore_fragment(problem_id: int):
     form = await request.form
     try:
         listed = await unignore_problem(current_toolkit(), problem_id)
-    except ApiError as exc:
+    except PluginError as exc:
         return await fragment("symlink/_error.html", message=exc.message)
     return await _results(form.get("scan_id", ""), form, flash={"listed": listed["path"]})
 
@@ -241,7 +238,7 @@ async def confirm_fragment(scan_id: str):
         problems = await problems_page(
             current_toolkit(), scan_id, deletable_only=True, ids=selected,
             page=1 if selected else page_number, per_page=MAX_PER_PAGE if selected else per_page)
-    except ApiError as exc:
+    except PluginError as exc:
         return await fragment("symlink/_error.html", message=exc.message, dialog=True)
     if (picked and not selected) or (selected is not None and not problems["items"]):
         return await fragment("symlink/_error.html", message=_("Tick the links to delete first."), dialog=True)
@@ -256,7 +253,7 @@ def _ids(values: list[str]) -> list[int] | None:
     try:
         return [int(v) for v in values][:MAX_PER_PAGE]
     except ValueError:
-        raise ApiError(400, _("problem ids must be integers")) from None
+        raise PluginError(400, _("problem ids must be integers")) from None
 
 
 @pages.post("/symlink/scans/<scan_id>/delete")
@@ -266,11 +263,11 @@ async def delete_fragment(scan_id: str):
     try:
         selected = _ids(form.getlist("ids"))
         if form.get("picked") == "1" and not selected:
-            raise ApiError(400, _("Tick the links to delete first."))
+            raise PluginError(400, _("Tick the links to delete first."))
         data = {"ids": selected, "override": override} if selected else \
             {"all": True, "token": form.get("token", ""), "override": override}
         await confirm_delete(current_toolkit(), scan_id, data)
-    except (ApiError, JobConflict) as exc:
+    except (PluginError, JobConflict) as exc:
         return await fragment("symlink/_error.html", message=getattr(exc, "message", str(exc)))
     return await deletion_fragment(scan_id)
 
@@ -280,15 +277,10 @@ async def deletion_fragment(scan_id: str):
     tk = current_toolkit()
     try:
         scan = await scans.scan_status(tk, scan_id)
-    except ApiError as exc:
+    except PluginError as exc:
         return await fragment("symlink/_error.html", status=STOP_POLLING, message=exc.message)
     deletion = scan.get("deletion") or {}
-    job = None
-    if deletion.get("job_id"):
-        try:
-            job = await tk.runner.get(deletion["job_id"])
-        except JobNotFound:
-            job = None
+    job = await find_job(tk, deletion.get("job_id"))
     running = bool(job and job.active)
     return await fragment("symlink/_deletion.html", status=200 if running else STOP_POLLING,
                           scan=scan, job=job, running=running)
@@ -310,6 +302,6 @@ async def restore_fragment():
         link_counter(current_toolkit()).invalidate()
     except ValueError:
         return await fragment("symlink/_error.html", message=_("Choose a deleted link to restore."))
-    except ApiError as exc:
+    except PluginError as exc:
         return await fragment("symlink/_error.html", message=exc.message)
     return await fragment("symlink/_restored.html", item=result["items"][0] if result["items"] else None)

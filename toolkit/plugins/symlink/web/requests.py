@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
-from toolkit.web.validation import MAX_ID, Name, Note, PathText
+from toolkit.api import MAX_ID, Name, Note, PathText
 
 from ..service.deletions import MAX_SELECTION
 from ..service.problems import MAX_PAGE, MAX_PER_PAGE

@@ -8,8 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StrictInt
 from quart import Blueprint, render_template, request
 
-from toolkit.api import MAX_ID, PluginError, body, current_toolkit, query
-from toolkit.web.validation import PathText
+from toolkit.api import MAX_ID, PathText, PluginError, body, current_toolkit, query
 
 from ..service import retarget
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from quart import Blueprint, jsonify
 
-from toolkit.api import current_toolkit
-from toolkit.web.validation import AnyObject, body, declares, query
+from toolkit.api import AnyObject, body, current_toolkit, declares, query
 
 from ..service import connections, problems, scans, schedules
 from ..service.config import config_body, save_config

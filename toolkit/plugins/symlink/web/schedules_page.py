@@ -5,9 +5,8 @@ from datetime import datetime
 
 from quart import Response, request
 
-from toolkit.api import current_toolkit
-from toolkit.web.errors import ApiError
-from toolkit.web.i18n import gettext as _
+from toolkit.api import PluginError, current_toolkit
+from toolkit.api import gettext as _
 
 from ..engine.checker import DEPTHS
 from ..service import schedules
@@ -50,7 +49,7 @@ async def save_schedule_fragment():
     data["enabled"] = "true" in form.getlist("enabled")
     try:
         saved = await schedules.save_schedule(current_toolkit(), data)
-    except ApiError as exc:
+    except PluginError as exc:
         return await _schedules_panel(form=data, errors=exc.fields or {"name": exc.message})
     when = describe(saved["cron"])
     return await _schedules_panel(
@@ -64,7 +63,7 @@ async def enable_schedule_fragment(name: str):
     enabled = (await request.form).get("enabled") == "true"
     try:
         await schedules.set_enabled(current_toolkit(), name, enabled)
-    except ApiError as exc:
+    except PluginError as exc:
         return await _schedules_panel(message=exc.message)
     return await _schedules_panel(message=_("Schedule “%(name)s” enabled.", name=name) if enabled
                                   else _("Schedule “%(name)s” disabled.", name=name))
@@ -74,6 +73,6 @@ async def enable_schedule_fragment(name: str):
 async def delete_schedule_fragment(name: str):
     try:
         await schedules.delete_schedule(current_toolkit(), name)
-    except ApiError as exc:
+    except PluginError as exc:
         return await _schedules_panel(message=exc.message)
     return await _schedules_panel(message=_("Schedule “%(name)s” deleted.", name=name))

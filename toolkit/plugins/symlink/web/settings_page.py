@@ -6,10 +6,8 @@ from urllib.parse import urlsplit
 
 from quart import Response, request
 
-from toolkit.api import current_toolkit
-from toolkit.core.settings import SettingsError, public
-from toolkit.web.errors import ApiError
-from toolkit.web.i18n import gettext as _
+from toolkit.api import NOTIFY_NAMESPACE, PluginError, SettingsError, current_toolkit, public_settings
+from toolkit.api import gettext as _
 
 from ..service.common import off_loop
 from ..service import arr_fields
@@ -60,7 +58,7 @@ async def save_settings_fragment():
     settings, errors = await save_valid({k: v for k, v in changes.items() if k not in errors}, errors)
     # the warning under the media path follows the value just saved
     problem = await off_loop(check_media_path, settings.media_path)
-    return await fragment("symlink/_save_state.html", errors=errors, values=public(settings),
+    return await fragment("symlink/_save_state.html", errors=errors, values=public_settings(settings),
                           fields=SymlinkSettings.model_fields, changed=form.get("_changed"),
                           config={"media_path_problem": problem})
 
@@ -71,7 +69,7 @@ async def test_service_fragment(kind: str):
         return await fragment("symlink/_error.html", message=_("Unknown service."))
     try:
         result = (await test_services(current_toolkit(), [kind]))[kind]
-    except ApiError as exc:
+    except PluginError as exc:
         result = {"ok": False, "message": exc.message}
     return await fragment("symlink/_service_test.html", kind=kind, result=result)
 
@@ -80,7 +78,7 @@ async def test_service_fragment(kind: str):
 async def detect_fragment():
     try:
         found, error = await detect_services(), None
-    except ApiError as exc:
+    except PluginError as exc:
         found, error = None, exc.message
     except Exception as exc:  # Docker answered something unexpected: say so, change nothing
         found, error = None, _("Docker detection failed: %(error)s", error=exc)
@@ -93,8 +91,8 @@ async def apply_detected_fragment():
     form = await request.form
     try:
         await apply_detected(current_toolkit(), form.get("container_id", ""))
-    except (ApiError, SettingsError) as exc:
-        message = exc.message if isinstance(exc, ApiError) else str(exc)
+    except (PluginError, SettingsError) as exc:
+        message = exc.message if isinstance(exc, PluginError) else str(exc)
         return await fragment("symlink/_error.html", message=message)
     return Response("", headers={"HX-Redirect": "/symlink?tab=settings"})
 
@@ -117,18 +115,15 @@ def url_hint(url: str) -> str:
 
 
 async def notification_values() -> dict:
-    from toolkit.core.notify import NAMESPACE, url_lines
-
     tk = current_toolkit()
-    settings = await tk.settings.get(NAMESPACE)
-    return {**public(settings), "overridden_by_env": tk.settings.overridden(NAMESPACE),
-            "hints": [url_hint(url) for url in url_lines(settings.urls.get_secret_value())]}
+    settings = await tk.settings.get(NOTIFY_NAMESPACE)
+    return {**public_settings(settings), "overridden_by_env": tk.settings.overridden(NOTIFY_NAMESPACE),
+            "hints": [url_hint(line.strip()) for line in settings.urls.get_secret_value().splitlines()
+                      if line.strip()]}
 
 
 @pages.post("/symlink/settings/notifications")
 async def save_notifications_fragment():
-    from toolkit.core.notify import NAMESPACE
-
     form = await request.form
     changes: dict = {}
     for name in NOTIFY_FIELDS:
@@ -136,7 +131,7 @@ async def save_notifications_fragment():
             values = form.getlist(name)
             changes[name] = values[-1] if name == "urls" else "true" in values
     try:
-        await current_toolkit().settings.update(NAMESPACE, changes)
+        await current_toolkit().settings.update(NOTIFY_NAMESPACE, changes)
         errors: dict = {}
     except SettingsError as exc:
         errors = {name.split(".")[0]: message for name, message in exc.fields.items()}
