@@ -75,3 +75,26 @@ def test_a_moved_mount_is_previewed_then_confirmed(toolkit_server, browser_page,
     page.get_by_role("button", name=f"Re-point these {len(links)} links").click()
     expect(page.locator("#sl-prefix-result")).to_contain_text(f"{len(links)} link(s) re-pointed.")
     assert all(os.readlink(p).startswith(str(new)) and os.path.exists(p) for p in links)
+
+
+def test_a_french_reader_reads_the_proposal_and_its_reasons_in_french(toolkit_server, browser_page, media_env, expect):
+    page = browser_page
+    page.set_extra_http_headers({"Accept-Language": "fr-FR,fr;q=0.9"})
+    store = media_env.store / "__all__"
+    (alpha,) = _releases(media_env, ["Alpha.2020.1080p.WEB"])
+    os.rename(store / alpha.stem, store / f"{alpha.stem}-GRP")
+    page.goto(f"{toolkit_server}/symlink?tab=scanner")
+    page.locator(".sl-root .sl-dir").check()
+    page.get_by_role("button", name="Lancer l’analyse").click()
+    expect(page.locator('.sl-scan[data-status="completed"]')).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Chercher les fichiers déplacés…").click()
+    expect(page.locator("#sl-retarget-summary")).to_contain_text(
+        f"1 des {len(media_env.broken) + 1} liens cassés ont leur fichier ailleurs sur le montage.")
+    row = page.locator(f'tr.sl-proposal[data-path="{alpha}"]')
+    expect(row.locator("td").nth(1)).to_contain_text("(même nom (l’ancienne taille n’est pas connue))")
+    lost = page.locator(f'tr.sl-proposal[data-path="{media_env.broken[0]}"]')
+    expect(lost.locator("td").nth(1)).to_contain_text(
+        "Aucun nouvel emplacement trouvé : 2 fichiers nommés E03.mkv pourraient convenir")
+    row.get_by_role("button", name="Rediriger").click()
+    expect(row).to_contain_text("1 lien(s) redirigé(s).")
+    assert os.readlink(alpha) == str(store / f"{alpha.stem}-GRP" / alpha.name)
