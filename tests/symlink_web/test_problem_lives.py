@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 
+from fakes.arr_server import FakeArr
 from fakes.library import MEDIA_BYTES
 
 from .conftest import wait_job, wait_scan
@@ -155,8 +156,6 @@ async def test_recheck_now_and_mark_fixed_by_hand(toolkit_client, toolkit_config
 
 
 async def test_deleted_and_researched_by_sonarr_then_fixed(toolkit_app, toolkit_client, toolkit_config, tmp_path, monkeypatch):
-    from .conftest import FakeArr
-
     media, store = tmp_path / "tvlib", tmp_path / "tvstore"
     season = media / "Show 1" / "Season 01"
     season.mkdir(parents=True)
