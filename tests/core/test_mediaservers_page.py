@@ -64,6 +64,8 @@ def test_saving_and_testing_each_media_server_from_its_card(toolkit_server, brow
 
 def test_testing_a_server_without_an_address_says_what_is_missing(toolkit_server, browser_page, expect):
     page = browser_page
-    page.goto(f"{toolkit_server}/toolkit/mediaservers")
+    page.goto(f"{toolkit_server}/symlink?tab=settings")  # the symlink settings lead there too
+    page.locator("#sl-mediaservers-link").click()
+    expect(page.locator("h1")).to_have_text("Media servers")
     page.locator("#mediaserver-emby").get_by_role("button", name="Test the Emby connection").click()
     expect(page.locator("#mediaserver-emby [role=alert]")).to_have_text("The test failed: emby has no address or key")
