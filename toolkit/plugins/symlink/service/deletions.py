@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 
 from toolkit.api import PluginError, Toolkit, create_engine_sync, find_job, refresh_media_servers
 from toolkit.api import gettext as _
@@ -62,14 +62,34 @@ async def _deletable_among(tk: Toolkit, scan_id: str, ids: list[int]) -> set[int
             *deletable_filter(scan_id), SymlinkProblem.id.in_(ids)))).scalars())
 
 
-def _why_not_deletable(scan: SymlinkScan) -> str | None:
+def _why_not_deletable(scan: SymlinkScan, saved: int | None = None) -> str | None:
+    """Why the scan's results cannot be deleted now (``None``: they can). ``saved``: how many
+    of its problems are in the database (checked when given)."""
     if scan.mode != "real":
         return _("this was a dry run: re-run it in real mode to delete")
     if scan.status != "completed":
         return _("the scan is %(status)s: only a completed scan's results can be deleted", status=scan.status)
     if (scan.results_json or {}).get("mount_down"):
         return _("a mount was down during this scan: re-scan once it is healthy")
+    if saved is not None and saved < (scan.problems_found or 0):
+        # the scan's figures and status are written after its problems; a row missing here
+        # means a writer that broke that order: never offer a list shorter than the scan's
+        return _("the scan's results are still being saved: reload in a moment")
     return None
+
+
+async def _left_out(session, scan_id: str) -> tuple[int, dict[str, int]]:
+    """How many problems the scan saved, and those a deletion never touches: ``ignored``
+    paths and ``kept`` (UNKNOWN, ERROR: cannot tell, so never deleted), not yet handled."""
+    deletable = SymlinkProblem.status.in_(DELETABLE_STATUSES)
+    unhandled = SymlinkProblem.outcome.is_(None)
+    saved, ignored, kept = (await session.execute(select(
+        func.count(),
+        func.coalesce(func.sum(case((SymlinkProblem.ignored.is_(True) & unhandled, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((SymlinkProblem.ignored.is_(False) & ~deletable & unhandled, 1),
+                                    else_=0)), 0),
+    ).where(SymlinkProblem.scan_id == scan_id))).one()
+    return saved, {"ignored": ignored, "kept": kept}
 
 
 async def deletion_summary(tk: Toolkit, scan: SymlinkScan) -> dict:
@@ -82,9 +102,11 @@ async def deletion_summary(tk: Toolkit, scan: SymlinkScan) -> dict:
             select(SymlinkProblem.outcome, func.count()).where(
                 SymlinkProblem.scan_id == scan.id, SymlinkProblem.outcome.is_not(None))
             .group_by(SymlinkProblem.outcome))).all())
+        saved, left_out = await _left_out(session, scan.id)
     job = await find_job(tk, scan.deletion_job_id)
-    return {"allowed": _why_not_deletable(scan) is None, "blocked_reason": _why_not_deletable(scan),
-            "count": count, "token": token,
+    blocked = _why_not_deletable(scan, saved)
+    return {"allowed": blocked is None, "blocked_reason": blocked, "left_out": left_out,
+            "count": count if blocked is None else 0, "token": token,
             "needs_override": not guard.allowed, "guard_reason": guard.reason,
             "outcomes": outcomes, "running": bool(job and job.active), "job_id": scan.deletion_job_id}
 
@@ -93,7 +115,9 @@ async def confirm_delete(tk: Toolkit, scan_id: str, data: dict) -> dict:
     """Delete all (``{"all": true, "token": ...}``) or some (``{"ids": [...]}``) of a real-mode
     scan's deletable problems, after the user saw them. Runs as a ``symlink:delete`` job."""
     scan = await get_scan(tk, scan_id)
-    why_not = _why_not_deletable(scan)
+    async with tk.sessions() as session:
+        saved = (await _left_out(session, scan_id))[0]
+    why_not = _why_not_deletable(scan, saved)
     if why_not:
         raise PluginError(409, why_not, code="not_deletable")
     override = data.get("override") is True

@@ -242,6 +242,8 @@ async def confirm_fragment(scan_id: str):
         return await fragment("symlink/_error.html", message=exc.message, dialog=True)
     if (picked and not selected) or (selected is not None and not problems["items"]):
         return await fragment("symlink/_error.html", message=_("Tick the links to delete first."), dialog=True)
+    if (scan.get("deletion") or {}).get("blocked_reason"):  # e.g. its results are not all saved yet
+        return await fragment("symlink/_error.html", message=scan["deletion"]["blocked_reason"], dialog=True)
     return await fragment("symlink/_confirm.html", scan=scan, problems=problems,
                           deletion=scan.get("deletion") or {}, selected=selected)
 
