@@ -65,6 +65,12 @@ async def test_api_errors_speak_the_request_language(toolkit_client):
     access = await error("post", "/api/toolkit/settings/auth", json={"mode": "external"})
     assert access["message"] == "paramètres invalides"
     assert access["fields"]["__root__"] == "le mode external a besoin de l’adresse du proxy inverse"
+    unknown = await error("post", "/api/toolkit/settings/interface", json={"language": "de", "colour": "red"})
+    assert unknown["fields"] == {"colour": "paramètre inconnu"}
+    choice = await error("post", "/api/toolkit/settings/interface", json={"language": "de"})
+    assert choice["fields"] == {"language": "doit valoir l’une de ces valeurs : 'auto', 'en', 'fr'"}
+    missing = await error("post", "/api/toolkit/schedules", json={"task": "nope"})
+    assert missing["fields"]["body.name"] == "requis" and missing["fields"]["body.cron"] == "requis"
     # codes and field names are for programs: never translated
     assert access["code"] == "invalid" and schedule["code"] == "invalid"
     # the plugins' errors too

@@ -228,3 +228,26 @@ async def test_an_unattended_deletion_says_what_plex_was_asked_and_why_its_trash
         assert plex.trash == {"1": 40} and plex.violations == []
     finally:
         plex.stop()
+
+
+async def test_in_french_the_notifications_and_the_page_say_why_in_french(toolkit_app, toolkit_client, media_env,
+                                                                          inbox):
+    """The language setting is French: the scheduled scan's notifications and the page read
+    French, the engine's and the guard's reasons included; the stored decision stays English
+    (the API's contract)."""
+    assert (await toolkit_client.post("/api/toolkit/settings/interface", json={"language": "fr"})).status_code == 200
+    await configure(toolkit_client, inbox, scheduled_deletions=True, max_deletions=3)
+    await save_schedule(toolkit_client, name="clean-up", mode="real")
+
+    job, scan, deletion = await run_schedule(toolkit_of_app(toolkit_app), "clean-up")
+
+    count = len(media_env.problems)
+    assert scan["auto_delete"]["reason"] == f"mass-deletion limit: {count} deletions exceed the limit of 3: nothing was deleted"
+    messages = {m["title"]: m for m in inbox.wait_for(2)}
+    assert set(messages) == {f"Symlink : {count} problèmes trouvés", "Symlink : suppression automatique arrêtée"}
+    assert messages["Symlink : suppression automatique arrêtée"]["message"].splitlines()[0] == (
+        f"limite de suppression en masse : {count} suppressions dépassent la limite de 3 : rien n’a été supprimé")
+    page = await (await toolkit_client.get(f"/symlink?tab=scanner&scan={scan['scan_id']}",
+                                           headers={"Accept-Language": "en"})).get_data(as_text=True)
+    assert ("Suppression automatique arrêtée : limite de suppression en masse : "
+            f"{count} suppressions dépassent la limite de 3 : rien n’a été supprimé.") in page

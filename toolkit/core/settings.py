@@ -18,6 +18,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from toolkit.core.hookspecs import SettingsSchema
+from toolkit.core.i18n import N_
 from toolkit.core.models import SettingsRow, utcnow
 
 MASK = "********"  # ASCII: survives JSON escaping and HTML forms unchanged
@@ -195,10 +196,10 @@ class SettingsStore:
         each before saving any."""
         model = self.schema(namespace).model
         if not isinstance(changes, dict):
-            raise SettingsError({"__root__": "expected a JSON object"})
+            raise SettingsError({"__root__": N_("expected a JSON object")})
         unknown = sorted(set(changes) - set(model.model_fields))
         if unknown:
-            raise SettingsError({name: "unknown setting" for name in unknown})
+            raise SettingsError({name: N_("unknown setting") for name in unknown})
         stored = await self._stored(namespace)
         merged = {**stored, **changes}
         for name in _secret_fields(model):

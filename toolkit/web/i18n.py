@@ -59,14 +59,23 @@ PYDANTIC = ((re.compile(r"Input should be greater than or equal to (\S+)"), N_("
             (re.compile(r"Input should be greater than (\S+)"), N_("must be more than %(n)s")),
             (re.compile(r"Input should be a valid integer"), N_("must be a whole number")),
             (re.compile(r"Input should be a valid number"), N_("must be a number")),
-            (re.compile(r"String should have at most (\S+) characters?"), N_("at most %(n)s characters")))
+            (re.compile(r"String should have at most (\S+) characters?"), N_("at most %(n)s characters")),
+            (re.compile(r"String should have at least (\S+) characters?"), N_("at least %(n)s characters")),
+            (re.compile(r"Field required"), N_("required")),
+            (re.compile(r"Extra inputs are not permitted"), N_("not a known field")),
+            (re.compile(r"Input should be a valid boolean"), N_("must be true or false")),
+            (re.compile(r"Input should be a valid string"), N_("must be text")),
+            (re.compile(r"Input should be a valid list"), N_("must be a list")),
+            (re.compile(r"Input should be a valid dictionary"), N_("must be an object")),
+            (re.compile(r"Input should be ((?:'[^']*'(?:, | or )?)+)$"), N_("must be one of %(n)s")))
 
 
 def say(message: str) -> str:
     """A message made in English elsewhere (a validator, pydantic), in the page's language."""
     for pattern, text in PYDANTIC:
         if match := pattern.match(message):
-            return gettext(text, n=match.group(1)) if match.groups() else gettext(text)
+            # a list of choices ("'a', 'b' or 'c'") loses its English "or"
+            return gettext(text, n=match.group(1).replace(" or ", ", ")) if match.groups() else gettext(text)
     return gettext(message) if message else message
 
 
