@@ -146,9 +146,9 @@ async def test_schedules_are_validated_when_saved(toolkit_client, media_env):
     cases = [
         ({"task": "symlink:scan", "cron": "0 0 31 2 *"}, "cron", "does not fire within a year"),
         ({"task": "symlink:scan", "cron": "0 0 * * * *"}, "cron", "five fields"),
-        ({"task": "symlink:scan", "cron": "daily", "params": "abc"}, "body.params", "valid dictionary"),
-        ({"task": "symlink:scan", "cron": "daily", "params": {"mode": "wipe"}}, "params.mode", "'dry-run' or 'real'"),
-        ({"task": "symlink:scan", "cron": "daily", "params": {"rm": True}}, "params.rm", "not permitted"),
+        ({"task": "symlink:scan", "cron": "daily", "params": "abc"}, "body.params", "must be an object"),
+        ({"task": "symlink:scan", "cron": "daily", "params": {"mode": "wipe"}}, "params.mode", "must be one of 'dry-run', 'real'"),
+        ({"task": "symlink:scan", "cron": "daily", "params": {"rm": True}}, "params.rm", "not a known field"),
         ({"task": "nope", "cron": "daily"}, "task", "unknown task"),
     ]
     for body, field, message in cases:
