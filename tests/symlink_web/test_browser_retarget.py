@@ -57,6 +57,17 @@ def test_a_renamed_release_is_proposed_re_pointed_and_undone_from_the_results(
     expect(row).to_contain_text("1 link(s) point at their old target again.")
     assert os.readlink(alpha) == str(store / alpha.stem / alpha.name)
 
+    # later, from the Dashboard: the re-pointed links with their Undo
+    page.locator(f'tr.sl-proposal[data-path="{beta}"]').get_by_role("button", name="Re-point").click()
+    expect(page.locator(f'tr.sl-proposal[data-path="{beta}"]')).to_contain_text("1 link(s) re-pointed.")
+    page.goto(f"{toolkit_server}/symlink?tab=dashboard")
+    listed = page.locator(f'#sl-retargets tr[data-path="{beta}"]')
+    expect(listed).to_contain_text(f"{store / beta.stem / beta.name} → {store / f'{beta.stem}-GRP' / beta.name}")
+    expect(page.locator("#sl-retargets tbody tr")).to_have_count(1)  # alpha's was undone: not listed
+    listed.get_by_role("button", name=f"Point {beta} at its old target again").click()
+    expect(listed).to_contain_text("1 link(s) point at their old target again.")
+    assert os.readlink(beta) == str(store / beta.stem / beta.name)
+
 
 def test_a_moved_mount_is_previewed_then_confirmed(toolkit_server, browser_page, media_env, tmp_path, expect):
     page = browser_page

@@ -101,6 +101,17 @@ async def _error(exc: PluginError) -> str:
     return await render_template("symlink/_error.html", message=exc.message, fields=exc.fields)
 
 
+@retarget_bp.get("/symlink/fragments/retargets")
+async def journal_fragment():
+    """The Dashboard's "Re-pointed links" (loaded after the page: nothing when there is none)."""
+    try:
+        page = max(1, min(int(request.args.get("page", 1)), 100_000))
+    except ValueError:
+        page = 1
+    journal = await retarget.journal_page(current_toolkit(), page=page, per_page=10)
+    return await render_template("symlink/_retargets.html", journal=journal)
+
+
 @retarget_bp.post("/symlink/scans/<scan_id>/retarget")
 async def propose_fragment(scan_id: str):
     return await _shown("plan", retarget.propose_for_scan(current_toolkit(), scan_id))
