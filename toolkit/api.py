@@ -129,7 +129,7 @@ __all__ = [
     "declares", "detect_docker_services", "field_errors", "find_job", "gettext", "hookimpl",
     "json_body", "language", "lazy_command", "mounts_down", "new_metadata", "ngettext",
     "normalise_cron", "public_settings", "query", "refresh_media_servers",
-    "repair_after_cleanup", "running_toolkit", "toolkit_of", "upgrade_database", "utcnow",
+    "refresh_media_servers_blocking", "repair_after_cleanup", "running_toolkit", "toolkit_of", "upgrade_database", "utcnow",
 ]
 
 #: ``toolkit.services[MOUNTS_SERVICE]``: published by a plugin that watches mounts (the
@@ -301,3 +301,22 @@ async def refresh_media_servers(toolkit: Toolkit, paths: list[str], *, update_ty
     report = await refresh_folders(servers, paths, mounts_down=down, update_type=update_type,
                                    http=toolkit.http)
     return report.as_dict()
+
+
+def refresh_media_servers_blocking(paths: list[str], *, update_type: str = "Modified",
+                                  scan_mounts: list[dict] = ()) -> dict:
+    """:func:`refresh_media_servers` for a command line (blocking, no toolkit running): a
+    toolkit is started only when a media server is configured; else the same report, from
+    one read of the settings (no web stack, no plugins loaded)."""
+    import asyncio
+
+    from toolkit.core.services.mediaserver import configured_servers_blocking, refresh_folders
+
+    if not configured_servers_blocking(database_url()):
+        return asyncio.run(refresh_folders([], paths, mounts_down=[], update_type=update_type)).as_dict()
+
+    async def run() -> dict:
+        async with running_toolkit() as toolkit:
+            return await refresh_media_servers(toolkit, paths, update_type=update_type, scan_mounts=scan_mounts)
+
+    return asyncio.run(run())

@@ -51,6 +51,19 @@ def env_overrides(namespace: str, model: type[BaseModel]) -> dict[str, str]:
     }
 
 
+def settings_of_values(namespace: str, model: type[BaseModel], stored: dict) -> BaseModel:
+    """The settings of ``namespace``: its ``stored`` values under the environment's overrides."""
+    try:
+        return model(**{**stored, **env_overrides(namespace, model)})
+    except ValidationError:
+        # A bad environment override or an old stored value must not lock the user out:
+        # fall back to what validates, most trusted first.
+        try:
+            return model(**stored)
+        except ValidationError:
+            return model()
+
+
 def _secret_fields(model: type[BaseModel]) -> set[str]:
     return {n for n, f in model.model_fields.items() if f.annotation is SecretStr
             or f.annotation == (SecretStr | None)}
@@ -166,17 +179,7 @@ class SettingsStore:
         return await self.get(namespace)
 
     async def get(self, namespace: str) -> BaseModel:
-        model = self.schema(namespace).model
-        stored = await self._stored(namespace)
-        try:
-            return model(**{**stored, **env_overrides(namespace, model)})
-        except ValidationError:
-            # A bad environment override or an old stored value must not lock the user out:
-            # fall back to what validates, most trusted first.
-            try:
-                return model(**stored)
-            except ValidationError:
-                return model()
+        return settings_of_values(namespace, self.schema(namespace).model, await self._stored(namespace))
 
     def overridden(self, namespace: str) -> list[str]:
         return sorted(env_overrides(namespace, self.schema(namespace).model))

@@ -169,6 +169,30 @@ async def configured_servers(store) -> list[MediaServerSettings]:
     return servers
 
 
+def configured_servers_blocking(database_url: str) -> list[MediaServerSettings]:
+    """:func:`configured_servers` without a running toolkit (blocking; a command line asks
+    before starting one): the same stored values, read with one query, and overrides."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from toolkit.core.db import create_engine_sync
+    from toolkit.core.models import SettingsRow
+    from toolkit.core.settings import settings_of_values
+
+    engine = create_engine_sync(database_url)
+    try:
+        with engine.connect() as connection:
+            stored = dict(connection.execute(select(SettingsRow.namespace, SettingsRow.values).where(
+                SettingsRow.namespace.in_([kind.value for kind in MediaServerKind]))).all())
+    except (OperationalError, ProgrammingError):  # no settings table yet: nothing was saved
+        stored = {}
+    finally:
+        engine.dispose()
+    servers = [settings_of_values(kind.value, model, dict(stored.get(kind.value) or {}))
+               for kind, model in SETTINGS_MODELS.items()]
+    return [settings for settings in servers if settings.configured]
+
+
 # -- client --------------------------------------------------------------------------------
 class MediaServerClient:
     """Talks to one server on a shared ``httpx.AsyncClient`` (or its own)."""

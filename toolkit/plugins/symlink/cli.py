@@ -232,17 +232,11 @@ def _repair(console: Console, removed: list[tuple[str, str]], abort) -> dict | N
 
 def _refresh_media_servers(paths: list[str], update_type: str = "Modified", scan_mounts: list[dict] = ()) -> dict:
     """Jellyfin/Emby/Plex re-scan the folders of the deleted or restored links (the web's
-    code path)."""
-    import asyncio
-
-    from toolkit.api import refresh_media_servers, running_toolkit
-
-    async def run() -> dict:
-        async with running_toolkit() as toolkit:
-            return await refresh_media_servers(toolkit, paths, update_type=update_type, scan_mounts=scan_mounts)
+    code path; no toolkit started when none is configured)."""
+    from toolkit.api import refresh_media_servers_blocking
 
     try:
-        return asyncio.run(run())
+        return refresh_media_servers_blocking(paths, update_type=update_type, scan_mounts=scan_mounts)
     except Exception as exc:  # the deletion is done; this is reported, not raised
         return {"ok": False, "skipped": f"{type(exc).__name__}: {exc}", "folders": [], "servers": []}
 
