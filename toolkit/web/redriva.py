@@ -23,6 +23,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,8 @@ import click
 from hypercorn.app_wrappers import WSGIWrapper
 from markupsafe import Markup
 from quart import has_request_context
+
+from toolkit.core.i18n import normalize
 
 log = logging.getLogger(__name__)
 
@@ -254,6 +257,8 @@ def mount_redriva(toolkit_app, redriva: str | Callable, *,
 
     header_links = [link for link in links if _serves(redriva_app, link.href)]
     toolkit_app.config["REDRIVA_MOUNTED"] = True
+    if language := _language_of(redriva_app, template or "base.html"):
+        toolkit_app.config["REDRIVA_LANGUAGE"] = language  # else French: Redriva's interface is
     frame = RedrivaFrame.load(redriva_app, template) if template else None
 
     async def redriva_frame(title: str, content: str) -> Markup | None:
@@ -289,6 +294,17 @@ def mount_redriva(toolkit_app, redriva: str | Callable, *,
         async def _first_start_settings():
             await take_redriva_settings(toolkit.settings, Path(config_file))
     return mount
+
+
+def _language_of(flask_app, name: str) -> str | None:
+    """The language Redriva's pages declare (``<html lang="fr">`` in its base template), when
+    the toolkit has a catalog for it; ``None`` when the template cannot be read."""
+    try:
+        source, _filename, _uptodate = flask_app.jinja_env.loader.get_source(flask_app.jinja_env, name)
+    except Exception:  # no loader, no such template: Redriva's default stands
+        return None
+    found = re.search(r"<html[^>]*\blang=[\"']?([A-Za-z_-]+)", source)
+    return normalize(found.group(1)) if found else None
 
 
 # -- Redriva's own layout around the toolkit's pages -------------------------------------------
