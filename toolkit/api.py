@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 from toolkit import hookimpl
 from toolkit.core.errors import PluginError
 from toolkit.core.hookspecs import MenuLink, Models, Schedule, SettingsSchema, Task
+from toolkit.core.i18n import N_  # marks a string for the catalog where it is made
 
 if TYPE_CHECKING:  # the same names, imported on first use (see _LAZY)
     from toolkit.core.commands import lazy_command
@@ -167,12 +168,6 @@ def ngettext(singular: str, plural: str, num: int, **values: Any) -> str:
     from toolkit.core.i18n import ngettext as translate
 
     return translate(singular, plural, num, **values)
-
-
-def N_(message: str) -> str:
-    """Marks a string for the catalog where it is made (a constant, a validator); translate
-    it with :func:`gettext` where it is shown."""
-    return message
 
 
 def toolkit_of(ctx: JobContext) -> Toolkit:

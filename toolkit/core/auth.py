@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from toolkit.core.hookspecs import SettingsSchema
+from toolkit.core.i18n import N_  # the pages show these messages translated
 from toolkit.core.models import SettingsRow, utcnow
 
 NAMESPACE = "auth"
@@ -38,12 +39,6 @@ Mode = Literal["forms", "external", "disabled_for_local_addresses"]
 # at most two hashes at once so a burst of logins cannot take the memory
 _hasher = PasswordHasher()
 _hash_slots = threading.BoundedSemaphore(2)
-
-
-def N_(message: str) -> str:
-    """Marks a message for the French catalog (as ``toolkit.web.i18n.N_``, which the core
-    cannot import); the pages show it translated."""
-    return message
 
 
 def _networks(value) -> list[str]:
