@@ -94,6 +94,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "NOTIFY_NAMESPACE": ("toolkit.core.notify", "NAMESPACE"),
     "PathMapping": ("toolkit.core.services.pathmap", "PathMapping"),
     "PathMapper": ("toolkit.core.services.pathmap", "PathMapper"),
+    "parse_mappings_text": ("toolkit.core.services.pathmap", "parse_mappings_text"),
+    "mappings_text": ("toolkit.core.services.pathmap", "mappings_text"),
     "RepairSettings": ("toolkit.core.services.settings", "RepairSettings"),
     **{name: ("toolkit.core.services.repair", name)
        for name in ("ArrService", "RemovedLink", "repair_after_cleanup")},
@@ -128,8 +130,8 @@ __all__ = [
     "SettingsSchema", "SonarrConnection", "Task", "Toolkit", "UTCDateTime", "arr_client",
     "arr_connections", "body", "create_engine_sync", "current_toolkit", "database_url",
     "declares", "detect_docker_services", "field_errors", "find_job", "gettext", "hookimpl",
-    "json_body", "language", "lazy_command", "mounts_down", "new_metadata", "ngettext",
-    "normalise_cron", "public_settings", "query", "refresh_media_servers",
+    "json_body", "language", "lazy_command", "mappings_text", "mounts_down", "new_metadata",
+    "ngettext", "normalise_cron", "parse_mappings_text", "public_settings", "query", "refresh_media_servers",
     "refresh_media_servers_blocking", "repair_after_cleanup", "running_toolkit", "toolkit_of", "upgrade_database", "utcnow",
 ]
 

@@ -122,9 +122,20 @@ async def test_path_mappings_are_edited_as_lines(toolkit_client):
     page = await (await toolkit_client.get("/symlink?tab=settings", headers=HX)).get_data(as_text=True)
     assert "/srv/media/tv = /tv\n/srv/media/movies = /movies</textarea>" in page
     bad = await (await toolkit_client.post("/symlink/settings", headers=HX, form={"path_mappings": "/tv"})).get_data(as_text=True)
-    assert 'data-state="error"' in bad and "line 1" in bad
+    assert 'data-state="error"' in bad and "mapping 1: write /path/in/toolkit = /path/in/sonarr" in bad
     relative = await (await toolkit_client.post("/symlink/settings", headers=HX, form={"path_mappings": "tv = /tv"})).get_data(as_text=True)
     assert 'data-state="error"' in relative and "absolute" in relative
+
+
+async def test_path_mappings_read_as_on_the_media_servers_page(toolkit_client):
+    """One parser for every mappings field: the "; " the Media servers page writes reads
+    back here too (it used to become one mapping to "/tv; /srv/media/movies = /movies")."""
+    form = {"path_mappings": "/srv/media/tv = /tv; /srv/media/movies = /movies"}
+    html = await (await toolkit_client.post("/symlink/settings", headers=HX, form=form)).get_data(as_text=True)
+    assert 'data-state="saved"' in html
+    config = await (await toolkit_client.get("/api/symlink/config")).get_json()
+    assert config["path_mappings"] == [{"toolkit_prefix": "/srv/media/tv", "arr_prefix": "/tv"},
+                                       {"toolkit_prefix": "/srv/media/movies", "arr_prefix": "/movies"}]
 
 
 def test_the_plugin_adds_the_engines_cli_group():

@@ -12,6 +12,7 @@ from quart import Blueprint, Quart, Response, current_app, render_template, requ
 
 from toolkit.core.services.errors import ServiceError, ServiceTimeout, ServiceUnreachable
 from toolkit.core.services.mediaserver import MediaServerClient, MediaServerKind
+from toolkit.core.services.pathmap import mappings_text
 from toolkit.core.settings import SettingsError, public
 from toolkit.web.errors import ApiError
 from toolkit.web.i18n import gettext as _
@@ -51,10 +52,6 @@ async def test_connection(kind: str) -> dict:
         await client.aclose()
 
 
-def _mappings_text(mappings: list[dict]) -> str:
-    return "; ".join(f"{m['toolkit_prefix']} = {m['arr_prefix']}" for m in mappings)
-
-
 async def _page(status: int = 200, **outcome) -> Response:
     """The page; ``outcome``: ``kind`` and what happened to it (saved, errors, test)."""
     store = _toolkit().settings
@@ -63,7 +60,7 @@ async def _page(status: int = 200, **outcome) -> Response:
         values = public(await store.get(kind))
         servers.append({"kind": kind, "title": TITLES[kind], "current": values,
                         "secret_field": "token" if kind == "plex" else "api_key",
-                        "mappings": _mappings_text(values.get("path_mappings") or []),
+                        "mappings": mappings_text(values.get("path_mappings") or [], "; "),
                         "overridden": store.overridden(kind)})
     html = await render_template("toolkit/mediaservers.html", servers=servers, outcome=outcome)
     return Response(html, status)

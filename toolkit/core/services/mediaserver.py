@@ -29,7 +29,6 @@ only the status code and what to check.
 """
 from __future__ import annotations
 
-import json
 import logging
 import posixpath
 from collections.abc import Iterable
@@ -48,7 +47,7 @@ from toolkit.core.services.errors import (
     ServiceTimeout,
     ServiceUnreachable,
 )
-from toolkit.core.services.pathmap import PathMapper, PathMapping, is_under
+from toolkit.core.services.pathmap import PathMapper, PathMapping, is_under, parse_mappings_text
 from toolkit.core.services.plextrash import DEFAULT_MAX_ITEMS as DEFAULT_TRASH_MAX
 from toolkit.core.services.plextrash import empty_trash_if_safe
 from toolkit.core.services.settings import server_url
@@ -67,27 +66,6 @@ class MediaServerKind(StrEnum):
     @property
     def title(self) -> str:
         return self.value.capitalize()
-
-
-def _parse_mappings(value: Any) -> Any:
-    """Mappings from the environment come as text: JSON, or ``/toolkit = /server`` pairs
-    separated by ``;`` or new lines."""
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    if not text:
-        return []
-    if text.startswith("["):
-        return json.loads(text)
-    pairs = []
-    for number, part in enumerate(text.replace("\n", ";").split(";"), start=1):
-        if not part.strip():
-            continue
-        toolkit_prefix, separator, server_prefix = part.partition("=")
-        if not separator:
-            raise ValueError(f"mapping {number}: write /path/in/toolkit = /path/in/the/server")
-        pairs.append({"toolkit_prefix": toolkit_prefix.strip(), "arr_prefix": server_prefix.strip()})
-    return pairs
 
 
 class MediaServerSettings(BaseModel):
@@ -112,7 +90,7 @@ class MediaServerSettings(BaseModel):
     @field_validator("path_mappings", mode="before")
     @classmethod
     def _mappings_from_text(cls, value: Any) -> Any:
-        return _parse_mappings(value)
+        return parse_mappings_text(value)
 
     @property
     def secret(self) -> str:

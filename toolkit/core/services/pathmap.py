@@ -7,7 +7,9 @@ but never ``/tv/Show 2/x.mkv``.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -96,3 +98,31 @@ class PathMapper:
         if mapping is None:
             return arr_path
         return _replace_prefix(arr_path, mapping.arr_prefix, mapping.toolkit_prefix)
+
+
+def parse_mappings_text(value: Any, *, example: str = "/path/in/the/server") -> Any:
+    """Mappings written as text (a settings form, an environment variable): a JSON list, or
+    ``/path/in/toolkit = /path/on/the/other/side`` pairs, one per line or separated by ``;``.
+    Anything else (a list already) is returned as is. ``example``: the other side's path in
+    the message of a pair without ``=`` (:class:`ValueError`)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        return json.loads(text)
+    pairs = []
+    for number, part in enumerate(text.replace("\n", ";").split(";"), start=1):
+        if not part.strip():
+            continue
+        toolkit_prefix, separator, other_prefix = part.partition("=")
+        if not separator:
+            raise ValueError(f"mapping {number}: write /path/in/toolkit = {example}")
+        pairs.append({"toolkit_prefix": toolkit_prefix.strip(), "arr_prefix": other_prefix.strip()})
+    return pairs
+
+
+def mappings_text(mappings: Iterable[dict], separator: str = "\n") -> str:
+    """The text :func:`parse_mappings_text` reads back."""
+    return separator.join(f"{m['toolkit_prefix']} = {m['arr_prefix']}" for m in mappings)

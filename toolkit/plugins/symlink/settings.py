@@ -107,20 +107,3 @@ def check_media_path(path: str) -> str | None:
     except OSError as exc:
         return f"cannot read this folder: {exc.strerror or exc}"
     return None
-
-
-def parse_path_mappings(text: str) -> list[dict[str, str]]:
-    """The settings form's mappings: one ``/toolkit/path = /arr/path`` per line."""
-    mappings = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        toolkit_prefix, separator, arr_prefix = line.partition("=")
-        if not separator:
-            raise ValueError(f"line {number}: write /path/in/toolkit = /path/in/sonarr")
-        mappings.append({"toolkit_prefix": toolkit_prefix.strip(), "arr_prefix": arr_prefix.strip()})
-    return mappings
-
-
-def format_path_mappings(mappings: list[dict]) -> str:
-    return "\n".join(f"{m['toolkit_prefix']} = {m['arr_prefix']}" for m in mappings)

@@ -8,7 +8,7 @@ import os
 
 from quart import Response, request
 
-from toolkit.api import JobConflict, MASK, PluginError, current_toolkit, find_job
+from toolkit.api import JobConflict, MASK, PluginError, current_toolkit, find_job, mappings_text
 from toolkit.api import gettext as _
 
 from . import lives
@@ -23,7 +23,7 @@ from ..service.directories import directory_level, link_counter
 from ..service.paths import resolve_under_media
 from ..service.problems import (MAX_PER_PAGE, PROBLEM_FILTERS, ignore_path, parse_page, problems_page,
                                 unignore_problem)
-from ..settings import SymlinkSettings, format_path_mappings
+from ..settings import SymlinkSettings
 from .fragments import STOP_POLLING, fragment, is_htmx, pages
 from .schedules_page import schedules_context
 from .settings_page import notification_values
@@ -60,7 +60,7 @@ async def tab_context(tab: str) -> dict:
     elif tab == "settings":
         context["fields"] = SymlinkSettings.model_fields
         context["mask"] = MASK
-        context["mappings_text"] = format_path_mappings(config["path_mappings"])
+        context["mappings_text"] = mappings_text(config["path_mappings"])
         context["notify"] = await notification_values()
     return context
 

@@ -6,14 +6,14 @@ from urllib.parse import urlsplit
 
 from quart import Response, request
 
-from toolkit.api import NOTIFY_NAMESPACE, PluginError, SettingsError, current_toolkit, public_settings
+from toolkit.api import NOTIFY_NAMESPACE, PluginError, SettingsError, current_toolkit, parse_mappings_text, public_settings
 from toolkit.api import gettext as _
 
 from ..service.common import off_loop
 from ..service import arr_fields
 from ..service.config import save_config
 from ..service.connections import apply_detected, detect_services, test_services
-from ..settings import SymlinkSettings, check_media_path, parse_path_mappings
+from ..settings import SymlinkSettings, check_media_path
 from .fragments import fragment, pages
 
 
@@ -29,7 +29,7 @@ def _form_changes(form) -> tuple[dict, dict]:
             changes[name] = "true" in values or "on" in values
         elif name == "path_mappings":
             try:
-                changes[name] = parse_path_mappings(values[-1])
+                changes[name] = parse_mappings_text(values[-1], example="/path/in/sonarr")
             except ValueError as exc:
                 errors[name] = str(exc)
         else:
