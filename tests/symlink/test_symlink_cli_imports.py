@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 # quart: the web app; alembic and sqlalchemy: migrations and the ORM; apprise: notifications;
-# httpx: Sonarr/Radarr and media servers; pydantic: settings
-NOT_FOR_A_DRY_RUN = {"quart", "hypercorn", "alembic", "sqlalchemy", "apprise", "httpx", "pydantic"}
+# httpx: Sonarr/Radarr and media servers; pydantic: settings; asyncio: none of it runs
+NOT_FOR_A_DRY_RUN = {"quart", "hypercorn", "alembic", "sqlalchemy", "apprise", "httpx", "pydantic", "asyncio"}
 
 # runs the command as `redriva-toolkit` does, then prints what it imported
 COMMAND = """

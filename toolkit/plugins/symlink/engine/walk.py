@@ -123,6 +123,11 @@ class _Walker(threading.Thread):
             with walk.lock:
                 if not self.abandoned:
                     walk.finished.set()
+            if walk.finished.is_set():
+                try:  # wake the watcher now, not at its next poll (an empty walk: 0.1 s)
+                    walk.batches.put_nowait([])
+                except queue.Full:
+                    pass  # batches are waiting: the watcher checks after each
 
     def _hand_over(self, links: list[str]) -> bool:
         while not (self.abandoned or self.walk.stopped):
@@ -156,7 +161,8 @@ class _WatchedWalk:
             while True:
                 try:
                     yield from self.batches.get(timeout=_POLL_SECONDS)
-                    continue
+                    if not (self.finished.is_set() and self.batches.empty()):
+                        continue
                 except queue.Empty:
                     pass
                 if self.failure is not None:
