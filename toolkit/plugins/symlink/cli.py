@@ -78,7 +78,7 @@ class _AbortFlag:
 @click.option("--mode", type=click.Choice(["dry-run", "real"]), default="dry-run", show_default=True)
 @click.option("--depth", type=click.Choice(list(DEPTHS)), default="basic", show_default=True,
               help="basic: links only; full: + ffprobe header query; deep: + sampled decoding.")
-@click.option("--workers", "-j", type=click.IntRange(1, 64), default=6, show_default=True,
+@click.option("--workers", "-j", type=click.IntRange(1, 64), default=ScanOptions.workers, show_default=True,
               help="Threads checking links (phase 1).")
 @click.option("--probe-workers", type=click.IntRange(1, 64), default=None,
               help="Probes at once (phase 2); default: --workers.")

@@ -31,7 +31,11 @@ DEPTHS = ("basic", "full", "deep")
 class ScanOptions:
     paths: list[str]
     depth: str = "basic"
-    workers: int = 6
+    # 12: what rclone serves at once with its default flags (FUSE max_background 12 for its
+    # async reads; pacer connections = --checkers 8 + --transfers 4), measured: fewer
+    # leaves a slow debrid mount half used (bench/RESULTS.md). Local links are settled by
+    # the worker processes and a single thread while calls are fast: threads cost nothing.
+    workers: int = 12
     probe_workers: int | None = None  # phase-2 concurrency; default = workers
     fs_timeout: float = 10.0  # deadline for one link's phase-1 checks
     mount_timeout: float = 20.0  # a mount is down (hung) when nothing on it answered for this long
