@@ -132,6 +132,9 @@ def test_a_worker_that_dies_during_a_probe_is_replaced_and_the_file_is_corrupted
 def test_a_full_scan_finds_the_same_problems_with_either_prober(tree, more_media, monkeypatch, tmp_path):
     for name, path in more_media.items():
         tree.link(name, path)
+    # names that are not UTF-8 reach the workers (JSON, surrogate escapes) intact
+    tree.link(os.fsdecode(b"healthy-\xff.mkv"), more_media["ok.mkv"])
+    tree.link(os.fsdecode(b"broken-\xff.mkv"), more_media["random.mkv"])
     found = {}
     for prober in ("av", "ffprobe"):
         problems = []
@@ -141,6 +144,8 @@ def test_a_full_scan_finds_the_same_problems_with_either_prober(tree, more_media
         assert result.statistics["phase2_analyzed"] == result.statistics["media_links"]
     assert found["av"] == found["ffprobe"]
     assert ("random.mkv", "CORRUPTED", 2) in found["av"] and ("empty.mkv", "SMALL_FILE", 1) in found["av"]
+    assert (os.fsdecode(b"broken-\xff.mkv"), "CORRUPTED", 2) in found["av"]
+    assert not any(name == os.fsdecode(b"healthy-\xff.mkv") for name, _, _ in found["av"])
 
     # the av prober needs no ffprobe at all for a full scan
     monkeypatch.setenv("PATH", str(tmp_path))
