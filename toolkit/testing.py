@@ -10,7 +10,8 @@ toolkit, available in every test session, ours and third-party plugin authors').
   as ``toolkit.api.current_toolkit()`` gives it inside the app.
 - ``toolkit_server``: the app served by a real hypercorn on 127.0.0.1; yields the base URL.
 - ``browser_page``: a Playwright page in headless Chromium (Debian's ``/usr/bin/chromium``
-  unless ``TOOLKIT_CHROMIUM`` says otherwise); skipped with a reason when there is none.
+  unless ``TOOLKIT_CHROMIUM`` says otherwise); skipped with a reason when there is none (a
+  system package, like rclone), failed when Playwright is missing (a declared test dependency).
 
 Every app made here is logged in, as a person would be: it starts with the admin account
 ``TEST_USER``/``TEST_PASSWORD``, the API key ``TEST_API_KEY`` and a fixed cookie signing key;
@@ -241,8 +242,11 @@ def browser_page():
     path = chromium_path()
     if not path:
         pytest.skip("Chromium not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:  # a declared test dependency: a broken install fails, never skips
+        pytest.fail(f"Playwright is not installed ({exc}): pip install -e '.[test]'", pytrace=False)
+    with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         name, value = session_cookie()  # logged in on every test server (cookies ignore ports)

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def expect():
-    return pytest.importorskip("playwright.sync_api").expect
+    from playwright.sync_api import expect
+
+    return expect
 
 
 def test_saving_and_testing_each_media_server_from_its_card(toolkit_server, browser_page, expect):

@@ -149,7 +149,7 @@ async def test_an_existing_database_keeps_its_connections(toolkit_config, toolki
 
 @pytest.mark.browser
 def test_the_symlink_settings_tab_edits_what_the_queue_cleaner_uses(fakes, toolkit_server, browser_page):
-    expect = pytest.importorskip("playwright.sync_api").expect
+    from playwright.sync_api import expect
     sonarr = fakes("sonarr")
     failed_pack(sonarr)
     page = browser_page

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_check_review_apply_undo_and_rules(arr, toolkit_server, browser_page):
-    expect = pytest.importorskip("playwright.sync_api").expect
+    from playwright.sync_api import expect
     sonarr = arr("sonarr")
     _series, episodes, _records = failed_pack(sonarr)
     page = browser_page

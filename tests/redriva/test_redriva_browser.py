@@ -23,7 +23,7 @@ def background(locator) -> str:
 def test_redriva_to_symlink_and_back(mounted, browser_page):
     """The seed era's header, with the documented menu include."""
     page = browser_page
-    expect = pytest.importorskip("playwright.sync_api").expect
+    from playwright.sync_api import expect
     page.goto(mounted + "/torrents")
     expect(page.locator(".nav h1")).to_have_text("🚀 Redriva Web")
     assert background(page.locator(".header")) == REDRIVA_HEADER_BG
@@ -54,7 +54,7 @@ def test_todays_redriva_menu_leads_to_the_toolkit(mounted_today, browser_page):
     """Today's header links /symlink itself: no change to Redriva, and the toolkit's page is
     one of Redriva's — its menu marks the current link, its hamburger opens on a phone."""
     page = browser_page
-    expect = pytest.importorskip("playwright.sync_api").expect
+    from playwright.sync_api import expect
     page.goto(mounted_today + "/")
     page.locator(".nav-links").get_by_role("link", name="🔗 Symlink").click()
     expect(page).to_have_url(mounted_today + "/symlink")

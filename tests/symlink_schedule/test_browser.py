@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 def test_set_a_nightly_dry_run_and_a_phone_notification(toolkit_server, browser_page, media_env, inbox):
     page = browser_page
-    expect = pytest.importorskip("playwright.sync_api").expect
+    from playwright.sync_api import expect
     # Each section is opened by its URL: a full load means htmx has set up every form before
     # the test types (a tab swapped in by htmx gets its listeners a moment after it shows).
     page.goto(f"{toolkit_server}/symlink?tab=schedules")

@@ -24,7 +24,7 @@ def wait_for_scan_end(page) -> None:
 
 def test_walk_scan_filter_delete_restore(toolkit_server, browser_page, library, tmp_path):
     page = browser_page
-    expect = pytest.importorskip("playwright.sync_api").expect
+    from playwright.sync_api import expect
     page.goto(f"{toolkit_server}/symlink")
 
     # Dashboard: a new user is told the media path is missing, and there is no history yet.
@@ -124,7 +124,7 @@ def test_walk_scan_filter_delete_restore(toolkit_server, browser_page, library, 
 
 def test_phone_sized_screen_keeps_every_tab_usable(toolkit_server, browser_page, media_env, tmp_path):
     page = browser_page
-    expect = pytest.importorskip("playwright.sync_api").expect
+    from playwright.sync_api import expect
     page.set_viewport_size({"width": 375, "height": 740})
     page.goto(f"{toolkit_server}/symlink?tab=scanner")
     expect(page.locator("#sl-start")).to_be_visible()
@@ -136,7 +136,7 @@ def test_phone_sized_screen_keeps_every_tab_usable(toolkit_server, browser_page,
 
 def test_a_failed_request_is_reported_not_silent(toolkit_server, browser_page, media_env):
     page = browser_page
-    expect = pytest.importorskip("playwright.sync_api").expect
+    from playwright.sync_api import expect
     page.goto(f"{toolkit_server}/symlink?tab=scanner")
     expect(page.locator("#dir-tree")).to_contain_text("Show 1")
     # a fragment URL that does not exist: the server answers 404

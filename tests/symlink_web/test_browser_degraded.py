@@ -22,7 +22,7 @@ WORDS = {
 @pytest.mark.parametrize("language", ["en", "fr"])
 def test_a_slow_mount_reads_degraded_with_its_latency(toolkit_server, browser_page, rclone_mount, tmp_path,
                                                       monkeypatch, language):
-    expect = pytest.importorskip("playwright.sync_api").expect
+    from playwright.sync_api import expect
     media = tmp_path / "media" / "Movies"
     media.mkdir(parents=True)
     for name in ("Movie A.mkv", "Movie B.mkv", "Movie C.mkv"):

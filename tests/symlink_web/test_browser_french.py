@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_french_browser_gets_the_page_in_french(toolkit_server, browser_page, media_env):
-    expect = pytest.importorskip("playwright.sync_api").expect
+    from playwright.sync_api import expect
     page = browser_page
     page.set_extra_http_headers({"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"})
     page.goto(f"{toolkit_server}/symlink?tab=scanner")
@@ -109,7 +109,7 @@ def test_a_french_browser_gets_the_page_in_french(toolkit_server, browser_page, 
 def test_choosing_french_on_the_account_page(toolkit_server, browser_page, media_env):
     """An English browser; the person picks Français: every page reads French from then on,
     whatever the browser asks, until they pick Automatic again."""
-    expect = pytest.importorskip("playwright.sync_api").expect
+    from playwright.sync_api import expect
     page = browser_page
     page.set_extra_http_headers({"Accept-Language": "en-US,en;q=0.9"})
     page.goto(f"{toolkit_server}/toolkit/account")

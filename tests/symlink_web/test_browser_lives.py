@@ -17,7 +17,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def expect():
-    return pytest.importorskip("playwright.sync_api").expect
+    from playwright.sync_api import expect
+
+    return expect
 
 
 def test_states_recheck_mark_fixed_and_the_chart(toolkit_server, browser_page, media_env, expect):

@@ -13,7 +13,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def expect():
-    return pytest.importorskip("playwright.sync_api").expect
+    from playwright.sync_api import expect
+
+    return expect
 
 
 def change(page, field, value: str) -> None:

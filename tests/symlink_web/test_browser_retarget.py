@@ -17,7 +17,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def expect():
-    return pytest.importorskip("playwright.sync_api").expect
+    from playwright.sync_api import expect
+
+    return expect
 
 
 def test_a_renamed_release_is_proposed_re_pointed_and_undone_from_the_results(
