@@ -47,6 +47,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 
+from fakes.arr_history import HistoryMixin
+
 CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "contracts"
 DOCUMENTS = {"sonarr": "sonarr-v3.openapi.json", "radarr": "radarr-v3.openapi.json",
              "lidarr": "lidarr-v1.openapi.json"}
@@ -190,7 +192,7 @@ class Fault:
     retry_after: str | None
 
 
-class FakeArr:
+class FakeArr(HistoryMixin):
     """One fake application. Build its library with ``add_*`` then ``start()``."""
 
     def __init__(self, kind: str, *, api_key: str = "0123456789abcdef0123456789abcdef",
@@ -230,6 +232,7 @@ class FakeArr:
         # library: resource name -> id -> resource
         self.items: dict[str, dict[int, dict]] = {name: {} for name in (
             "series", "episode", "episodefile", "movie", "moviefile", "artist", "album", "track", "trackfile")}
+        self._init_history()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -715,6 +718,9 @@ class FakeArr:
                 return 200, self.health_items
             if route == "/tag" and method == "GET":
                 return 200, self.tags
+            history = self._history_listing(route, params) if method == "GET" else None
+            if history is not None:
+                return history
         with self.lock:
             self.violations.append(f"fake does not implement {method} {template}")
         return 501, {"message": "not implemented by the fake"}

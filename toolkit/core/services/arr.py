@@ -358,6 +358,10 @@ class SonarrClient(ArrClient):
         """Let Sonarr delete a file and its record (``ServiceConflict`` on its failsafe)."""
         await self._request("DELETE", f"/episodefile/{int(episode_file_id)}", retry=False)
 
+    async def history(self, series_id: int) -> list[dict]:
+        """``GET history/series``: the series' events (grabbed, imported...), newest first."""
+        return await self._json("GET", "/history/series", params={"seriesId": series_id})
+
 
 class RadarrClient(ArrClient):
     kind = ServiceKind.RADARR
@@ -369,6 +373,10 @@ class RadarrClient(ArrClient):
 
     async def movie_files(self, movie_id: int) -> list[dict]:
         return await self._json("GET", "/moviefile", params={"movieId": movie_id})
+
+    async def history(self, movie_id: int) -> list[dict]:
+        """``GET history/movie``: the movie's events (grabbed, imported...), newest first."""
+        return await self._json("GET", "/history/movie", params={"movieId": movie_id})
 
 
 class LidarrClient(ArrClient):

@@ -1,4 +1,4 @@
-"""``redriva-toolkit symlink scan|restore|journal`` (and ``retarget``, in :mod:`.cli_retarget`).
+"""``redriva-toolkit symlink scan|restore|journal`` (and ``retarget``, ``repairs`` in :mod:`.cli_retarget`, :mod:`.cli_repairs`).
 
 Exit codes of ``scan``: 0 no problem, 2 problems found and not deleted, 3 problems
 deleted, 4 stopped by a safety guard (a mount down, the mass-deletion threshold, hung
@@ -45,6 +45,8 @@ def symlink_cli() -> None:
 # imported when run: its journal and retarget engine stay out of a scan (start-up, memory)
 symlink_cli.add_command(lazy_command("retarget", f"{__package__}.cli_retarget:retarget_command",
                                      help="Re-point links after the mount moved (journaled, undoable)."))
+symlink_cli.add_command(lazy_command("repairs", f"{__package__}.cli_repairs:repairs_command",
+                                     help="List the repair searches: grabbed, imported, repaired or still missing."))
 
 
 class _AbortFlag:
@@ -211,6 +213,7 @@ def _repair(console: Console, removed: list[tuple[str, str]], abort) -> dict | N
 
     from toolkit.api import arr_connections, running_toolkit
 
+    from .service.follow import start_following
     from .service.repair import repair_after_deletion
 
     async def run() -> dict | None:
@@ -220,9 +223,13 @@ def _repair(console: Console, removed: list[tuple[str, str]], abort) -> dict | N
             with RichProgress(SpinnerColumn(), TextColumn("{task.description}"), console=console,
                               transient=True) as bar:
                 task = bar.add_task("asking Sonarr/Radarr to repair", total=None)
-                return await repair_after_deletion(
+                summary = await repair_after_deletion(
                     toolkit, settings, removed, connections=connections, should_abort=abort,
                     on_progress=lambda done, total, message: bar.update(task, description=f"repair: {message}"))
+            async with toolkit.sessions() as session:  # followed in their history, like the web's
+                await start_following(session, summary, scan_id=None, job_id=None)
+                await session.commit()
+            return summary
 
     try:
         return asyncio.run(run())

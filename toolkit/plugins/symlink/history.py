@@ -12,6 +12,9 @@
   since when; never rotated (see :mod:`.service.lifecycle`).
 - ``symlink_scan_trends``: a small aggregate row per finished scan, never rotated (the
   Dashboard's trend chart outlives the :data:`KEEP_SCANS` detailed scans).
+- ``symlink_repair_follows``: one row per series/movie Sonarr/Radarr were asked to search
+  after a deletion, followed in their history until repaired or still missing (see
+  :mod:`.service.follow`).
 
 The deletion journal (``symlink_deletions``) belongs to the engine and is never rotated.
 """
@@ -45,6 +48,7 @@ class SymlinkConfig(Base):
     repair_policy: Mapped[str | None] = mapped_column(String(16))
     path_mappings: Mapped[list | None] = mapped_column(JSON)
     scheduled_deletions: Mapped[bool | None] = mapped_column(Boolean)
+    repair_missing_hours: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime)
 
@@ -174,7 +178,8 @@ class SymlinkProblemLife(Base):
     last_scan_id: Mapped[str | None] = mapped_column(String(32))
     state_changed_at: Mapped[datetime] = mapped_column(DateTime)
     fixed_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
-    # gone (a later scan did not find the link), healthy (found it fine), hand, recheck
+    # gone (a later scan did not find the link), healthy (found it fine), hand, recheck,
+    # repaired (Sonarr/Radarr brought it back: see service/follow.py)
     fixed_how: Mapped[str | None] = mapped_column(String(16))
     times_back: Mapped[int] = mapped_column(Integer, default=0)
     checked_at: Mapped[datetime | None] = mapped_column(DateTime)  # last "re-check now"
@@ -229,6 +234,44 @@ class SymlinkScanTrend(Base):
                 "resolved_problems": self.resolved_problems, "resolution_rate": self.resolution_rate,
                 "deleted": self.deleted, "repaired": self.repaired, "duration": self.duration,
                 "mount_health": self.mount_health}
+
+
+# a repair search's follow-up (symlink_repair_follows.state), in the order it moves
+FOLLOW_STATES = ("searching", "grabbed", "imported", "repaired", "missing")
+
+
+class SymlinkRepairFollow(Base):
+    __tablename__ = "symlink_repair_follows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scan_id: Mapped[str | None] = mapped_column(String(64))
+    job_id: Mapped[str | None] = mapped_column(String(32))  # the deletion job (None: the CLI)
+    service: Mapped[str] = mapped_column(String(16))  # sonarr, radarr
+    item_type: Mapped[str] = mapped_column(String(16))  # series, movie
+    item_id: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    search_ids: Mapped[list] = mapped_column(JSON)  # the episodes / movie searched
+    links: Mapped[list] = mapped_column(JSON)  # the deleted links (the problems' lives)
+    requested_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    grabbed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    imported_at: Mapped[datetime | None] = mapped_column(DateTime)
+    repaired_at: Mapped[datetime | None] = mapped_column(DateTime)
+    missing_at: Mapped[datetime | None] = mapped_column(DateTime)
+    new_paths: Mapped[list | None] = mapped_column(JSON)  # the imported files, as the toolkit sees them
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    check_error: Mapped[str | None] = mapped_column(Text)  # the last look's failure, else None
+    notified: Mapped[str | None] = mapped_column(String(16))  # the outcome last notified
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "scan_id": self.scan_id, "job_id": self.job_id, "service": self.service,
+                "item_type": self.item_type, "item_id": self.item_id, "title": self.title,
+                "search_ids": list(self.search_ids or []), "links": list(self.links or []),
+                "requested_at": _iso(self.requested_at), "state": self.state,
+                "grabbed_at": _iso(self.grabbed_at), "imported_at": _iso(self.imported_at),
+                "repaired_at": _iso(self.repaired_at), "missing_at": _iso(self.missing_at),
+                "new_paths": list(self.new_paths or []), "checked_at": _iso(self.checked_at),
+                "check_error": self.check_error, "notified": self.notified}
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -47,10 +47,11 @@ def toolkit_register_schedules():
 def toolkit_register_routes(app):
     from .web.lives import lives_api, lives_pages
     from .web.pages import pages
+    from .web.repairs import repairs_api, repairs_pages
     from .web.retarget import retarget_bp
     from .web.routes import api
 
-    return [api, pages, retarget_bp, lives_api, lives_pages]
+    return [api, pages, retarget_bp, lives_api, lives_pages, repairs_api, repairs_pages]
 
 
 @hookimpl

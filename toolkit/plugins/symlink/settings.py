@@ -33,6 +33,9 @@ class SymlinkOwnSettings(BaseModel):
                                       description="Same, as a share of the scanned links")
     repair_policy: Literal["targeted", "rescan", "global", "off"] = Field(
         "targeted", description="What Sonarr/Radarr are asked after links were deleted")
+    repair_missing_hours: int = Field(
+        24, ge=1, le=24 * 30, description="A searched item not back (grabbed, imported, its link healthy) "
+                                          "after this many hours is reported still missing")
     path_mappings: list[PathMapping] = Field(
         default_factory=list, description="Library paths as Sonarr/Radarr see them")
     scheduled_deletions: bool = Field(

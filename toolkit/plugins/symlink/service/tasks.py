@@ -28,6 +28,8 @@ from ..scanproc import run_scan_in_child
 from ..history import SymlinkIgnore, SymlinkProblem, SymlinkScan, STATISTICS_COLUMNS, utcnow
 from .deletions import (auto_delete, check_deletion_allowed, deletable_filter, deletable_set_query,
                         selection_token)
+from .follow import start_following
+from .follow_task import FOLLOW_SCHEDULE, FOLLOW_TASK
 from .lifecycle import after_scan_blocking, record_deletion, searched_links
 from .common import settings_of
 from .records import get_scan, set_scan
@@ -302,6 +304,9 @@ async def delete_task(ctx: JobContext, *, scan_id: str, token: str, problem_ids:
         async with ctx.sessions() as session:
             await record_deletion(session, scan_id, [path for path, _ in removed],
                                   researched=searched_links(summary.get("repair")))
+            # the searched items are followed in Sonarr/Radarr's history (symlink:follow-repairs)
+            summary["following"] = await start_following(session, summary.get("repair"),
+                                                         scan_id=scan_id, job_id=ctx.job_id)
             await session.commit()
     if ctx.should_abort():
         raise JobCancelled(summary)
@@ -324,6 +329,7 @@ SCHEDULES = [
     Schedule(name="symlink-weekly-dry-run", task="symlink:scan", cron="0 4 * * 0",
              params={"mode": "dry-run", "depth": "basic", "schedule": "symlink-weekly-dry-run"},
              enabled=False),
+    FOLLOW_SCHEDULE,
 ]
 
 TASKS = [
@@ -333,4 +339,5 @@ TASKS = [
     Task(name="symlink:delete", func=delete_task, exclusive_key=delete_exclusive_key, keep_last=20,
          description="Delete the confirmed problem links of a scan (journaled, reversible)",
          params=DeleteParams, schedulable=False),
+    FOLLOW_TASK,
 ]

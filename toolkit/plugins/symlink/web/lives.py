@@ -57,7 +57,8 @@ def life_story(life: dict) -> str:
         line += " · " + ngettext("came back once", "came back %(num)d times", life["times_back"])
     if life["state"] == "fixed":
         how = {"gone": _("gone on a later scan"), "healthy": _("replaced and healthy"),
-               "hand": _("marked fixed by hand"), "recheck": _("fine on re-check")}.get(life.get("fixed_how") or "", "")
+               "hand": _("marked fixed by hand"), "recheck": _("fine on re-check"),
+               "repaired": _("brought back by Sonarr/Radarr")}.get(life.get("fixed_how") or "", "")
         line += " · " + _("fixed on %(date)s", date=(life.get("fixed_at") or "")[:10]) + (f" ({how})" if how else "")
     return line
 
