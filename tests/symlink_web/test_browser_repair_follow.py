@@ -22,7 +22,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def expect():
-    return pytest.importorskip("playwright.sync_api").expect
+    from playwright.sync_api import expect
+
+    return expect
 
 
 def test_the_scanner_and_the_dashboard_show_each_repairs_follow_up(
