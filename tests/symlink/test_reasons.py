@@ -51,6 +51,10 @@ EXAMPLES = {
         "le montage /mnt/rd est hors service : rien n’a répondu sur le montage en 5 s (bloqué)",
     "target root /mnt/rd is empty and not a mount point: looks unmounted":
         "la racine des cibles /mnt/rd est vide et n’est pas un point de montage : semble démontée",
+    "empty and not a mount point: looks unmounted (the links into it are UNKNOWN)":
+        "vide et n’est pas un point de montage : semble démonté (les liens qui y pointent sont UNKNOWN)",
+    "mount /mnt/rd is mounted but empty": "le montage /mnt/rd est monté mais vide",
+    "mounted but empty (the links into it are UNKNOWN)": "monté mais vide (les liens qui y pointent sont UNKNOWN)",
     "no answer within 2.5s": "pas de réponse en 2.5 s",
     "no answer within 2s, nor in 6s more at the end of the phase": "pas de réponse en 2 s, ni en 6 s de plus à la fin de la phase",
     "library folder did not answer within 5s: its links were not checked":

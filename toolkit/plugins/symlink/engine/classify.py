@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .model import BROKEN, ERROR, INACCESSIBLE, IO_ERROR, SMALL_FILE, UNKNOWN, Problem, ScanOptions, VerdictStore
 from .mounts import MountMonitor
-from .mounttable import UNKNOWN_ERRNOS, is_network_fstype, lexical_target
+from .mounttable import LOCAL_FSTYPES, UNKNOWN_ERRNOS, birth_time_ns, is_network_fstype, lexical_target
 from .probe import MEDIA_EXTENSIONS, ProbeVerdict
 
 SMALL_FILE_BYTES = 1024
@@ -75,6 +75,9 @@ class MissingFolder:
 
     problem: Problem
     missing: str
+    # ``missing`` sits in an existing but EMPTY local folder, which changed after the link
+    # was made (see :meth:`LinkClassifier._empty_folder_doubt`)
+    in_empty_folder: bool = False
 
 
 class LinkClassifier:
@@ -128,10 +131,15 @@ class LinkClassifier:
             info = os.stat(path)
         except OSError as exc:
             if exc.errno in _BROKEN_ERRNOS:
-                doubt, missing_folder = self._missing_target_context(absolute_target)
+                doubt, missing_folder, empty_folder = self._missing_target_context(absolute_target)
+                if empty_folder is not None:
+                    doubt = self._empty_folder_doubt(path, empty_folder)
                 if doubt:
                     return problem(UNKNOWN, doubt)
                 broken = problem(BROKEN, "symlink loop" if exc.errno == errno.ELOOP else f"target missing: {describe_error(exc)}")
+                if empty_folder is not None:
+                    child = absolute_target if os.path.dirname(absolute_target) == empty_folder else missing_folder
+                    return MissingFolder(broken, child or absolute_target, in_empty_folder=True)
                 return MissingFolder(broken, missing_folder) if missing_folder else broken
             if exc.errno == errno.EACCES:
                 return problem(INACCESSIBLE, f"cannot reach the target: {describe_error(exc)}")
@@ -182,19 +190,21 @@ class LinkClassifier:
             return problem(UNKNOWN, f"{describe_error(exc)}; mount {health.mount_point} {state}", size)
         return problem(IO_ERROR, describe_error(exc), size)
 
-    def _missing_target_context(self, absolute_target: str) -> tuple[str | None, str | None]:
+    def _missing_target_context(self, absolute_target: str) -> tuple[str | None, str | None, str | None]:
         """(why a missing target may be a missing *mount* rather than a missing file,
-        the missing folder to hold the link back for when it sits on a local filesystem).
+        the missing folder to hold the link back for when it sits on a local filesystem,
+        the empty local folder it would be in, for :meth:`_empty_folder_doubt`).
 
         Looks for the nearest existing ancestor of the target: an empty directory that is
-        not a mount point is what an unmounted mount point looks like (a scan-level
-        finding, as the banner and the deletion refusal rely on ``mount_down``).
+        not a mount point is what an unmounted mount point looks like, and an empty FUSE /
+        network mount point is a mount that lost its content (scan-level findings, as the
+        banner and the deletion refusal rely on ``mount_down``).
         """
         directory = os.path.dirname(absolute_target)
         known = self._missing_context.get(directory)
         if known is not None:
             return known
-        doubt = missing_folder = None
+        doubt = missing_folder = empty_folder = None
         ancestor, below = directory, directory
         while True:
             try:
@@ -210,18 +220,49 @@ class LinkClassifier:
                     doubt = f"{ancestor}: {describe_error(exc)}"
                     self.monitor.note_not_visible(ancestor, f"cannot list it: {describe_error(exc)}")
                 break
-            if empty and not self.monitor.is_mount_point(ancestor):
+            fstype = self.monitor.mount_of(ancestor).fstype
+            if empty and self.monitor.is_mount_point(ancestor):
+                if is_network_fstype(fstype):  # mounted, but serving nothing (issue 9: down)
+                    doubt = f"mount {ancestor} is mounted but empty"
+                    self.monitor.note_not_visible(ancestor, "mounted but empty (the links into it are UNKNOWN)")
+                elif ancestor != directory:
+                    missing_folder = below
+            elif empty and fstype in LOCAL_FSTYPES:
+                empty_folder, missing_folder = ancestor, (below if ancestor != directory else None)
+            elif empty:
                 doubt = f"target root {ancestor} is empty and not a mount point: looks unmounted"
-                self.monitor.note_not_visible(
-                    ancestor, "empty and not a mount point: looks unmounted (the links into it are UNKNOWN)")
+                self.monitor.note_not_visible(ancestor, LOOKS_UNMOUNTED)
             elif ancestor != directory:  # a folder is missing, not only the file
-                if not is_network_fstype(self.monitor.mount_of(ancestor).fstype):
+                if not is_network_fstype(fstype):
                     missing_folder = below
             break
         if len(self._missing_context) > 10_000:
             self._missing_context.clear()
-        self._missing_context[directory] = (doubt, missing_folder)
-        return doubt, missing_folder
+        self._missing_context[directory] = (doubt, missing_folder, empty_folder)
+        return doubt, missing_folder, empty_folder
+
+    def _empty_folder_doubt(self, path: str, folder: str) -> str | None:
+        """An empty local folder on the way to a missing target is an unmounted mount point
+        (UNKNOWN) unless it changed after the link was made AND after it was created:
+        removing the target (or its release folder) from a local folder sets the folder's
+        mtime, while the directory under a mount point is not touched by what happens on
+        the mount (made by ``mkdir`` -- before the links, or after them on a new machine --
+        its mtime is its birth time). Such a link is held back; :mod:`.phase1` still says
+        "looks unmounted" when the links into the folder lead to more than one missing
+        entry (a whole tree, not one lost release). Without a birth time: UNKNOWN."""
+        try:
+            modified = os.stat(folder).st_mtime_ns
+            born = birth_time_ns(folder)
+            emptied_since_link = born is not None and modified > born and modified > os.lstat(path).st_mtime_ns
+        except OSError:
+            emptied_since_link = False
+        if emptied_since_link:
+            return None
+        self.monitor.note_not_visible(folder, LOOKS_UNMOUNTED)
+        return f"target root {folder} is empty and not a mount point: looks unmounted"
+
+
+LOOKS_UNMOUNTED = "empty and not a mount point: looks unmounted (the links into it are UNKNOWN)"
 
 
 def safe_readlink(path: str) -> str:

@@ -228,6 +228,9 @@ class MountMonitor:
             if path not in self._not_visible and len(self._not_visible) < _MAX_NOT_VISIBLE:
                 self._not_visible[path] = MountHealth(path, "not visible", False, reason, was_down=True)
 
+    def is_not_visible(self, path: str) -> bool:
+        return path in self._not_visible
+
     def wait_for_rechecks(self, timeout: float) -> None:
         """Let background re-checks started by :meth:`recheck_soon` finish (bounded); those
         of a mount already declared hung are not waited for (they can only say "down")."""

@@ -3,9 +3,11 @@ filesystems; link targets resolved without touching the filesystem are in
 :mod:`.linkpaths` (re-exported here)."""
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import re
+import struct
 from dataclasses import dataclass
 
 from .linkpaths import is_under, lexical_target  # noqa: F401  (the engine imports them from here)
@@ -54,3 +56,26 @@ def read_mount_table(mountinfo: str = "/proc/self/mountinfo") -> list[MountPoint
                 continue
             mounts.append(MountPoint(_unescape(left_fields[4]), right_fields[0], _unescape(right_fields[1])))
     return mounts
+
+
+_AT_FDCWD, _STATX_BTIME, _STATX_BASIC_STATS = -100, 0x800, 0x7FF
+_STATX_BTIME_OFFSET = 80  # struct statx: mask, blksize, attributes, ..., atime (64), btime (80)
+try:
+    _statx = ctypes.CDLL(None, use_errno=True).statx  # glibc >= 2.28; Python's os.stat has no birth time
+except (OSError, AttributeError):
+    _statx = None
+
+
+def birth_time_ns(path: str) -> int | None:
+    """When ``path`` was created (statx's btime), or None when the system or the
+    filesystem does not say."""
+    if _statx is None:
+        return None
+    buffer = ctypes.create_string_buffer(256)
+    if _statx(_AT_FDCWD, os.fsencode(path), 0, _STATX_BASIC_STATS | _STATX_BTIME, buffer) != 0:
+        return None
+    mask, = struct.unpack_from("I", buffer, 0)
+    seconds, nanoseconds = struct.unpack_from("qI", buffer, _STATX_BTIME_OFFSET)
+    if not mask & _STATX_BTIME or seconds <= 0:
+        return None
+    return seconds * 1_000_000_000 + nanoseconds

@@ -9,8 +9,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from .classify import (READ_BYTES, SIDECAR_EXTENSIONS, SMALL_FILE_BYTES, Healthy, LinkClassifier, MissingFolder,
-                       open_proves_readable, safe_readlink)
+from .classify import (LOOKS_UNMOUNTED, READ_BYTES, SIDECAR_EXTENSIONS, SMALL_FILE_BYTES, Healthy, LinkClassifier,
+                       MissingFolder, open_proves_readable, safe_readlink)
 from .context import ScanContext
 from .late import LATE_RETRY_FACTOR, LATE_WAIT_FACTOR, Late, late_or_down, mount_feedback
 from .model import BROKEN, CORRUPTED, ERROR, INACCESSIBLE, IO_ERROR, OK, SMALL_FILE, UNKNOWN, Problem
@@ -153,12 +153,15 @@ class _HeldBack:
         # parent -> folders the links point into (2 at most: one folder is one lost release,
         # as in a real debrid breakage; several are a whole tree gone)
         self.target_folders: dict[str, set[str]] = {}
+        self.empty_parents: set[str] = set()  # parents that exist but are empty (local folders)
 
     def add(self, held: MissingFolder) -> None:
         if self.file is None:
             self.file = tempfile.TemporaryFile("w+", encoding="utf-8")
         self.file.write(json.dumps([held.missing, held.problem.as_dict()], ensure_ascii=False) + "\n")
         self.by_parent.setdefault(os.path.dirname(held.missing), Counter())[held.missing] += 1
+        if held.in_empty_folder:
+            self.empty_parents.add(os.path.dirname(held.missing))
         folders = self.target_folders.setdefault(os.path.dirname(held.missing), set())
         if len(folders) < 2:
             folders.add(os.path.dirname(lexical_target(held.problem.path, held.problem.target)))
@@ -171,6 +174,14 @@ class _HeldBack:
         not_visible: dict[str, str] = {}
         for parent, missing in self.by_parent.items():
             links = sum(missing.values())
+            if parent in self.empty_parents:
+                # an empty folder that lost one entry (a file, a release folder) after the
+                # links were made is one lost release; several entries gone, or some of its
+                # links older than its last change, is what an unmounted mount point looks like
+                if len(missing) > 1 or monitor.is_not_visible(parent):
+                    monitor.note_not_visible(parent, LOOKS_UNMOUNTED)
+                    not_visible[parent] = f"target root {parent} is empty and not a mount point: looks unmounted"
+                continue
             if links >= NOT_VISIBLE_SHARE * analyzed and len(self.target_folders[parent]) > 1:
                 why = (f"{links} of the scan's {analyzed} links point into it, under {parent} which exists: "
                        "the mount that should be there is not visible here")
@@ -184,7 +195,8 @@ class _HeldBack:
             why = not_visible.get(os.path.dirname(missing))
             if why is not None:
                 problem = Problem(problem.path, problem.target, UNKNOWN, 1, problem.size,
-                                  f"target folder {missing} does not exist; {why}")
+                                  why if os.path.dirname(missing) in self.empty_parents
+                                  else f"target folder {missing} does not exist; {why}")
             report(problem)
         self.file.close()
         self.file = None
