@@ -61,7 +61,7 @@ if TYPE_CHECKING:  # the same names, imported on first use (see _LAZY)
     from toolkit.core.db import create_engine_sync
     from toolkit.core.notify import NAMESPACE as NOTIFY_NAMESPACE
     from toolkit.core.schedule import ScheduleError, normalise_cron
-    from toolkit.core.services.pathmap import PathMapper, PathMapping
+    from toolkit.core.services.pathmap import PathMapper, PathMapping, mappings_text, parse_mappings_text
     from toolkit.core.services.settings import RepairSettings
     from toolkit.core.services.repair import ArrService, RemovedLink, repair_after_cleanup
     from toolkit.core.services.errors import DockerUnavailable

@@ -230,3 +230,21 @@ def test_media_settled_by_the_workers_reach_phase_2(tree, monkeypatch):
     # the targets are not real media: every spooled link is probed and found CORRUPTED
     assert with_processes.statistics["phase2_analyzed"] == 33
     assert sum(status == "CORRUPTED" for status in problems.values()) == 33
+
+
+def test_the_workers_frame_functions_name_only_what_they_import():
+    """Their hints resolve (they named an unimported ``BinaryIO``; the worker cannot afford
+    ``typing``), and the frame round-trips through a real pipe."""
+    import io
+    import typing
+
+    from toolkit.plugins.symlink.engine import quick_worker
+
+    for function in (quick_worker._send_frame, quick_worker._read_frame):
+        assert typing.get_type_hints(function)["stream"] is io.BufferedIOBase
+    read, write = os.pipe()
+    with os.fdopen(write, "wb") as sender:
+        quick_worker._send_frame(sender, b"/media/a.mkv\0/media/b.mkv")
+    with os.fdopen(read, "rb") as receiver:
+        assert quick_worker._read_frame(receiver) == b"/media/a.mkv\0/media/b.mkv"
+        assert quick_worker._read_frame(receiver) is None

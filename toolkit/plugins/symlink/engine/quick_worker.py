@@ -7,6 +7,7 @@ about what an idle interpreter does, which counts twice in the scan's memory.
 """
 from __future__ import annotations
 
+import io  # loaded by every interpreter at start-up (its standard streams): free here
 import json
 import os
 import stat as stat_module
@@ -19,12 +20,12 @@ from .linkpaths import is_under, lexical_target
 _FRAME = struct.Struct("!Q")
 
 
-def _send_frame(stream: BinaryIO, payload: bytes) -> None:
+def _send_frame(stream: io.BufferedIOBase, payload: bytes) -> None:
     stream.write(_FRAME.pack(len(payload)) + payload)
     stream.flush()
 
 
-def _read_frame(stream: BinaryIO) -> bytes | None:
+def _read_frame(stream: io.BufferedIOBase) -> bytes | None:
     header = stream.read(_FRAME.size)
     if len(header) < _FRAME.size:
         return None

@@ -24,16 +24,16 @@ NUMBER = r"[\d.]+"
 QUOTED = "'[^']*'|\"[^\"]*\""  # a path as repr() writes it
 # (English shape, French-catalog message); groups named in NESTED are reasons themselves.
 # Outer shapes first: a reason wraps another (": nothing was deleted", "mount X is down: ...").
-SHAPES = [(rf"(?P<reason>.+): nothing was deleted", N_("%(reason)s: nothing was deleted")),
-          (rf"(?P<reason>.+): the filesystem is not answering", N_("%(reason)s: the filesystem is not answering")),
-          (rf"(?P<reason>.+); mount (?P<mount>.+) is down", N_("%(reason)s; mount %(mount)s is down")),
-          (rf"(?P<reason>.+); mount (?P<mount>.+) answered", N_("%(reason)s; mount %(mount)s answered")),
-          (rf"the scan stopped: (?P<reason>.+)", N_("the scan stopped: %(reason)s")),
-          (rf"mass-deletion limit: (?P<reason>.+)", N_("mass-deletion limit: %(reason)s")),
-          (rf"override: (?P<reason>.+)", N_("override: %(reason)s")),
-          (rf"the scanned path's mount (?P<mount>.+?) is down: (?P<reason>.+)",
+SHAPES = [(r"(?P<reason>.+): nothing was deleted", N_("%(reason)s: nothing was deleted")),
+          (r"(?P<reason>.+): the filesystem is not answering", N_("%(reason)s: the filesystem is not answering")),
+          (r"(?P<reason>.+); mount (?P<mount>.+) is down", N_("%(reason)s; mount %(mount)s is down")),
+          (r"(?P<reason>.+); mount (?P<mount>.+) answered", N_("%(reason)s; mount %(mount)s answered")),
+          (r"the scan stopped: (?P<reason>.+)", N_("the scan stopped: %(reason)s")),
+          (r"mass-deletion limit: (?P<reason>.+)", N_("mass-deletion limit: %(reason)s")),
+          (r"override: (?P<reason>.+)", N_("override: %(reason)s")),
+          (r"the scanned path's mount (?P<mount>.+?) is down: (?P<reason>.+)",
            N_("the scanned path's mount %(mount)s is down: %(reason)s")),
-          (rf"mount (?P<mount>.+?) is down: (?P<reason>.+)", N_("mount %(mount)s is down: %(reason)s")),
+          (r"mount (?P<mount>.+?) is down: (?P<reason>.+)", N_("mount %(mount)s is down: %(reason)s")),
           # phase 1 (checker)
           (r"symlink loop", N_("symlink loop")),
           (r"target missing: (?P<reason>.+)", N_("target missing: %(reason)s")),
