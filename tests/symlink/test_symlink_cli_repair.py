@@ -151,3 +151,40 @@ def test_an_unreachable_sonarr_is_reported_and_the_deletion_stands(library, tmp_
     assert library.radarr.command_calls() == [("RescanMovie", {"movieId": library.ids["x"]}),
                                               ("MoviesSearch", {"movieIds": [library.ids["x"]]})]
     assert "error:" in result.output
+
+
+def test_the_searches_are_followed_until_repaired_or_still_missing(library, tmp_path, engine, monkeypatch):
+    """``symlink repairs``: what the real-mode scan's searches became, read from Sonarr's
+    and Radarr's history (``--check``): the episode imported with a healthy link is repaired,
+    the movie nothing brought back for a day and more is still missing."""
+    from sqlalchemy import text
+
+    from toolkit.plugins.symlink.service import follow
+
+    monkeypatch.setattr(follow, "PACE_SECONDS", 0)
+    scanned, _report = scan(library, tmp_path, "--mode", "real", "--yes")
+    assert scanned.exit_code == 3, scanned.output
+    runner = CliRunner(env={"COLUMNS": "400"})
+    listed = runner.invoke(symlink_cli, ["repairs"], catch_exceptions=False)
+    assert listed.exit_code == 0, listed.output
+    assert "searching · Sonarr · Show A" in listed.output and "searching · Radarr · Film X" in listed.output
+
+    new = library.tv / "Show A" / "Season 01" / "Show A - S01E01 - Proper.mkv"
+    target = library.store / "release.a1.proper" / "a1.mkv"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"\x1a" * 4096)
+    os.symlink(target, new)
+    episode = library.sonarr.items["episode"][library.ids["a1"]]
+    library.sonarr.grab(episode=episode)
+    library.sonarr.import_file(f"/tv/Show A/Season 01/{new.name}", episode=episode)
+    with engine.begin() as connection:  # the movie was searched 30 hours ago
+        connection.execute(text("UPDATE symlink_repair_follows SET requested_at = "
+                                "datetime(requested_at, '-30 hours') WHERE service = 'radarr'"))
+    checked = runner.invoke(symlink_cli, ["repairs", "--check"], catch_exceptions=False)
+    assert checked.exit_code == 0, checked.output
+    assert "Checked 2 item(s); 0 could not be read." in checked.output
+    assert "repaired: imported and its new link is healthy · Sonarr · Show A" in checked.output
+    assert "still missing after 24 hours · Radarr · Film X" in checked.output
+    assert ("GET", f"/api/v3/history/movie?movieId={library.ids['x']}") in library.radarr.requests
+    as_json = json.loads(runner.invoke(symlink_cli, ["repairs", "--json", "--state", "repaired"]).output)
+    assert [(i["title"], i["new_paths"]) for i in as_json["items"]] == [("Show A", [str(new)])]

@@ -2,7 +2,7 @@
 headless Chromium against the served app: two broken episodes deleted by a real-mode scan,
 Sonarr (the contract-checked fake) asked to search both; one comes back (grabbed, imported,
 its new link healthy), the other does not within the delay. The Scanner, under the
-deletion, and the Dashboard say "repaired" and "still missing after 24 hours"."""
+deletion, and the Dashboard say "repaired" and "still missing after 24 hours" (and in French)."""
 from __future__ import annotations
 
 import os
@@ -90,6 +90,14 @@ def test_the_scanner_and_the_dashboard_show_each_repairs_follow_up(
         expect(page.locator('#sl-lives a[data-state="fixed"] strong')).to_have_text("1")
         page.locator('#sl-lives a[data-state="fixed"]').click()
         expect(page.locator("#sl-lives .sl-life-story")).to_contain_text("(brought back by Sonarr/Radarr)")
+
+        page.set_extra_http_headers({"Accept-Language": "fr-FR,fr;q=0.9"})  # and in French
+        page.goto(f"{toolkit_server}/symlink?tab=dashboard")
+        dashboard = page.locator("#sl-repairs")
+        expect(dashboard.locator("h2")).to_contain_text("Réparations suivies")
+        expect(dashboard.locator(".sl-follow-text")).to_have_text(
+            ["toujours manquant après 24 heures", "réparé : importé et son nouveau lien est sain"])
+        expect(dashboard.locator(".sl-life-counts [data-state]")).to_have_text(["toujours manquant 1", "réparé 1"])
     finally:
         sonarr.stop()
     assert not sonarr.violations, sonarr.violations
