@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from fakes.arr_server import FakeArr
+from screenshots import shoot_part
 from toolkit.testing import AUTH_HEADERS
 
 from .test_browser_reading import scan
@@ -86,6 +87,7 @@ def test_the_scanner_and_the_dashboard_show_each_repairs_follow_up(
         expect(dashboard.locator(".sl-follow-text")).to_have_text(
             ["still missing after 24 hours", "repaired: imported and its new link is healthy"])
         expect(dashboard.locator(".sl-life-counts [data-state]")).to_have_text(["still missing 1", "repaired 1"])
+        shoot_part(dashboard, "symlink-repairs")
         # the deleted link's problem is fixed, "replaced and healthy" by the repair
         expect(page.locator('#sl-lives a[data-state="fixed"] strong')).to_have_text("1")
         page.locator('#sl-lives a[data-state="fixed"]').click()
