@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from toolkit.api import gettext as _
 from toolkit.api import running_toolkit
 
 from . import service
@@ -32,20 +33,21 @@ async def _run(apply: bool, yes: bool) -> dict:
     async with running_toolkit() as tk:
         plan = await service.check(tk, source="cli")
         for error in plan["errors"]:
-            click.echo(f"error: {error}", err=True)
+            click.echo(_("error: %(error)s", error=error), err=True)
         if plan["held"]:
             click.echo(plan["held"], err=True)
         for entry in plan["entries"]:
             click.echo(_line(entry))
         if not plan["entries"]:
-            click.echo("nothing to do")
+            click.echo(_("nothing to do"))
         applied: list[dict] = []
         todo = [e for e in plan["entries"] if actionable(e)]
         if apply and todo and not plan["held"]:
-            if yes or click.confirm(f"Apply {len(todo)} action(s)?", default=False, err=True):
+            if yes or click.confirm(_("Apply %(n)s action(s)?", n=len(todo)), default=False, err=True):
                 applied = await service.apply(tk, plan["id"], plan["token"])
                 for a in applied:
-                    click.echo(f"{'done' if a['ok'] else 'FAILED'}: {a['title']}: {a['answer']}")
+                    click.echo(_("done: %(title)s: %(answer)s", title=a["title"], answer=a["answer"]) if a["ok"]
+                               else _("FAILED: %(title)s: %(answer)s", title=a["title"], answer=a["answer"]))
         return summary(plan, applied)
 
 
@@ -66,7 +68,7 @@ def check_cmd(apply_: bool, yes: bool, json_path: str | None) -> None:
     except click.exceptions.Abort:
         raise
     except Exception as exc:  # a clear message and exit 1, never a traceback
-        click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(_("error: %(error)s", error=f"{type(exc).__name__}: {exc}"), err=True)
         sys.exit(EXIT_ERROR)
     if json_path:
         with open(json_path, "w", encoding="utf-8") as handle:
