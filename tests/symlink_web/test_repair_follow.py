@@ -188,3 +188,28 @@ async def test_the_fake_history_follows_the_contract(sonarr):
     assert [r["eventType"] for r in paged["records"]] == ["downloadFolderImported"]
     assert [r["eventType"] for r in since] == ["downloadFolderImported", "grabbed"]
     assert [r["eventType"] for r in by_series] == ["grabbed"]
+
+
+def test_the_history_is_read_since_the_search_and_odd_records_say_nothing():
+    from types import SimpleNamespace
+
+    from toolkit.plugins.symlink.service.follow import read_history
+
+    follow = SimpleNamespace(service="sonarr", search_ids=[7, 8], requested_at=utcnow().replace(tzinfo=None))
+    late = (follow.requested_at + timedelta(minutes=5)).isoformat() + "Z"
+    early = (follow.requested_at - timedelta(hours=2)).isoformat() + "Z"
+    events = [
+        {"eventType": "downloadFolderImported", "episodeId": 7, "date": early, "data": {"importedPath": "/tv/old.mkv"}},
+        {"eventType": "grabbed", "episodeId": 7, "date": late},
+        {"eventType": "downloadFolderImported", "episodeId": 7, "date": late, "data": {"importedPath": "/tv/7.mkv"}},
+        "not a record", {"eventType": "grabbed", "episodeId": [8], "date": late},
+        {"eventType": "downloadFolderImported", "episodeId": 9, "date": late, "data": None},
+    ]
+    grabbed, imported, paths = read_history(events, follow)
+    assert grabbed is not None and imported is None and paths == []  # episode 8 is not back yet
+    events.append({"eventType": "downloadFolderImported", "episodeId": 8, "date": late, "data": None})
+    grabbed, imported, paths = read_history(events, follow)
+    assert imported is not None and paths == []  # 8's record names no file: nothing to check
+    events[-1]["data"] = {"importedPath": "/tv/8.mkv"}
+    assert read_history(events, follow)[2] == ["/tv/7.mkv", "/tv/8.mkv"]
+    assert read_history({"records": []}, follow) == (None, None, [])

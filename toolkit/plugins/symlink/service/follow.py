@@ -76,26 +76,31 @@ def _when(value: str | None) -> datetime | None:
 def read_history(events: list[dict], follow: Follow) -> tuple[datetime | None, datetime | None, list[str]]:
     """When the searched episodes/movie were first grabbed since the search, when the last
     of them was imported (``None`` until every one was), and the imported files' paths (as
-    the *arr sees them)."""
+    the *arr sees them; none when one import does not name its file)."""
     key = "episodeId" if follow.service == "sonarr" else "movieId"
     wanted = set(follow.search_ids)
     since = follow.requested_at - CLOCK_SLACK
     grabbed: datetime | None = None
     imported: dict[int, tuple[datetime, str]] = {}
-    for event in events:
+    for event in events if isinstance(events, list) else []:
+        if not isinstance(event, dict):  # an odd answer says nothing: the item stays where it was
+            continue
         moment = _when(event.get("date"))
-        if moment is None or moment < since or event.get(key) not in wanted:
+        if moment is None or moment < since or not isinstance(event.get(key), int) or event[key] not in wanted:
             continue
         if event.get("eventType") in GRABBED:
             grabbed = min(grabbed, moment) if grabbed else moment
         elif event.get("eventType") in IMPORTED:
-            path = (event.get("data") or {}).get("importedPath") or ""
+            data = event.get("data")
+            path = str(data.get("importedPath") or "") if isinstance(data, dict) else ""
             if event[key] not in imported or imported[event[key]][0] < moment:
                 imported[event[key]] = (moment, path)
     if set(imported) != wanted:
         return grabbed, None, []
     last = max(moment for moment, _path in imported.values())
-    return grabbed or last, last, sorted({path for _moment, path in imported.values() if path})
+    paths = {path for _moment, path in imported.values()}
+    # an import that names no file cannot be checked: no "repaired" on a guess
+    return grabbed or last, last, sorted(paths) if "" not in paths else []
 
 
 def new_links_health(paths: list[str], small_files: str = "media") -> str | None:
