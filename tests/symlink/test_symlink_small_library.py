@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
@@ -97,6 +98,51 @@ def test_several_entries_gone_from_an_emptied_folder_look_unmounted(tree, databa
     assert all("looks unmounted" in p.reason for p in problems) and result.mount_down
     assert cli.exit_code == 4, cli.output
     assert all(os.path.islink(link) for link in links) and journal(database_url) == []
+
+
+@pytest.fixture
+def bind_mount(tmp_path):
+    """``bound`` mounted (``mount --bind``) on ``mnt``, as a container sees the host's folder."""
+    bound, mount_point = tmp_path / "host-zurg", tmp_path / "mnt"
+    bound.mkdir()
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "--bind", str(bound), str(mount_point)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"mount --bind is not allowed here: {done.stderr.strip()}")
+    yield bound, mount_point
+    subprocess.run(["umount", str(mount_point)], check=False)
+
+
+def test_a_bind_of_an_empty_host_folder_never_changed_looks_unmounted(bind_mount, tree, database_url):
+    """A container binds the host's /mnt/zurg while the host's rclone is down: the bind is a
+    mount point (ext4), empty, and the host folder was not changed since it was made."""
+    _, mount_point = bind_mount
+    after_a_tick()
+    link = tree.link("Movie/movie.mkv", mount_point / "__all__" / "Movie.2020" / "movie.mkv")
+
+    result, problems = scan([tree.library])
+    cli = cli_real(tree.library)
+
+    assert [(p.path, p.status) for p in problems] == [(str(link), "UNKNOWN")]
+    assert "looks unmounted" in problems[0].reason and result.mount_down
+    assert cli.exit_code == 4, cli.output
+    assert os.path.islink(link) and journal(database_url) == []
+
+
+def test_the_one_release_removed_from_a_bound_local_store_is_broken(bind_mount, tree, database_url):
+    bound, mount_point = bind_mount
+    (bound / "Movie.2020").mkdir()
+    (bound / "Movie.2020" / "movie.mkv").write_bytes(b"\x1a" * 4096)
+    link = tree.link("Movie/movie.mkv", mount_point / "Movie.2020" / "movie.mkv")
+    after_a_tick()
+    shutil.rmtree(bound / "Movie.2020")
+
+    result, problems = scan([tree.library])
+    cli = cli_real(tree.library)
+
+    assert [(p.path, p.status) for p in problems] == [(str(link), "BROKEN")]
+    assert not result.mount_down and cli.exit_code == 3, cli.output
+    assert journal(database_url) == [(str(link), "deleted")]
 
 
 # ----------------------------------------------------------------------------- real rclone mount

@@ -221,14 +221,16 @@ class LinkClassifier:
                     self.monitor.note_not_visible(ancestor, f"cannot list it: {describe_error(exc)}")
                 break
             fstype = self.monitor.mount_of(ancestor).fstype
-            if empty and self.monitor.is_mount_point(ancestor):
+            if empty and fstype in LOCAL_FSTYPES:
+                # a mount point too: a container's bind of the host's /mnt/zurg while the
+                # host's rclone is down shows the empty directory under it, as ext4
+                empty_folder, missing_folder = ancestor, (below if ancestor != directory else None)
+            elif empty and self.monitor.is_mount_point(ancestor):
                 if is_network_fstype(fstype):  # mounted, but serving nothing (issue 9: down)
                     doubt = f"mount {ancestor} is mounted but empty"
                     self.monitor.note_not_visible(ancestor, "mounted but empty (the links into it are UNKNOWN)")
                 elif ancestor != directory:
                     missing_folder = below
-            elif empty and fstype in LOCAL_FSTYPES:
-                empty_folder, missing_folder = ancestor, (below if ancestor != directory else None)
             elif empty:
                 doubt = f"target root {ancestor} is empty and not a mount point: looks unmounted"
                 self.monitor.note_not_visible(ancestor, LOOKS_UNMOUNTED)
