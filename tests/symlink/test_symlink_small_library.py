@@ -35,6 +35,17 @@ def journal(database_url: str) -> list[tuple[str, str]]:
         return db.execute("SELECT path, state FROM symlink_deletions").fetchall()
 
 
+def assert_looks_unmounted_and_kept(tree, link: Path, database_url: str) -> None:
+    """The library's one link is UNKNOWN, the scan says a mount is down, real mode keeps it."""
+    result, problems = scan([tree.library])
+    cli = cli_real(tree.library)
+
+    assert [(p.path, p.status) for p in problems] == [(str(link), "UNKNOWN")]
+    assert "looks unmounted" in problems[0].reason and result.mount_down
+    assert cli.exit_code == 4, cli.output
+    assert os.path.islink(link) and journal(database_url) == []
+
+
 def after_a_tick() -> None:
     time.sleep(0.05)  # directory times move in clock ticks: the removal must come after the link
 
@@ -74,13 +85,7 @@ def test_an_empty_folder_never_changed_since_it_was_made_looks_unmounted(tree, d
         after_a_tick()
         tree.targets.mkdir()
 
-    result, problems = scan([tree.library])
-    cli = cli_real(tree.library)
-
-    assert [(p.path, p.status) for p in problems] == [(str(link), "UNKNOWN")]
-    assert "looks unmounted" in problems[0].reason and result.mount_down
-    assert cli.exit_code == 4, cli.output
-    assert os.path.islink(link) and journal(database_url) == []
+    assert_looks_unmounted_and_kept(tree, link, database_url)
 
 
 def test_several_entries_gone_from_an_emptied_folder_look_unmounted(tree, database_url):
@@ -120,13 +125,7 @@ def test_a_bind_of_an_empty_host_folder_never_changed_looks_unmounted(bind_mount
     after_a_tick()
     link = tree.link("Movie/movie.mkv", mount_point / "__all__" / "Movie.2020" / "movie.mkv")
 
-    result, problems = scan([tree.library])
-    cli = cli_real(tree.library)
-
-    assert [(p.path, p.status) for p in problems] == [(str(link), "UNKNOWN")]
-    assert "looks unmounted" in problems[0].reason and result.mount_down
-    assert cli.exit_code == 4, cli.output
-    assert os.path.islink(link) and journal(database_url) == []
+    assert_looks_unmounted_and_kept(tree, link, database_url)
 
 
 def test_the_one_release_removed_from_a_bound_local_store_is_broken(bind_mount, tree, database_url):
