@@ -30,7 +30,7 @@ async def _jellyfin(client, media) -> FakeMediaServer:
 async def _remember_mount(app, mount_point: str) -> None:
     """An earlier scan saw a mount answering at ``mount_point`` (it is not mounted now: down)."""
     from toolkit.plugins.symlink.models import SymlinkKnownMount
-    from toolkit.plugins.symlink.history import utcnow
+    from toolkit.plugins.symlink.schema import utcnow
     from toolkit.web.app import current_toolkit
 
     async with app.app_context():

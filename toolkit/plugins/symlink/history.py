@@ -20,7 +20,7 @@ The deletion journal (``symlink_deletions``) belongs to the engine and is never 
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import (BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, JSON,
                         String, Text)
@@ -30,10 +30,6 @@ from .models import Base
 
 KEEP_SCANS = 3
 ACTIVE_SCAN_STATES = ("queued", "running", "cancelling")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 class SymlinkConfig(Base):

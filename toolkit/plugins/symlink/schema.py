@@ -43,7 +43,9 @@ def symlink_models():
 
 
 def utcnow() -> datetime:
-    """Now in UTC, naive: how the symlink tables store times."""
+    """Now in UTC, naive: how the symlink tables store times (the one copy the plugin uses:
+    toolkit.api.utcnow is aware, which sqlite3 would write with an offset in mount_memory's
+    raw SQL, and an aware value would print as "...+00:00Z" in the tables' JSON)."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 

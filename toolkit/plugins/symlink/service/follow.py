@@ -30,7 +30,8 @@ from sqlalchemy import func, select, update
 from toolkit.api import PathMapper, ServiceError, Toolkit, arr_client, arr_connections
 
 from ..engine.workers import CallTimeout, call_with_deadline
-from ..history import SymlinkRepairFollow as Follow, utcnow
+from ..history import SymlinkRepairFollow as Follow
+from ..schema import utcnow
 from .common import settings_of
 from .lifecycle import record_many
 from .recheck import recheck_blocking

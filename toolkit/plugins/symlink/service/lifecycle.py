@@ -29,7 +29,8 @@ from sqlalchemy.engine import Connection
 from toolkit.api import create_engine_sync
 
 from ..history import (ACTIVE_SCAN_STATES, LIFE_STATES, OPEN_STATES, SymlinkProblem,
-                       SymlinkProblemLife as Life, SymlinkScan, SymlinkScanTrend as Trend, utcnow)
+                       SymlinkProblemLife as Life, SymlinkScan, SymlinkScanTrend as Trend)
+from ..schema import utcnow
 
 CHUNK = 500
 UNKNOWN = "UNKNOWN"  # the engine's status for a link it could not check (mount down)

@@ -9,7 +9,8 @@ from sqlalchemy import func, select, update
 from toolkit.api import PluginError, Toolkit
 from toolkit.api import gettext as _
 
-from ..history import SymlinkIgnore, SymlinkProblem, utcnow
+from ..history import SymlinkIgnore, SymlinkProblem
+from ..schema import utcnow
 from .common import is_id
 from .deletions import deletable_filter
 from .lifecycle import record_problem_event

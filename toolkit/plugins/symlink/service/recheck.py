@@ -18,7 +18,8 @@ from ..engine.classify import LinkClassifier
 from ..engine.mounts import MountMonitor
 from ..engine.probe import probe
 from ..engine.workers import CallTimeout, call_with_deadline
-from ..history import SymlinkProblemLife as Life, utcnow
+from ..history import SymlinkProblemLife as Life
+from ..schema import utcnow
 from .lifecycle import record_problem_event
 
 # the whole re-check's deadline, on top of the engine's own per-call ones

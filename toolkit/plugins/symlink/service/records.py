@@ -9,7 +9,8 @@ from sqlalchemy import select, update
 from toolkit.api import PluginError, Toolkit, find_job
 from toolkit.api import gettext as _
 
-from ..history import ACTIVE_SCAN_STATES, KEEP_SCANS, SymlinkScan, utcnow
+from ..history import ACTIVE_SCAN_STATES, KEEP_SCANS, SymlinkScan
+from ..schema import utcnow
 
 
 async def set_scan(sessions, scan_id: str, *conditions: Any, **values: Any) -> None:
@@ -21,22 +22,28 @@ async def set_scan(sessions, scan_id: str, *conditions: Any, **values: Any) -> N
         await session.commit()
 
 
-def _final_state(scan: SymlinkScan, job) -> bool:
-    """A scan whose job ended without the task saying so (cancelled while queued, process
-    restarted...) takes the job's final state. True when ``scan`` changed."""
+# a finished job's state as its scan's status, for a job that ended without the task
+# writing the scan's own (a failed job's scan is in "error")
+FINAL_STATUS = {"cancelled": "cancelled", "completed": "completed", "interrupted": "interrupted"}
+
+
+def _follow_job(scan: SymlinkScan, job) -> bool:
+    """An active scan's status is its job's state (queued, running, cancelling), copied here
+    when the scan is read: nothing else writes it (the task writes only the final status,
+    and a cancel only asks the runner). A scan whose job ended without the task saying so
+    (cancelled while queued, process restarted...) takes the job's final state. True when
+    ``scan`` changed."""
     if job is None:
         scan.status = "interrupted"
         return True
     if not job.active:
-        scan.status = {"cancelled": "cancelled", "completed": "completed",
-                       "interrupted": "interrupted"}.get(job.state, "error")
+        scan.status = FINAL_STATUS.get(job.state, "error")
         scan.error_message = scan.error_message or job.error
         scan.finished_at = scan.finished_at or utcnow()
         return True
-    if job.state == "cancelling" and scan.status != "cancelling":
-        scan.status = "cancelling"
-        return True
-    return False
+    changed = scan.status != job.state
+    scan.status = str(job.state)
+    return changed
 
 
 async def reconcile_active(tk: Toolkit, session) -> None:
@@ -45,7 +52,7 @@ async def reconcile_active(tk: Toolkit, session) -> None:
     changed = False
     for scan in rows:
         if scan.job_id:
-            changed |= _final_state(scan, await find_job(tk, scan.job_id))
+            changed |= _follow_job(scan, await find_job(tk, scan.job_id))
     if changed:
         await session.commit()
 
@@ -65,7 +72,7 @@ async def get_scan(tk: Toolkit, scan_id: str, *, with_job: bool = False):
             raise PluginError(404, _("no scan %(id)s (only the last %(n)s scans are kept)", id=repr(scan_id), n=KEEP_SCANS))
         if scan.status in ACTIVE_SCAN_STATES and scan.job_id:
             job = await find_job(tk, scan.job_id)
-            if _final_state(scan, job):
+            if _follow_job(scan, job):
                 await session.commit()
     return (scan, job) if with_job else scan
 

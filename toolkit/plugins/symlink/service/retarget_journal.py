@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..engine.retarget import JournalEntry
 from ..models import SymlinkDeletion, SymlinkRetarget, SymlinkVerdict
-from ..history import utcnow
+from ..schema import utcnow
 
 
 class SqlRetargetJournal:

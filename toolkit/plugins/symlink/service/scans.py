@@ -18,7 +18,8 @@ from toolkit.api import gettext as _
 
 from ..engine.checker import DEPTHS
 from ..history import (ACTIVE_SCAN_STATES, KEEP_SCANS, STATISTICS_COLUMNS, SymlinkProblem,
-                       SymlinkScan, utcnow)
+                       SymlinkScan)
+from ..schema import utcnow
 from .common import off_loop, settings_of
 from .deletions import deletion_summary
 from .directories import expected_links
@@ -137,7 +138,8 @@ async def plan_queued_scan(tk: Toolkit, scan_id: str, job_id: str) -> dict:
     parameters."""
     async with tk.sessions() as session:
         scan = await session.get(SymlinkScan, scan_id)
-        if scan is None or scan.status != "queued" or scan.job_id not in (None, job_id):
+        # "running" too: a read in the meantime copies the job's state to its scan
+        if scan is None or scan.status not in ("queued", "running") or scan.job_id not in (None, job_id):
             raise PluginError(409, f"scan {scan_id} is not a queued scan waiting for this job")
         selected, mode, depth = list(scan.selected_paths or []), scan.mode, scan.verification_depth
     settings = await settings_of(tk)
@@ -191,9 +193,7 @@ async def scan_status(tk: Toolkit, scan_id: str) -> dict:
 async def cancel_scan(tk: Toolkit, scan_id: str) -> dict:
     scan = await get_scan(tk, scan_id)
     if scan.status in ACTIVE_SCAN_STATES and scan.job_id:
-        await tk.runner.cancel(scan.job_id)
-        await set_scan(tk.sessions, scan_id, SymlinkScan.status.in_(ACTIVE_SCAN_STATES),
-                       status="cancelling")
+        await tk.runner.cancel(scan.job_id)  # the scan's status follows its job's
     return await scan_status(tk, scan_id)
 
 

@@ -18,6 +18,7 @@ from toolkit.api import gettext as _
 
 from .common import off_loop, settings_of
 from .paths import resolve_all
+from .records import reconcile_active
 from .scans import validate_scan_request
 from ..history import SymlinkScan
 
@@ -137,6 +138,7 @@ def _truthy(value: Any) -> bool:
 async def _views(tk: Toolkit, schedules) -> list[dict]:
     job_ids = [s.last_job_id for s in schedules if s.last_job_id]
     async with tk.sessions() as session:
+        await reconcile_active(tk, session)  # a running scan's status is its job's
         scans_by_job = {row.job_id: row for row in (await session.execute(
             select(SymlinkScan).where(SymlinkScan.job_id.in_(job_ids)))).scalars()} if job_ids else {}
     views = []

@@ -25,7 +25,8 @@ from toolkit.api import (JobCancelled, JobContext, Schedule, Task, arr_connectio
 
 from ..engine.checker import Problem, Progress, ScanOptions
 from ..scanproc import run_scan_in_child
-from ..history import SymlinkIgnore, SymlinkProblem, SymlinkScan, STATISTICS_COLUMNS, utcnow
+from ..history import SymlinkIgnore, SymlinkProblem, SymlinkScan, STATISTICS_COLUMNS
+from ..schema import utcnow
 from .deletions import (auto_delete, check_deletion_allowed, deletable_filter, deletable_set_query,
                         selection_token)
 from .follow import start_following
@@ -171,7 +172,6 @@ async def scan_task(ctx: JobContext, *, scan_id: str | None = None, paths: list[
         planned = await plan_queued_scan(toolkit, scan_id, ctx.job_id)
     scan_id, paths, mode, depth = planned["scan_id"], planned["paths"], planned["mode"], planned["depth"]
     workers, small_files = planned["workers"], planned["small_files"]
-    await set_scan(ctx.sessions, scan_id, status="running")
     async with ctx.sessions() as session:
         ignored = frozenset((await session.execute(select(SymlinkIgnore.path))).scalars())
     options = ScanOptions(paths=paths, depth=depth, workers=workers, small_files=small_files,
