@@ -136,3 +136,29 @@ def test_old_verdicts_are_pruned(engine):
     store.flush()
     assert store.prune(3600) == 0 and store.get("/m/a.mkv", 10, 1, "full", 3600) is not None
     assert store.prune(-1) == 1 and store.get("/m/a.mkv", 10, 1, "full", 3600) is None
+
+
+def test_the_verdict_cache_reads_what_it_wrote_by_exact_identity_depth_and_age(engine):
+    import threading
+
+    from toolkit.plugins.symlink.engine.probe import ProbeVerdict
+
+    store = SqlVerdictStore(engine)
+    store.put("/m/a.mkv", 10, 1, "full", ProbeVerdict("OK"))
+    store.put("/m/b.mkv", 20, 2, "deep", ProbeVerdict("CORRUPTED", "nothing decodes"))
+    store.flush()
+
+    assert store.get("/m/a.mkv", 10, 1, "full", 3600) == ProbeVerdict("OK")
+    assert store.get("/m/a.mkv", 10, 1, "deep", 3600) is None  # a full verdict does not answer deep
+    assert store.get("/m/b.mkv", 20, 2, "full", 3600) == ProbeVerdict("CORRUPTED", "nothing decodes")
+    assert store.get("/m/a.mkv", 10, 2, "full", 3600) is None  # changed mtime
+    assert store.get("/m/a.mkv", 11, 1, "full", 3600) is None  # changed size
+    assert store.get("/m/a.mkv", 10, 1, "full", -1) is None  # older than allowed
+    # another thread (its own reader) sees a later flush
+    store.put("/m/c.mkv", 30, 3, "full", ProbeVerdict("OK"))
+    store.flush()
+    seen = []
+    reader = threading.Thread(target=lambda: seen.append(store.get("/m/c.mkv", 30, 3, "full", 3600)))
+    reader.start()
+    reader.join()
+    assert seen == [ProbeVerdict("OK")]

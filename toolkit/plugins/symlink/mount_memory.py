@@ -15,16 +15,12 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .schema import sqlite_file, utcnow
+from .schema import sqlite_file, stored, utcnow
 
 if TYPE_CHECKING:
     from .engine.mounts import MountHealth
 
 BUSY_TIMEOUT_SECONDS = 5.0  # as the toolkit's engines (the web app may be writing)
-
-
-def _stored(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 class SqlMountMemory:
@@ -47,7 +43,7 @@ class SqlMountMemory:
             connection.close()
 
     def known(self) -> dict[str, str]:
-        oldest = _stored(utcnow() - self.forget_after)
+        oldest = stored(utcnow() - self.forget_after)
         with self._connect() as connection:
             rows = connection.execute(
                 "SELECT mount_point, fstype, last_seen_healthy FROM symlink_known_mounts "
@@ -64,6 +60,6 @@ class SqlMountMemory:
                 "INSERT INTO symlink_known_mounts (mount_point, fstype, last_seen_healthy) VALUES (?, ?, ?) "
                 "ON CONFLICT (mount_point) DO UPDATE SET fstype = excluded.fstype, "
                 "last_seen_healthy = excluded.last_seen_healthy",
-                [(h.mount_point, h.fstype, _stored(now)) for h in healthy])
+                [(h.mount_point, h.fstype, stored(now)) for h in healthy])
             connection.execute("DELETE FROM symlink_known_mounts WHERE last_seen_healthy < ?",
-                               (_stored(now - self.forget_after),))
+                               (stored(now - self.forget_after),))

@@ -49,6 +49,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def stored(moment: datetime) -> str:
+    """A naive UTC time as SQLAlchemy stores a ``DateTime`` on SQLite (orders as text)."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 def sqlite_file(url: str) -> str:
     """The file of an ``sqlite`` database URL (``sqlite:///path``, ``sqlite+aiosqlite:///path``)."""
     prefix, _, path = url.partition(":///")
