@@ -160,3 +160,41 @@ def test_slow_flaky_mount_at_200ms_per_request_every_verdict_is_the_truth(user_m
     assert fuse["latency_median_ms"] >= 200  # every answer needed the server
     assert document["stopped_by"] is None
     assert document["statistics"]["phase2_unknown"] == 0 and document["statistics"]["phase1_unknown"] == 0
+
+
+def test_a_mount_that_hangs_during_phase_2_stops_the_pyav_probes(user_mount, tree, media):
+    """The server stops when phase 2 begins: the PyAV workers block in their reads (in
+    their own processes, not the scan's), the mount is found hung, every probe is UNKNOWN
+    and the scan returns within about 2 x mount_timeout; a later scan works."""
+    import time
+
+    from toolkit.plugins.symlink.engine.checker import ScanOptions, run_scan
+
+    names = [f"movie{i}.mkv" for i in range(6)]
+    mount = user_mount({f"__all__/{name}": media["ok.mkv"].read_bytes() for name in names})
+    for name in names:
+        tree.link(name, mount.mount_point / "__all__" / name)
+    paused: list[float] = []
+
+    def on_progress(progress) -> None:
+        if progress.phase == "phase2" and not paused:
+            mount.server.pause()
+            paused.append(time.monotonic())
+
+    problems = []
+    options = dict(paths=[str(tree.library)], depth="full", prober="av", mount_timeout=3, probe_timeout=30)
+    try:
+        result = run_scan(ScanOptions(**options), on_problem=problems.append, on_progress=on_progress)
+        ended = time.monotonic()
+    finally:
+        mount.server.resume()
+
+    assert paused, "phase 2 never began"
+    assert ended - paused[0] < 2 * 3 + 4
+    assert result.mount_down
+    assert sorted(Path(p.path).name for p in problems) == names
+    assert {(p.status, p.phase) for p in problems} == {("UNKNOWN", 2)}
+
+    problems.clear()
+    after = run_scan(ScanOptions(**options), on_problem=problems.append)
+    assert problems == [] and not after.mount_down and after.statistics["phase2_analyzed"] == 6
