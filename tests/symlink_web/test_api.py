@@ -18,6 +18,7 @@ from fakes.docker_engine import FakeDockerEngine
 from fakes.library import build_library
 
 from .conftest import settle_counts, wait_job, wait_scan
+from .lost_episode import lost_episode, scan_and_delete
 
 
 async def start(client, paths, mode="dry-run", depth="basic"):
@@ -442,31 +443,11 @@ async def test_full_depth_records_phase_two_verdicts(toolkit_client, media_env):
 
 
 async def test_after_a_deletion_sonarr_rescans_and_searches_exactly_the_lost_episode(toolkit_app, toolkit_client, tmp_path, monkeypatch):
-    media, store = tmp_path / "tvlib", tmp_path / "tvstore"
-    season = media / "Show 1" / "Season 01"
-    season.mkdir(parents=True)
-    store.mkdir()
-    lost = season / "Show 1 - S01E01.mkv"
-    os.symlink(store / "gone.mkv", lost)  # BROKEN
-    kept_target = store / "E02.mkv"
-    with open(kept_target, "wb") as handle:
-        handle.truncate(4096)
-    os.symlink(kept_target, season / "Show 1 - S01E02.mkv")
-    monkeypatch.setenv("TOOLKIT_SYMLINK__MEDIA_PATH", str(media))
     fake = FakeArr("sonarr").start()
     try:
-        series = fake.add_series("Show 1", "/tv/Show 1")
-        _, (episode,) = fake.add_episode_file(series, 1, [1])
-        fake.add_episode_file(series, 1, [2])
-        fake.disk_map["/tv"] = str(media)  # the fake's disk scan looks at our library
-        await toolkit_client.post("/api/symlink/config", json={
-            "sonarr_enabled": True, "sonarr_host": "127.0.0.1", "sonarr_port": fake.port,
-            "sonarr_api_key": fake.api_key, "repair_policy": "targeted",
-            "path_mappings": [{"toolkit_prefix": str(media), "arr_prefix": "/tv"}]})
-        final = await _real_scan(toolkit_client, [str(media)])
-        response = await toolkit_client.post(f"/api/symlink/scans/{final['scan_id']}/delete",
-                                             json={"all": True, "token": final["deletion"]["token"]})
-        job = await wait_job(toolkit_app, (await response.get_json())["job_id"], timeout=60)
+        lib = lost_episode(tmp_path, monkeypatch, fake)
+        lost, series, episode = lib["lost"], lib["series"], lib["episode"]
+        final, job = await scan_and_delete(toolkit_app, toolkit_client, fake, lib["media"])
         assert not os.path.lexists(lost)
         repair = job.result["repair"]
         assert repair["ok"] and repair["policy"] == "targeted", repair
@@ -479,6 +460,8 @@ async def test_after_a_deletion_sonarr_rescans_and_searches_exactly_the_lost_epi
         row = re.search(r'<table class="tk-table sl-repair-items">.*?</table>', html, re.S).group(0)
         assert "Sonarr · Show 1" in row
         assert "RescanSeries: completed" in row and f"EpisodeSearch ({episode['id']}): completed" in row
+        # and the search's follow-up (grabbed, imported, repaired...) loads under it
+        assert f'hx-get="/symlink/repairs?scan={final["scan_id"]}"' in html and job.result["following"] == 1
     finally:
         fake.stop()
 

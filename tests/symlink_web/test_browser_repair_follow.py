@@ -16,7 +16,7 @@ from screenshots import shoot_part
 from toolkit.testing import AUTH_HEADERS
 
 from .test_browser_reading import scan
-from .test_repair_follow import media_file
+from .lost_episode import media_file
 
 pytestmark = pytest.mark.browser
 

@@ -9,6 +9,7 @@ from fakes.arr_server import FakeArr
 from fakes.library import MEDIA_BYTES
 
 from .conftest import wait_job, wait_scan
+from .lost_episode import lost_episode, scan_and_delete
 
 
 async def scan(client, paths=None, mode="dry-run", library=None) -> dict:
@@ -156,33 +157,11 @@ async def test_recheck_now_and_mark_fixed_by_hand(toolkit_client, toolkit_config
 
 
 async def test_deleted_and_researched_by_sonarr_then_fixed(toolkit_app, toolkit_client, toolkit_config, tmp_path, monkeypatch):
-    media, store = tmp_path / "tvlib", tmp_path / "tvstore"
-    season = media / "Show 1" / "Season 01"
-    season.mkdir(parents=True)
-    store.mkdir()
-    lost = season / "Show 1 - S01E01.mkv"
-    os.symlink(store / "gone.mkv", lost)  # BROKEN
-    kept = store / "E02.mkv"
-    with open(kept, "wb") as handle:
-        handle.truncate(MEDIA_BYTES)
-    os.symlink(kept, season / "Show 1 - S01E02.mkv")
-    monkeypatch.setenv("TOOLKIT_SYMLINK__MEDIA_PATH", str(media))
     fake = FakeArr("sonarr").start()
     try:
-        series = fake.add_series("Show 1", "/tv/Show 1")
-        fake.add_episode_file(series, 1, [1])
-        fake.add_episode_file(series, 1, [2])
-        fake.disk_map["/tv"] = str(media)
-        await toolkit_client.post("/api/symlink/config", json={
-            "sonarr_enabled": True, "sonarr_host": "127.0.0.1", "sonarr_port": fake.port,
-            "sonarr_api_key": fake.api_key, "repair_policy": "targeted",
-            "path_mappings": [{"toolkit_prefix": str(media), "arr_prefix": "/tv"}]})
-        final = await scan(toolkit_client, [str(media)], mode="real")
-        response = await toolkit_client.post(f"/api/symlink/scans/{final['scan_id']}/delete",
-                                             json={"all": True, "token": final["deletion"]["token"], "override": True})
-        body = await response.get_json()
-        assert response.status_code == 202, body
-        job = await wait_job(toolkit_app, body["job_id"], timeout=60)
+        lib = lost_episode(tmp_path, monkeypatch, fake)
+        media, store, lost = lib["media"], lib["store"], lib["lost"]
+        final, job = await scan_and_delete(toolkit_app, toolkit_client, fake, media, override=True)
         assert job.result["repair"]["outcomes"] == {"searched": 1}
     finally:
         fake.stop()

@@ -12,14 +12,14 @@ from datetime import timedelta
 import pytest
 
 from fakes.arr_server import FakeArr
-from fakes.library import MEDIA_BYTES
 from toolkit.api import utcnow
 from toolkit.testing import toolkit_of_app
 
 from toolkit.plugins.symlink.service.follow import follow_repairs
 
 from .conftest import wait_job
-from .test_problem_lives import lives, scan
+from .lost_episode import lost_episode, media_file, scan_and_delete
+from .test_problem_lives import lives
 
 
 @pytest.fixture
@@ -30,39 +30,13 @@ def sonarr():
     assert not fake.violations, fake.violations
 
 
-def media_file(path) -> None:
-    with open(path, "wb") as handle:
-        handle.truncate(MEDIA_BYTES)
-        handle.write(b"\x1a\x45\xdf\xa3")
-
-
 async def deleted_and_searched(app, client, tmp_path, monkeypatch, sonarr, inbox) -> dict:
     """A broken episode link found by a real-mode scan, deleted, and searched by Sonarr."""
-    media, store = tmp_path / "tvlib", tmp_path / "tvstore"
-    season = media / "Show 1" / "Season 01"
-    season.mkdir(parents=True)
-    store.mkdir()
-    lost = season / "Show 1 - S01E01.mkv"
-    os.symlink(store / "gone.mkv", lost)  # BROKEN
-    media_file(store / "E02.mkv")
-    os.symlink(store / "E02.mkv", season / "Show 1 - S01E02.mkv")
-    monkeypatch.setenv("TOOLKIT_SYMLINK__MEDIA_PATH", str(media))
-    series = sonarr.add_series("Show 1", "/tv/Show 1")
-    _file, (episode,) = sonarr.add_episode_file(series, 1, [1])
-    sonarr.add_episode_file(series, 1, [2])
-    sonarr.disk_map["/tv"] = str(media)
+    lib = lost_episode(tmp_path, monkeypatch, sonarr)
     await client.post("/api/toolkit/settings/notifications", json={"urls": inbox.url})
-    await client.post("/api/symlink/config", json={
-        "sonarr_enabled": True, "sonarr_host": "127.0.0.1", "sonarr_port": sonarr.port,
-        "sonarr_api_key": sonarr.api_key, "repair_policy": "targeted",
-        "path_mappings": [{"toolkit_prefix": str(media), "arr_prefix": "/tv"}]})
-    final = await scan(client, [str(media)], mode="real")
-    response = await client.post(f"/api/symlink/scans/{final['scan_id']}/delete",
-                                 json={"all": True, "token": final["deletion"]["token"], "override": True})
-    job = await wait_job(app, (await response.get_json())["job_id"], timeout=60)
+    final, job = await scan_and_delete(app, client, sonarr, lib["media"], override=True)
     assert job.result["repair"]["outcomes"] == {"searched": 1} and job.result["following"] == 1, job.result
-    return {"media": media, "store": store, "season": season, "lost": lost, "episode": episode,
-            "scan_id": final["scan_id"]}
+    return {**lib, "scan_id": final["scan_id"]}
 
 
 async def follows(client, **params) -> list[dict]:
