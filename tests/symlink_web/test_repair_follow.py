@@ -120,6 +120,19 @@ async def test_still_missing_after_the_delay_is_notified_once(
     assert message["message"].startswith("Searched after a deletion, not back after 24 hours: Show 1")
     assert lives(toolkit_config)[str(lib["lost"])]["state"] == "researched"  # not fixed
 
+    # it still comes back within the follow-up window: repaired, told once more (as repaired)
+    new = lib["season"] / "Show 1 - S01E01 - Late.mkv"
+    media_file(lib["store"] / "late.mkv")
+    os.symlink(lib["store"] / "late.mkv", new)
+    sonarr.import_file(f"/tv/Show 1/Season 01/{new.name}", episode=lib["episode"])
+    for _run in range(2):
+        await follow_repairs(toolkit, now=later + timedelta(hours=2), pace=0)
+    (item,) = await follows(toolkit_client)
+    assert item["state"] == "repaired" and item["missing_at"] is not None
+    inbox.wait_for(2)
+    assert [m["title"] for m in follow_messages(inbox, "item")] == ["1 item still missing", "1 item repaired"]
+    assert lives(toolkit_config)[str(lib["lost"])]["fixed_how"] == "repaired"
+
 
 async def test_an_unreachable_sonarr_changes_nothing_and_says_nothing_missing(
         toolkit_app, toolkit_client, toolkit_config, tmp_path, monkeypatch, sonarr, inbox):
