@@ -29,7 +29,8 @@ every other module of the toolkit is private and may change. What is here:
 - Jellyfin/Emby/Plex: :func:`refresh_media_servers` (scan exactly the changed folders);
 - English and French: :func:`gettext` (import it as ``_``), :func:`ngettext` and :func:`N_`; templates have
   ``_()`` (see ``scripts/translations``);
-- :func:`upgrade_database` for a plugin's command line, :func:`database_url`, :func:`lazy_command` to register
+- :func:`upgrade_database` for a plugin's command line (:func:`upgrade_database_at`
+  without a running toolkit), :func:`database_url`, :func:`lazy_command` to register
   one that is imported only when it runs; :func:`utcnow`.
 
 Importing this module is cheap: the names backed by SQLAlchemy, httpx or pydantic are
@@ -132,7 +133,8 @@ __all__ = [
     "declares", "detect_docker_services", "field_errors", "find_job", "gettext", "hookimpl",
     "json_body", "language", "lazy_command", "mappings_text", "mounts_down", "new_metadata",
     "ngettext", "normalise_cron", "parse_mappings_text", "public_settings", "query", "refresh_media_servers",
-    "refresh_media_servers_blocking", "repair_after_cleanup", "running_toolkit", "toolkit_of", "upgrade_database", "utcnow",
+    "refresh_media_servers_blocking", "repair_after_cleanup", "running_toolkit", "toolkit_of",
+    "upgrade_database", "upgrade_database_at", "utcnow",
 ]
 
 #: ``toolkit.services[MOUNTS_SERVICE]``: published by a plugin that watches mounts (the
@@ -252,6 +254,15 @@ def upgrade_database(toolkit: Toolkit) -> None:
     from toolkit.core.migrate import upgrade_heads
 
     upgrade_heads(toolkit.config.database_url, toolkit.registry.models)
+
+
+def upgrade_database_at(database_url: str, models: list[Models]) -> None:
+    """Blocking: upgrade the core's tables and the branches of ``models`` (a plugin's
+    :class:`Models`) in the database at ``database_url`` to their latest revision, without
+    a running toolkit (code that opens the database itself, e.g. a child process)."""
+    from toolkit.core.migrate import upgrade_heads
+
+    upgrade_heads(database_url, models)
 
 
 async def arr_connections(toolkit: Toolkit) -> list[ArrConnection]:

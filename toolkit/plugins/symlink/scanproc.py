@@ -165,7 +165,7 @@ def _child_main() -> None:
 
             memory = SqlMountMemory(url)
         if url is not None and config["verdicts"]:
-            from toolkit.core.db import create_engine_sync
+            from toolkit.api import create_engine_sync
 
             from .store import SqlVerdictStore
 

@@ -25,9 +25,9 @@ def ensure_schema(url: str) -> str:
     """Upgrade the core and the symlink branch of the database at ``url`` to their heads
     unless they are there already; return ``url``."""
     if not _schema_is_current(url):
-        from toolkit.core.migrate import upgrade_heads
+        from toolkit.api import upgrade_database_at
 
-        upgrade_heads(url, [symlink_models()])
+        upgrade_database_at(url, [symlink_models()])
     return url
 
 

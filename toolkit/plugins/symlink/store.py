@@ -15,7 +15,7 @@ from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from toolkit.core.db import create_engine_sync, database_url
+from toolkit.api import create_engine_sync, database_url
 
 from .engine.probe import ProbeVerdict
 from .models import SymlinkDeletion, SymlinkVerdict
