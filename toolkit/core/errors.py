@@ -1,4 +1,5 @@
-"""The error a plugin raises to answer a request with an HTTP error.
+"""The error a plugin raises to answer a request with an HTTP error, and the base of the
+core's "these fields are wrong" errors.
 
 It lives in the core (not in the web layer) so that service code raises it without
 importing web types; the web app turns it into ``{"error": {status, code, message,
@@ -21,3 +22,13 @@ class PluginError(Exception):
         super().__init__(message)
         self.status, self.message, self.fields, self.extra = status, message, fields, extra
         self.code = code or DEFAULT_CODES.get(status, "error")
+
+
+class FieldsError(ValueError):
+    """Input refused field by field: ``fields`` maps a (dotted) field name to its message.
+    The base of :class:`~toolkit.core.settings.SettingsError` and
+    :class:`~toolkit.core.schedule.ScheduleError`; the web layer answers both with 422."""
+
+    def __init__(self, fields: dict[str, str]):
+        self.fields = fields
+        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))

@@ -21,6 +21,7 @@ from croniter import croniter
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from toolkit.core.errors import FieldsError
 from toolkit.core.hookspecs import Schedule, Task
 from toolkit.core.i18n import gettext as _
 from toolkit.core.jobs import InvalidParams, JobError, JobRunner, validate_params
@@ -31,12 +32,8 @@ log = logging.getLogger(__name__)
 PRESETS = {"hourly": "0 * * * *", "daily": "0 3 * * *", "weekly": "0 3 * * 0"}
 
 
-class ScheduleError(ValueError):
+class ScheduleError(FieldsError):
     """A schedule or cron expression refused: ``fields`` maps each wrong field to its message."""
-
-    def __init__(self, fields: dict[str, str]):
-        self.fields = fields
-        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
 
 
 def next_run(cron: str, after: datetime | None = None) -> datetime:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from toolkit.core.errors import FieldsError
 from toolkit.core.hookspecs import SettingsSchema
 from toolkit.core.i18n import N_
 from toolkit.core.models import SettingsRow, utcnow
@@ -24,12 +25,8 @@ from toolkit.core.models import SettingsRow, utcnow
 MASK = "********"  # ASCII: survives JSON escaping and HTML forms unchanged
 
 
-class SettingsError(ValueError):
+class SettingsError(FieldsError):
     """Invalid settings: ``fields`` maps a dotted field name to its message."""
-
-    def __init__(self, fields: dict[str, str]):
-        self.fields = fields
-        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
 
 
 def field_errors(exc: ValidationError) -> dict[str, str]:

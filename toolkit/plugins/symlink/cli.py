@@ -1,4 +1,5 @@
-"""``redriva-toolkit symlink scan|restore|journal`` (and ``retarget``, ``repairs`` in :mod:`.cli_retarget`, :mod:`.cli_repairs`).
+"""``redriva-toolkit symlink scan`` (and ``journal``/``restore``, ``retarget``, ``repairs`` in
+:mod:`.cli_journal`, :mod:`.cli_retarget`, :mod:`.cli_repairs`, imported only when run).
 
 Exit codes of ``scan``: 0 no problem, 2 problems found and not deleted, 3 problems
 deleted, 4 stopped by a safety guard (a mount down, the mass-deletion threshold, hung
@@ -6,7 +7,6 @@ filesystem), 1 error (bad input, missing ffprobe...).
 """
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -22,7 +22,7 @@ from toolkit.api import gettext as _
 from toolkit.api import lazy_command
 
 from .engine.checker import DELETABLE_STATUSES, DEPTHS, Progress, ScanOptions
-from .engine.deletion import DEFAULT_MAX_COUNT, DEFAULT_MAX_SHARE, delete_problems, deletion_guard, restore
+from .engine.deletion import DEFAULT_MAX_COUNT, DEFAULT_MAX_SHARE, delete_problems, deletion_guard
 from .engine.avprobe import av_available, default_prober
 from .engine.probe import PROBERS, ToolMissing, tool_path
 from .engine.report import ProblemSpool, write_report
@@ -42,9 +42,13 @@ def symlink_cli() -> None:
     pass
 
 
-# imported when run: its journal and retarget engine stay out of a scan (start-up, memory)
+# imported when run: the journal, restore and retarget code stay out of a scan (start-up, memory)
 symlink_cli.add_command(lazy_command("retarget", f"{__package__}.cli_retarget:retarget_command",
                                      help="Re-point links after the mount moved (journaled, undoable)."))
+symlink_cli.add_command(lazy_command("journal", f"{__package__}.cli_journal:journal_command",
+                                     help="List the deletion journal (newest last)."))
+symlink_cli.add_command(lazy_command("restore", f"{__package__}.cli_journal:restore_command",
+                                     help="Re-create deleted links from the journal."))
 symlink_cli.add_command(lazy_command("repairs", f"{__package__}.cli_repairs:repairs_command",
                                      help="List the repair searches: grabbed, imported, repaired or still missing."))
 
@@ -368,59 +372,3 @@ def _print_repair(out: Console, repair: dict) -> None:
         out.print("  " + _("%(n)s deleted links belong to no Sonarr/Radarr item", n=repair["unmatched"]))
     for error in repair.get("errors", []):
         out.print("  [red]" + _("error:") + f"[/] {error}")
-
-
-@symlink_cli.command("journal")
-@click.option("--scan", "scan_id", default=None, help="Only this scan's entries.")
-@click.option("--state", type=click.Choice(["pending", "deleted", "failed", "restored"]), default=None)
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
-def journal_command(scan_id, state, limit, as_json) -> None:
-    """List the deletion journal (newest last)."""
-    from .store import DeletionJournal, open_database
-
-    entries = DeletionJournal(open_database()).entries(scan_id=scan_id, states=(state,) if state else None, limit=limit)
-    if as_json:
-        for entry in entries:
-            click.echo(json.dumps({
-                "id": entry.id, "scan_id": entry.scan_id, "path": entry.path, "target": entry.target,
-                "status": entry.status, "reason": entry.reason, "size": entry.size, "state": entry.state,
-                "journaled_at": entry.journaled_at.isoformat(),
-                "deleted_at": entry.deleted_at.isoformat() if entry.deleted_at else None,
-                "restored_at": entry.restored_at.isoformat() if entry.restored_at else None,
-            }, ensure_ascii=False))
-        return
-    table = Table(title="Deletion journal")
-    for column in ("id", "scan", "state", "status", "path", "target", "when"):
-        table.add_column(column)
-    for entry in entries:
-        when = entry.restored_at or entry.deleted_at or entry.journaled_at
-        table.add_row(str(entry.id), entry.scan_id or "", entry.state, entry.status, entry.path, entry.target,
-                      when.isoformat(timespec="seconds"))
-    Console().print(table)
-
-
-@symlink_cli.command("restore")
-@click.option("--id", "ids", type=int, multiple=True, help="Journal id to restore; repeatable.")
-@click.option("--scan", "scan_id", default=None, help="Restore every link deleted by this scan.")
-@click.option("--path", "path_prefix", default=None, help="Restore deleted links under this folder.")
-@click.option("--dry-run", is_flag=True, help="Only say what would be restored.")
-@click.option("--root", default="/", show_default=True, type=click.Path(file_okay=False),
-              help="Folder the links are re-created under; no folder link below it is followed.")
-def restore_command(ids, scan_id, path_prefix, dry_run, root) -> None:
-    """Re-create deleted links from the journal. Exit 1 if any restore failed."""
-    from .store import DeletionJournal, open_database
-
-    if not (ids or scan_id or path_prefix):
-        raise click.UsageError(_("choose what to restore: --id, --scan or --path"))
-    outcomes = restore(DeletionJournal(open_database()), ids=list(ids) or None, scan_id=scan_id,
-                       path_prefix=path_prefix, dry_run=dry_run, root=root)
-    for outcome in outcomes:
-        click.echo(f"{outcome.outcome:13} {outcome.path} -> {outcome.target}"
-                   + (f"  ({reason_text(outcome.reason)})" if outcome.reason else ""))
-    click.echo(_("%(restored)s restored, %(skipped)s skipped, %(failed)s failed",
-                 **{state: sum(o.outcome == state for o in outcomes) for state in ("restored", "skipped", "failed")}))
-    restored = [o.path for o in outcomes if o.outcome == "restored"]
-    if restored and not dry_run:
-        _print_media_servers(_refresh_media_servers(restored, "Created"))
-    sys.exit(EXIT_ERROR if any(o.outcome == "failed" for o in outcomes) else EXIT_OK)
