@@ -181,17 +181,26 @@ class DeletionOutcome:
                 "outcome": self.outcome, "reason": self.reason, "journal_id": self.journal_id}
 
 
+def link_changed(path: str, target: str, *, gone: str) -> str | None:
+    """Why the link at ``path`` is no longer the one that was checked (``gone`` when it
+    is missing), or ``None`` when it is still a symlink to ``target``."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return gone
+    if not stat.S_ISLNK(info.st_mode):
+        return "no longer a symlink"
+    if os.readlink(path) != target:
+        return "the link now points elsewhere"
+    return None
+
+
 def recheck(problem: Problem, classifier: LinkClassifier, *, depth: str, probe_timeout: float,
             io_error_delay: float = IO_ERROR_RECHECK_DELAY) -> str | None:
     """``None`` when the item is still bad, else why it must be kept."""
-    try:
-        info = os.lstat(problem.path)
-    except FileNotFoundError:
-        return "gone already"
-    if not stat.S_ISLNK(info.st_mode):
-        return "no longer a symlink"
-    if os.readlink(problem.path) != problem.target:
-        return "the link now points elsewhere"
+    changed = link_changed(problem.path, problem.target, gone="gone already")
+    if changed:
+        return changed
     health = classifier.monitor.health_of(lexical_target(problem.path, problem.target), force=True)
     if not health.healthy:
         return f"mount {health.mount_point} is down: {health.reason}"

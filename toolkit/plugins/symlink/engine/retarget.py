@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
-from .deletion import NotConfined, check_link_at, open_parent
+from .deletion import NotConfined, check_link_at, link_changed, open_parent
 from .mounts import MountMonitor
 from .mounttable import LOCAL_FSTYPES, is_under, lexical_target
 from .workers import CallTimeout, call_with_deadline
@@ -265,14 +265,9 @@ def replace_confined(root: str, path: str, expected: str, new_target: str) -> No
 def _why_not(change: Change, monitor: MountMonitor, require_broken: bool) -> str | None:
     """``None`` when the change may go ahead now (the link unchanged, the new file there, its
     mount answering, and for a repair the old target still missing)."""
-    try:
-        info = os.lstat(change.path)
-    except FileNotFoundError:
-        return "the link is gone"
-    if not stat.S_ISLNK(info.st_mode):
-        return "no longer a symlink"
-    if os.readlink(change.path) != change.old_target:
-        return "the link now points elsewhere"
+    changed = link_changed(change.path, change.old_target, gone="the link is gone")
+    if changed:
+        return changed
     new_absolute = lexical_target(change.path, change.new_target)
     checked = [("new", new_absolute)]
     if require_broken:  # a repair: the link must be broken, not its mount down (a moved mount is gone)
