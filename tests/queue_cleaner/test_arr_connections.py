@@ -103,7 +103,7 @@ async def test_keys_are_masked_everywhere_and_dropped_when_the_server_moves(tool
     assert (await refused.get_json())["error"]["fields"] == {
         "radarr_host": "'radarr lan' is not a valid host name or IP address"}
     config = await (await toolkit_client.get("/api/symlink/config")).get_json()
-    assert (config["radarr_host"], config["max_workers"]) == ("radarr", 6)
+    assert (config["radarr_host"], config["max_workers"]) == ("radarr", 12)
 
 
 async def test_an_existing_database_keeps_its_connections(toolkit_config, toolkit_app_factory):

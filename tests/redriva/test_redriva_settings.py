@@ -99,7 +99,7 @@ async def test_a_value_the_toolkit_refuses_is_left_out(toolkit_config, redriva, 
     with caplog.at_level(logging.WARNING, logger="toolkit.web.redriva"):
         settings = await start(toolkit_config, redriva, config_file)
     assert settings.sonarr_host == "sonarr"  # the others are taken
-    assert settings.media_path == "/app/medias" and settings.max_workers == 6  # defaults
+    assert settings.media_path == "/app/medias" and settings.max_workers == 12  # defaults
     assert "not taken from Redriva's" in caplog.text and "max_workers" in caplog.text
     assert "media_path" in caplog.text
 

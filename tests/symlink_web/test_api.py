@@ -33,11 +33,21 @@ async def test_config_defaults_are_created_and_stored_in_symlink_config(toolkit_
     response = await toolkit_client.get("/api/symlink/config")
     body = await response.get_json()
     assert response.status_code == 200
-    assert body["media_path"] == "/app/medias" and body["max_workers"] == 6
+    assert body["media_path"] == "/app/medias" and body["max_workers"] == 12  # rclone's 12 reads at once
     assert body["sonarr_api_key"] == "" and body["media_path_problem"]  # /app/medias is absent here
     with sqlite3.connect(toolkit_config.data_dir / "toolkit.db") as db:
         row = db.execute("SELECT id, media_path, max_workers FROM symlink_config").fetchall()
-    assert row == [(1, "/app/medias", 6)]
+    assert row == [(1, "/app/medias", 12)]
+
+
+async def test_workers_saved_under_the_old_default_stay_as_saved(toolkit_client, toolkit_config):
+    await toolkit_client.get("/api/symlink/config")  # the row is created
+    with sqlite3.connect(toolkit_config.data_dir / "toolkit.db") as db:
+        db.execute("UPDATE symlink_config SET max_workers = 6")  # the default until 2026-11-30
+
+    body = await (await toolkit_client.get("/api/symlink/config")).get_json()
+
+    assert body["max_workers"] == 6
 
 
 async def test_config_validates_every_field_and_saves_nothing_when_one_is_wrong(toolkit_client, tmp_path):
@@ -72,7 +82,7 @@ async def test_a_missing_media_path_saves_none_of_the_other_changes(toolkit_clie
     fields = (await response.get_json())["error"]["fields"]
     assert response.status_code == 422 and set(fields) == {"media_path", "radarr_port"}
     config = await (await toolkit_client.get("/api/symlink/config")).get_json()
-    assert config["max_workers"] == 6 and config["media_path"] == "/app/medias"
+    assert config["max_workers"] == 12 and config["media_path"] == "/app/medias"
 
 
 async def test_api_keys_are_masked_and_kept_when_the_mask_comes_back(toolkit_client, toolkit_config):

@@ -24,7 +24,9 @@ class SymlinkOwnSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     media_path: str = Field(DEFAULT_MEDIA_PATH, description="Folder holding the library's symlinks")
-    max_workers: int = Field(6, ge=1, le=64, description="Links checked in parallel")
+    # 12 as the engine's and the CLI's default: rclone serves at most 12 reads at once
+    # (docs/symlink-engine.md); a value saved before (6 was the default) stays as saved
+    max_workers: int = Field(12, ge=1, le=64, description="Links checked in parallel")
     small_files: Literal["media", "all"] = Field(
         "media", description="'media': small .nfo/.srt sidecars are fine; 'all': the original rule")
     max_deletions: int = Field(500, ge=1, le=1_000_000,

@@ -23,6 +23,10 @@ class TrackedCall:
     # the call needed the server (it read data): only such answers prove the mount alive,
     # as rclone answers attributes and listings from its caches even when the server hangs
     remote: bool = False
+    # of the call's time, what this machine spent (a probe process's start and its CPU,
+    # see probe.run_timed): left out of the mount's latency, or a busy machine would read
+    # as a slow mount and the back-pressure would cut the concurrency for nothing
+    local_seconds: float = 0.0
 
 
 # Back-pressure per mount (AIMD): a call slower than this many times the recent average

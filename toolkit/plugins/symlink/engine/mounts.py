@@ -258,7 +258,7 @@ class MountMonitor:
         finally:
             with self._lock:
                 activity.pending.pop(token, None)
-                activity.record(time.monotonic() - started, call.failed, call.remote)
+                activity.record(max(0.0, time.monotonic() - started - call.local_seconds), call.failed, call.remote)
                 if call.good is not None:
                     activity.good_file = call.good
 

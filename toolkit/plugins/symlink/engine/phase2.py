@@ -51,6 +51,7 @@ def run_phase2(scan: ScanContext) -> bool:
                     verdict = probe(path, depth, timeout=options.probe_timeout * factor, samples=options.deep_samples)
                 call.failed = verdict.verdict == UNKNOWN
                 call.remote = verdict.verdict != UNKNOWN  # the probe read the file
+                call.local_seconds = verdict.local_seconds  # not the mount's latency (process start, CPU)
                 if verdict.verdict == OK:
                     call.good = path
             if verdict.verdict == UNKNOWN and not verdict.late:

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import shutil
 import signal
 import subprocess
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 ORIGINAL_QUERY = ["-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0"]
 MEDIA_EXTENSIONS = frozenset(
@@ -66,6 +69,9 @@ class ProbeVerdict:
     verdict: str  # OK, CORRUPTED or UNKNOWN
     reason: str | None = None
     late: bool = False  # UNKNOWN because the probe passed its timeout (retried once by the scan)
+    # of the probe's time, what this machine spent, not the mount: starting the process and
+    # waiting for a CPU (see run_timed); the mount's back-pressure leaves it out
+    local_seconds: float = field(default=0.0, compare=False)
 
 
 def tool_path(name: str) -> str:
@@ -75,8 +81,62 @@ def tool_path(name: str) -> str:
     return found
 
 
-def run_killable(command: list[str], *, timeout: float) -> tuple[int, str, str]:
-    """Run ``command``; on timeout SIGKILL its process group and raise :class:`ProbeTimeout`."""
+@dataclass(frozen=True)
+class Finished:
+    returncode: int
+    stdout: str
+    stderr: str
+    # the process's local cost: starting it (Popen) + its CPU time + its time waiting for a
+    # CPU (the kernel's run delay); the rest of its wall time it was blocked, on the file's
+    # reads (the mount) for a prober
+    local_seconds: float
+
+
+def _schedstat(pid: int) -> tuple[float, float] | None:
+    """(CPU seconds, seconds waiting on a run queue) of a child not reaped yet, or None."""
+    try:
+        with open(f"/proc/{pid}/schedstat", "rb") as handle:
+            cpu, waited = handle.read().split()[:2]
+        return int(cpu) / 1e9, int(waited) / 1e9
+    except (OSError, ValueError):
+        return None
+
+
+def _read_pipes(process: subprocess.Popen, ends: float) -> tuple[bytes, bytes]:
+    """stdout and stderr (the first _STDERR_LIMIT bytes) until both close, without reaping
+    the process (its /proc counters are read after); TimeoutExpired past ``ends``."""
+    chunks: dict[int, list[bytes]] = {process.stdout.fileno(): [], process.stderr.fileno(): []}  # type: ignore[union-attr]
+    kept = {fd: 0 for fd in chunks}
+    limits = {process.stdout.fileno(): None, process.stderr.fileno(): _STDERR_LIMIT}  # type: ignore[union-attr]
+    with selectors.DefaultSelector() as selector:
+        for pipe in (process.stdout, process.stderr):
+            selector.register(pipe, selectors.EVENT_READ)  # type: ignore[arg-type]
+        while selector.get_map():
+            remaining = ends - time.monotonic()
+            if remaining <= 0:
+                raise subprocess.TimeoutExpired(process.args, 0)
+            for key, _ in selector.select(remaining):
+                data = os.read(key.fd, 65536)
+                if not data:
+                    selector.unregister(key.fileobj)
+                    continue
+                limit = limits[key.fd]
+                if limit is None or kept[key.fd] < limit:  # past the limit, read and drop
+                    chunks[key.fd].append(data)
+                    kept[key.fd] += len(data)
+    stdout, stderr = (b"".join(chunks[pipe.fileno()]) for pipe in (process.stdout, process.stderr))  # type: ignore[union-attr]
+    return stdout, stderr[:_STDERR_LIMIT]
+
+
+def run_timed(command: list[str], *, timeout: float) -> Finished:
+    """Run ``command``; on timeout SIGKILL its process group and raise :class:`ProbeTimeout`.
+
+    Measures the process's local cost (:class:`Finished`): on a busy machine a process
+    start is slow, and the per-mount back-pressure must not take that for the mount's
+    latency. Linux's per-task schedstat gives the CPU time and the run-queue wait of the
+    child exactly, whatever the load; what remains of its wall time it spent blocked (on
+    the mount for a prober). Without /proc the local cost is the start-up alone."""
+    before = time.monotonic()
     process = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
@@ -84,8 +144,17 @@ def run_killable(command: list[str], *, timeout: float) -> tuple[int, str, str]:
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
+    spawned = time.monotonic()
+    start = _schedstat(process.pid)
     try:
-        stdout, stderr = process.communicate(timeout=timeout)
+        try:
+            stdout, stderr = _read_pipes(process, spawned + timeout)
+            # both pipes closed: the process is exiting; its counters are (about) final
+            end = _schedstat(process.pid)
+            returncode = process.wait(timeout=max(0.0, spawned + timeout - time.monotonic()))
+        finally:
+            process.stdout.close()  # type: ignore[union-attr]
+            process.stderr.close()  # type: ignore[union-attr]
     except subprocess.TimeoutExpired:
         try:
             os.killpg(process.pid, signal.SIGKILL)
@@ -94,11 +163,20 @@ def run_killable(command: list[str], *, timeout: float) -> tuple[int, str, str]:
         try:
             # a process stuck in an uninterruptible read dies when the read returns;
             # do not wait for it forever
-            process.communicate(timeout=2)
+            process.wait(timeout=2)
         except subprocess.TimeoutExpired:
             pass
         raise ProbeTimeout(f"{os.path.basename(command[0])} timed out after {timeout:g}s and was killed") from None
-    return process.returncode, stdout.decode("utf-8", "replace"), stderr[:_STDERR_LIMIT].decode("utf-8", "replace")
+    local = spawned - before
+    if start is not None and end is not None:
+        local += (end[0] - start[0]) + (end[1] - start[1])
+    return Finished(returncode, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"), local)
+
+
+def run_killable(command: list[str], *, timeout: float) -> tuple[int, str, str]:
+    """:func:`run_timed` without the local cost: (exit code, stdout, stderr)."""
+    finished = run_timed(command, timeout=timeout)
+    return finished.returncode, finished.stdout, finished.stderr
 
 
 def _unreachable(stderr: str) -> str | None:
@@ -116,10 +194,10 @@ def _first_line(text: str) -> str:
 def probe_full(path: str, *, timeout: float = PROBE_TIMEOUT_SECONDS) -> ProbeVerdict:
     """The original's verdict, except a timeout or an unreachable mount is UNKNOWN."""
     try:
-        _, stdout, stderr = run_killable([tool_path("ffprobe"), *ORIGINAL_QUERY, path], timeout=timeout)
+        finished = run_timed([tool_path("ffprobe"), *ORIGINAL_QUERY, path], timeout=timeout)
     except ProbeTimeout as exc:
         return ProbeVerdict(UNKNOWN, str(exc), late=True)
-    return _header_verdict(stdout, stderr)
+    return replace(_header_verdict(finished.stdout, finished.stderr), local_seconds=finished.local_seconds)
 
 
 def _header_verdict(codec_types: str, stderr: str) -> ProbeVerdict:
@@ -149,9 +227,22 @@ def probe_deep(
     sample_seconds: float = 0.5,
 ) -> ProbeVerdict:
     """Header query + container duration, then decode ``samples`` short windows."""
+    costs: list[float] = []  # each process's local cost (Finished.local_seconds)
+
+    def run(command: list[str], *, timeout: float) -> tuple[int, str, str]:
+        finished = run_timed(command, timeout=timeout)
+        costs.append(finished.local_seconds)
+        return finished.returncode, finished.stdout, finished.stderr
+
+    verdict = _probe_deep(path, run, timeout=timeout, samples=samples, sample_seconds=sample_seconds)
+    return replace(verdict, local_seconds=sum(costs))
+
+
+def _probe_deep(path: str, run: Callable[..., tuple[int, str, str]], *, timeout: float, samples: int,
+                sample_seconds: float) -> ProbeVerdict:
     ffprobe, ffmpeg = tool_path("ffprobe"), tool_path("ffmpeg")
     try:
-        _, stdout, stderr = run_killable(
+        _, stdout, stderr = run(
             [ffprobe, "-v", "error", "-show_entries", "stream=codec_type:format=duration", "-of", "json", path],
             timeout=timeout,
         )
@@ -173,7 +264,7 @@ def probe_deep(
         return ProbeVerdict(CORRUPTED, "ffprobe: the container states no duration")
     for start in sample_positions(duration, samples, sample_seconds):
         try:
-            returncode, frames, errors = run_killable(
+            returncode, frames, errors = run(
                 [ffmpeg, "-nostdin", "-v", "error", "-ss", f"{start:.3f}", "-i", path,
                  "-t", f"{sample_seconds:g}", "-f", "framecrc", "-"],
                 timeout=timeout,

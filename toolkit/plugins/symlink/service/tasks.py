@@ -56,7 +56,7 @@ class ScanParams(BaseModel):
     paths: list[Path] | None = Field(None, max_length=100)
     mode: Literal["dry-run", "real"] = "dry-run"
     depth: Literal["basic", "full", "deep"] = "basic"
-    workers: int = Field(6, ge=1, le=64)
+    workers: int = Field(12, ge=1, le=64)
     small_files: Literal["media", "all"] = "media"
     expected_links: int | None = Field(None, ge=0, le=2**53)
     schedule: str | None = Field(None, max_length=200)
@@ -157,7 +157,7 @@ def _scan_blocking(ctx: JobContext, database_url: str, options: ScanOptions,
 
 
 async def scan_task(ctx: JobContext, *, scan_id: str | None = None, paths: list[str] | None = None,
-                    mode: str = "dry-run", depth: str = "basic", workers: int = 6,
+                    mode: str = "dry-run", depth: str = "basic", workers: int = 12,
                     small_files: str = "media", expected_links: int | None = None,
                     schedule: str | None = None) -> dict:
     """Run one scan. Started by a schedule (no ``scan_id``), it records its scan row first and,
