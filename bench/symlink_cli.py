@@ -7,7 +7,7 @@
 2. The library of ``bench/symlink_phase1.py`` (N links, 1 % broken, 1 % small), the whole
    command against ``find PATH -xtype l``, interleaved; the RSS of every process of the
    scan (the command, its scan child, the worker processes) is sampled every 20 ms from
-   /proc and summed: the peak of the sum is reported.
+   /proc and summed: the peak of the sum is reported, with how many processes it summed.
 3. What the command imports: whether quart, alembic or apprise were loaded (``-X importtime``).
 Prints the machine's load average: figures on a busy machine are labelled as such.
 
@@ -42,8 +42,12 @@ def descendants(pid: int) -> set[int]:
     found, frontier = {pid}, [pid]
     while frontier:
         parent = frontier.pop()
+        # every thread's children: the quick worker processes are started by a thread
+        # of the scan process, and /proc/PID/task/PID/children lists the main thread's only
+        children: list[str] = []
         try:
-            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+            for thread in os.listdir(f"/proc/{parent}/task"):
+                children += Path(f"/proc/{parent}/task/{thread}/children").read_text().split()
         except OSError:
             continue
         for child in map(int, children):
@@ -90,20 +94,22 @@ def cpu_of_find(library: Path) -> tuple[float, float]:
     return seconds, children_cpu() - cpu
 
 
-def run_command(arguments: list[str], environment: dict[str, str]) -> tuple[float, int, float, float]:
+def run_command(arguments: list[str], environment: dict[str, str]) -> tuple[float, int, float, float, int]:
     """(seconds until the command exits, exit code, peak of the summed RSS in MiB, CPU
-    seconds of all its processes). The scan child is re-parented when the command exits:
-    it is sampled while the command runs."""
+    seconds of all its processes, how many processes that peak summed). The scan child is
+    re-parented when the command exits: it is sampled while the command runs."""
     cpu = children_cpu()
     started = time.perf_counter()
     process = subprocess.Popen([*COMMAND, *arguments], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env=environment)
-    peak = [0]
+    peak = [0, 0]
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], sum(rss_kib(pid) for pid in descendants(process.pid)))
+            sizes = [rss_kib(pid) for pid in descendants(process.pid)]
+            if sum(sizes) > peak[0]:
+                peak[:] = [sum(sizes), sum(1 for size in sizes if size)]
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -113,7 +119,7 @@ def run_command(arguments: list[str], environment: dict[str, str]) -> tuple[floa
     done.set()
     sampler.join()
     reap_all()
-    return seconds, code, peak[0] / 1024, children_cpu() - cpu
+    return seconds, code, peak[0] / 1024, children_cpu() - cpu, peak[1]
 
 
 def main() -> None:
@@ -147,20 +153,23 @@ def main() -> None:
             rounds = []
             for _ in range(3):
                 find_seconds, find_cpu = cpu_of_find(library)
-                seconds, code, peak, cpu = run_command([str(library)], environment)
-                rounds.append((find_seconds, seconds, code, peak, find_cpu, cpu))
+                seconds, code, peak, cpu, processes = run_command([str(library)], environment)
+                rounds.append((find_seconds, seconds, code, peak, find_cpu, cpu, processes))
             best_find = min(r[0] for r in rounds)
             best = min(rounds, key=lambda r: r[1])
             best_find_cpu, best_cpu = min(r[4] for r in rounds), min(r[5] for r in rounds)
             print(json.dumps({
                 "links": arguments.links, "find_xtype_l_seconds": round(best_find, 3),
                 "command_seconds": round(best[1], 3), "ratio": round(best[1] / best_find, 2), "exit_code": best[2],
+                "median_ratio": round(sorted(r[1] for r in rounds)[len(rounds) // 2]
+                                      / sorted(r[0] for r in rounds)[len(rounds) // 2], 2),
                 "find_cpu_seconds": round(best_find_cpu, 3), "command_cpu_seconds": round(best_cpu, 3),
                 "cpu_ratio": round(best_cpu / best_find_cpu, 2),
                 "peak_rss_sum_mib": round(max(r[3] for r in rounds), 1),
+                "processes_in_peak": max(rounds, key=lambda r: r[3])[6],
                 "rounds": [{"find": round(f, 3), "command": round(s, 3), "peak_mib": round(p, 1),
                             "find_cpu": round(fc, 3), "command_cpu": round(c, 3)}
-                           for f, s, _, p, fc, c in rounds],
+                           for f, s, _, p, fc, c, _ in rounds],
             }, indent=2))
         print(f"load average after: {os.getloadavg()}")
 
