@@ -11,7 +11,7 @@ from rich.table import Table
 
 from toolkit.api import gettext as _
 
-from .cli import EXIT_ERROR, EXIT_OK, _print_media_servers, _refresh_media_servers
+from .cli_scan import EXIT_ERROR, EXIT_OK, _print_media_servers, _refresh_media_servers
 from .engine.deletion import restore
 from .service.reasons import reason_text
 

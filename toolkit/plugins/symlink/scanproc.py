@@ -58,22 +58,47 @@ def run_scan_in_child(
     is not ``database_required``, the scan goes on without (``on_warning`` says why).
     ``prune_verdicts``: afterwards, forget verdicts expired twice over (of no use any more).
     Callbacks run in the calling thread."""
-    config = {"options": asdict(options), "database_url": database_url, "migrate": migrate,
-              "verdicts": verdicts, "mount_memory": mount_memory, "database_required": database_required,
-              "prune_verdicts": prune_verdicts, "niceness": niceness}
-    errors = tempfile.TemporaryFile()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "toolkit.plugins.symlink.scanproc"], stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, stderr=errors, close_fds=True,
-    )
-    assert child.stdin is not None and child.stdout is not None
-    messages: queue.Queue[Any] = queue.Queue()
-    reader = threading.Thread(target=_read_messages, args=(child.stdout, messages), daemon=True,
-                              name="symlink-scan-reader")
-    reader.start()
-    aborted = False
+    child = ScanChild(options, database_url=database_url, migrate=migrate, verdicts=verdicts,
+                      mount_memory=mount_memory, database_required=database_required,
+                      prune_verdicts=prune_verdicts, niceness=niceness)
     try:
-        _send(child.stdin, config)
+        return child.follow(on_problem=on_problem, on_progress=on_progress, should_abort=should_abort,
+                            on_warning=on_warning)
+    finally:
+        child.close()
+
+
+class ScanChild:
+    """The scan process of :func:`run_scan_in_child`, started (and given its options) at
+    once, followed later: the CLI starts it before importing what shows the progress and
+    the report, so that the two start-ups overlap. Its messages queue up meanwhile.
+    :meth:`close` (always) ends the relation; a child still scanning reads it as "abort"."""
+
+    def __init__(self, options: ScanOptions, *, database_url: str | None = None, migrate: bool = False,
+                 verdicts: bool = False, mount_memory: bool = False, database_required: bool = True,
+                 prune_verdicts: bool = False, niceness: int = 0) -> None:
+        config = {"options": asdict(options), "database_url": database_url, "migrate": migrate,
+                  "verdicts": verdicts, "mount_memory": mount_memory, "database_required": database_required,
+                  "prune_verdicts": prune_verdicts, "niceness": niceness}
+        self.errors = tempfile.TemporaryFile()
+        self.child = subprocess.Popen(
+            [sys.executable, "-m", "toolkit.plugins.symlink.scanproc"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self.errors, close_fds=True,
+        )
+        assert self.child.stdin is not None and self.child.stdout is not None
+        self.messages: queue.Queue[Any] = queue.Queue()
+        threading.Thread(target=_read_messages, args=(self.child.stdout, self.messages), daemon=True,
+                         name="symlink-scan-reader").start()
+        _send(self.child.stdin, config)
+
+    def follow(self, *, on_problem: Callable[[Problem], None] = lambda problem: None,
+               on_progress: Callable[[Progress], None] | None = None,
+               should_abort: Callable[[], bool] = lambda: False,
+               on_warning: Callable[[str], None] = lambda text: None) -> ScanResult:
+        """Pass the child's messages to the callbacks (in this thread) until its result."""
+        child, messages = self.child, self.messages
+        assert child.stdin is not None
+        aborted = False
         while True:
             if not aborted and should_abort():
                 aborted = True
@@ -84,8 +109,8 @@ def run_scan_in_child(
                 continue
             if message is None:  # the child's stdout closed without a result
                 child.wait(5)
-                errors.seek(0)
-                detail = errors.read()[-2000:].decode("utf-8", "replace").strip()
+                self.errors.seek(0)
+                detail = self.errors.read()[-2000:].decode("utf-8", "replace").strip()
                 raise ScanProcessFailed(f"the scan process stopped unexpectedly (exit code {child.poll()})"
                                         + (f": {detail.splitlines()[-1]}" if detail else ""))
             kind, payload = message
@@ -99,10 +124,11 @@ def run_scan_in_child(
                 return ScanResult(**payload)
             elif kind == "error":
                 raise ScanProcessFailed(payload)
-    finally:
-        errors.close()
+
+    def close(self) -> None:
+        self.errors.close()
         try:
-            child.stdin.close()  # the child reads it as "abort" if it is still running
+            self.child.stdin.close()  # the child reads it as "abort" if it is still running
         except OSError:
             pass
         # never wait for the child: one stuck on a hung mount ends when the mount answers

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .classify import Healthy, LinkClassifier
-from .model import CORRUPTED, DELETABLE_STATUSES, IO_ERROR, Problem, ScanOptions
+from .model import CORRUPTED, DEFAULT_MAX_COUNT, DEFAULT_MAX_SHARE, DELETABLE_STATUSES, IO_ERROR, Problem, ScanOptions
 from .mounts import MountMonitor
 from .mounttable import lexical_target
 from .workers import CallTimeout, call_with_deadline
@@ -56,8 +56,6 @@ class Journal(Protocol):
                 limit: int | None = None) -> Sequence[JournalEntry]: ...
 
 
-DEFAULT_MAX_COUNT = 500
-DEFAULT_MAX_SHARE = 0.20
 DEFAULT_SHARE_MIN_COUNT = 20  # below this many, the share rule does not apply
 IO_ERROR_RECHECK_DELAY = 2.0
 
