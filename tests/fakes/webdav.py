@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -27,14 +28,17 @@ class FaultInjector:
         self.failing_methods: set[str] = {"GET"}
         self.unavailable = False
         self.requests = 0
+        self.gets: Counter[str] = Counter()  # GET requests per path: what a scan reads
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
         with self._lock:
             self.requests += 1
+            if environ["REQUEST_METHOD"] == "GET":
+                self.gets[path] += 1
         if self.latency:
             time.sleep(self.latency)
-        path = environ.get("PATH_INFO", "")
         failing = environ["REQUEST_METHOD"] in self.failing_methods
         if self.unavailable or (failing and path in self.unavailable_paths):
             start_response("503 Service Unavailable", [("Content-Type", "text/plain"), ("Content-Length", "5")])

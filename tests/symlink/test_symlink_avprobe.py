@@ -116,11 +116,11 @@ def test_a_worker_that_dies_during_a_probe_is_replaced_and_the_file_is_corrupted
     crash.write_bytes(b"x")
     # a worker program that crashes like a segfaulting FFmpeg on that one file
     program = tmp_path / "crashing_worker.py"
-    real = Path(AvProber().program)
-    program.write_text(real.read_text().replace(
-        "def _answer(path: str) -> dict:\n",
-        "def _answer(path: str) -> dict:\n    import os, signal\n"
-        f"    if path == {str(crash)!r}:\n        os.kill(os.getpid(), signal.SIGSEGV)\n"))
+    source = Path(AvProber().program).read_text()
+    signature = "def _answer(path: str, read_first: int) -> dict:\n"
+    assert signature in source
+    program.write_text(source.replace(signature, signature + "    import os, signal\n"
+                                      f"    if path == {str(crash)!r}:\n        os.kill(os.getpid(), signal.SIGSEGV)\n"))
     with AvProber() as prober:
         prober.program = str(program)
         verdict = prober.probe(str(crash), timeout=15)

@@ -196,3 +196,42 @@ def test_rescan_skips_the_phase1_read_of_recently_verified_files(rclone_mount, t
     assert first.statistics["phase2_probed"] == 1
     assert cached.statistics["phase1_ok"] == 1 and cached.statistics["skipped_cached"] == 1
     assert uncached["ok.mkv"].status == "IO_ERROR"  # without the cache the read is done and fails
+
+
+@pytest.mark.parametrize("prober, reads", [("av", 1), ("ffprobe", 2)])
+def test_a_full_scan_reads_each_media_file_once_through_the_mount_with_the_av_prober(rclone_mount, tree, media,
+                                                                                      prober, reads):
+    """Phase 1's read check is made on the handle the PyAV probe reads: one request to the
+    server per media link, where phase 1 then ffprobe make one each."""
+    names = ["ok.mkv", "ok.mp4", "ok.mp3", "zerohead.mkv"]
+    for name in names:
+        remote = rclone_mount.remote_root / "__all__" / name
+        remote.parent.mkdir(parents=True, exist_ok=True)
+        remote.write_bytes(media[name].read_bytes())
+        tree.link(name, rclone_mount.mount_point / "__all__" / name)
+    os.listdir(rclone_mount.mount_point / "__all__")  # the listing's own request, before counting
+    rclone_mount.server.faults.gets.clear()
+
+    result, found = _scan(tree, depth="full", prober=prober)
+
+    assert {n: p.status for n, p in found.items()} == {"zerohead.mkv": "CORRUPTED"}
+    assert result.statistics["phase1_ok"] == 4 and result.statistics["phase2_analyzed"] == 4
+    assert dict(rclone_mount.server.faults.gets) == {f"/__all__/{name}": reads for name in names}
+
+
+def test_a_failed_read_found_by_the_probe_is_phase_1s_io_error(rclone_mount, tree, media):
+    """With the PyAV prober the read check of a media file happens in phase 2: a read the
+    server refuses is still phase 1's IO_ERROR, counted as such, never probed."""
+    for name in ("fine.mkv", "failing.mkv"):
+        remote = rclone_mount.remote_root / "__all__" / name
+        remote.parent.mkdir(parents=True, exist_ok=True)
+        remote.write_bytes(media["ok.mkv"].read_bytes())
+        tree.link(name, rclone_mount.mount_point / "__all__" / name)
+    rclone_mount.server.faults.failing_paths.add("/__all__/failing.mkv")
+
+    result, found = _scan(tree, depth="full", prober="av")
+
+    assert {n: (p.status, p.phase) for n, p in found.items()} == {"failing.mkv": ("IO_ERROR", 1)}
+    assert "Input/output error" in found["failing.mkv"].reason
+    statistics = result.statistics
+    assert (statistics["phase1_ok"], statistics["phase1_io_error"], statistics["phase2_analyzed"]) == (1, 1, 1)

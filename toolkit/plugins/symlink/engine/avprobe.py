@@ -78,23 +78,28 @@ class _Worker:
             raise ToolMissing(hello.get("error") or "the PyAV probe process did not start")
         return self
 
-    def ask(self, path: str, timeout: float) -> dict:
+    def ask(self, path: str, timeout: float, read_first: int, read_timeout: float) -> dict:
         assert self.process.stdin is not None
         try:
-            self.process.stdin.write(json.dumps({"path": path}).encode() + b"\n")
+            self.process.stdin.write(json.dumps({"path": path, "read_first": read_first}).encode() + b"\n")
             self.process.stdin.flush()
         except (BrokenPipeError, OSError) as exc:
             raise _WorkerDied(f"the probe process is gone ({exc})") from None
+        if read_first:
+            read = self._reply(read_timeout, "its read check")
+            if "read_error" in read:
+                return read
         return self._reply(timeout)
 
-    def _reply(self, timeout: float) -> dict:
+    def _reply(self, timeout: float, what: str = "") -> dict:
         assert self.process.stdout is not None
         descriptor = self.process.stdout.fileno()
         deadline = time.monotonic() + timeout
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ProbeTimeout(f"the PyAV probe timed out after {timeout:g}s and was killed")
+                raise ProbeTimeout(f"the PyAV probe{' (' + what + ')' if what else ''} timed out after {timeout:g}s"
+                                   " and was killed")
             readable, _, _ = select.select([descriptor], [], [], remaining)
             if not readable:
                 continue
@@ -159,14 +164,18 @@ class AvProber:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def probe(self, path: str, *, timeout: float) -> ProbeVerdict:
+    def probe(self, path: str, *, timeout: float, read_first: int = 0, read_timeout: float = 0) -> ProbeVerdict:
+        """The header query's verdict. With ``read_first``, the file is first opened and its
+        first ``read_first`` bytes read, on the handle the probe reads (the OSError of that
+        check is raised as such), within ``read_timeout``: phase 1's patience with a read
+        rclone retries, which ``timeout``, the probe's own, is not."""
         for attempt in (1, 2):
             try:
                 worker = self._take()
             except ProbeTimeout as exc:  # closed: the scan ended under this call
                 return ProbeVerdict(UNKNOWN, str(exc))
             try:
-                reply = worker.ask(path, timeout)
+                reply = worker.ask(path, timeout, read_first, read_timeout or timeout)
             except ProbeTimeout as exc:
                 self._drop(worker)
                 return ProbeVerdict(UNKNOWN, str(exc), late=True)
@@ -176,6 +185,9 @@ class AvProber:
                     return _verdict({"error": f"{path}: {exc}"})
                 continue
             self._give_back(worker)
+            if "read_error" in reply:
+                number, message = reply["read_error"]
+                raise OSError(number, message, path)
             return _verdict(reply)
         raise AssertionError("unreachable")
 

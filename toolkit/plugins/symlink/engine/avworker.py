@@ -2,10 +2,13 @@
 
 Started by :mod:`avprobe` as ``python -I -S avworker.py SITE_DIR`` (no site, no toolkit
 import: only the standard library and ``av``), it reads one JSON line per file
-(``{"path": ...}``) on stdin and answers one JSON line on stdout:
+(``{"path": ..., "read_first": N}``) on stdin and answers one JSON line on stdout:
 ``{"types": ["video", "audio"], "log": [...], "error": "PATH: message" | null,
-"errno": N | null}``. ``types`` is what ``ffprobe -show_entries stream=codec_type``
-prints (one codec type per stream, after ``avformat_open_input`` and
+"errno": N | null}``. With ``read_first``, it first opens the file and reads its first N
+bytes (phase 1's check, made here on the handle the probe then reads: one request to the
+mount for both) and answers that first, on a line of its own: ``{"read": true}``, or
+``{"read_error": [errno, "message"]}`` and nothing more for that file. ``types`` is
+what ``ffprobe -show_entries stream=codec_type`` prints (one codec type per stream, after ``avformat_open_input`` and
 ``avformat_find_stream_info`` succeeded); ``log`` and ``error`` are what ffprobe's
 ``-v error`` writes on stderr. The verdict is made by the caller, with the same rule as
 for ffprobe's output.
@@ -20,17 +23,34 @@ import json
 import sys
 
 _LOG_LINES = 20
+_BUFFER_BYTES = 64 * 1024
 
 
-def _answer(path: str) -> dict:
+def _answer(path: str, read_first: int) -> dict:
     import av
     import av.logging
 
+    try:
+        # a buffer the probe's first reads are served from: through rclone, the check's
+        # read and the header's are one HTTP request
+        file = open(path, "rb", buffering=_BUFFER_BYTES)
+        try:
+            file.read(read_first)
+            file.seek(0)
+        except OSError:
+            file.close()
+            raise
+    except OSError as exc:
+        return {"read_error": [exc.errno, exc.strerror or str(exc)]}
+    if read_first:
+        _send({"read": True})
     types: list[str] = []
     error, error_number = None, None
-    with av.logging.Capture() as logs:
+    with file, av.logging.Capture() as logs:
         try:
-            with av.open(path) as container:
+            # the file object keeps its name: FFmpeg's format probe weighs the extension
+            # as it does for a path
+            with av.open(file) as container:
                 types = [stream.type or "unknown" for stream in container.streams]
         except av.error.FFmpegError as exc:
             # ffprobe's print_error(): "PATH: strerror"
@@ -43,22 +63,24 @@ def _answer(path: str) -> dict:
     return {"types": types, "log": lines, "error": error, "errno": error_number}
 
 
+def _send(answer: dict) -> None:
+    sys.stdout.write(json.dumps(answer) + "\n")
+    sys.stdout.flush()
+
+
 def main() -> None:
     if len(sys.argv) > 1:
         sys.path.insert(0, sys.argv[1])
     try:
         import av.logging
     except ImportError as exc:
-        sys.stdout.write(json.dumps({"ready": False, "error": f"PyAV cannot be imported: {exc}"}) + "\n")
-        sys.stdout.flush()
+        _send({"ready": False, "error": f"PyAV cannot be imported: {exc}"})
         return
     av.logging.set_level(av.logging.ERROR)  # ffprobe -v error
-    sys.stdout.write(json.dumps({"ready": True}) + "\n")
-    sys.stdout.flush()
+    _send({"ready": True})
     for line in sys.stdin:
         request = json.loads(line)
-        sys.stdout.write(json.dumps(_answer(request["path"])) + "\n")
-        sys.stdout.flush()
+        _send(_answer(request["path"], request.get("read_first", 0)))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ class Healthy:
     is_media: bool
     cached: ProbeVerdict | None = None  # a recent phase-2 verdict for this exact file
     target: str = ""
+    read: bool = True  # False: its read check is left to phase 2's probe (see defer_media_reads)
 
 
 def _effective_capabilities() -> int | None:
@@ -83,8 +84,12 @@ class MissingFolder:
 class LinkClassifier:
     """Phase-1 classification of one link; safe to call from many threads."""
 
-    def __init__(self, options: ScanOptions, monitor: MountMonitor, verdict_store: VerdictStore | None = None) -> None:
+    def __init__(self, options: ScanOptions, monitor: MountMonitor, verdict_store: VerdictStore | None = None,
+                 *, defer_media_reads: bool = False) -> None:
         self.options = options
+        # phase 2's PyAV probe makes the read check on the handle it probes (avworker.py):
+        # through rclone, one request per media link instead of one per phase
+        self.defer_media_reads = defer_media_reads
         self.monitor = monitor
         self.verdict_store = verdict_store if options.depth != "basic" else None
         self._missing_context: dict[str, tuple[str | None, str | None]] = {}
@@ -120,7 +125,7 @@ class LinkClassifier:
         with self.monitor.call_on(absolute_target) as call:
             outcome = self._check_target(path, target, absolute_target, problem)
             call.failed = isinstance(outcome, Problem) and outcome.status in (IO_ERROR, UNKNOWN, ERROR)
-            if isinstance(outcome, Healthy) and outcome.size and outcome.cached is None:
+            if isinstance(outcome, Healthy) and outcome.size and outcome.cached is None and outcome.read:
                 call.good = path  # read just now: the mount's liveness probe may read it again
             call.remote = call.good is not None or (isinstance(outcome, Problem) and outcome.status == IO_ERROR)
         return outcome
@@ -143,7 +148,7 @@ class LinkClassifier:
                 return MissingFolder(broken, missing_folder) if missing_folder else broken
             if exc.errno == errno.EACCES:
                 return problem(INACCESSIBLE, f"cannot reach the target: {describe_error(exc)}")
-            return self._unreadable(problem, absolute_target, exc, 0)
+            return unreadable(path, target, exc, 0, self.monitor)
         if stat.S_ISDIR(info.st_mode):
             # A link to a directory: the original never examined these (os.walk lists
             # them as directories); only reachability applies to a directory.
@@ -166,6 +171,8 @@ class LinkClassifier:
                 # phase 2 read this very file (same size and mtime) recently: skip the
                 # 1024-byte read, the one network request of phase 1, and the probe
                 return Healthy(info.st_size, True, cached, target)
+        if is_media and self.defer_media_reads:
+            return Healthy(info.st_size, True, read=False)
         try:
             descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
@@ -173,22 +180,13 @@ class LinkClassifier:
             finally:
                 os.close(descriptor)
         except OSError as exc:
-            if exc.errno in (errno.EACCES, errno.EPERM):
-                return problem(INACCESSIBLE, f"not readable: {describe_error(exc)}", info.st_size)
-            return self._unreadable(problem, absolute_target, exc, info.st_size)
+            return unreadable(path, target, exc, info.st_size, self.monitor)
         return Healthy(info.st_size, is_media)
 
     def _recent_verdict(self, path: str, info: os.stat_result) -> ProbeVerdict | None:
         assert self.verdict_store is not None
         return self.verdict_store.get(os.path.realpath(path), info.st_size, info.st_mtime_ns, self.options.depth,
                                       self.options.recheck_age_seconds)
-
-    def _unreadable(self, problem: Callable[..., Problem], absolute_target: str, exc: OSError, size: int) -> Problem:
-        if exc.errno in UNKNOWN_ERRNOS:
-            health = self.monitor.report_failure(absolute_target)
-            state = "is down" if not health.healthy else "answered"
-            return problem(UNKNOWN, f"{describe_error(exc)}; mount {health.mount_point} {state}", size)
-        return problem(IO_ERROR, describe_error(exc), size)
 
     def _missing_target_context(self, absolute_target: str) -> tuple[str | None, str | None, str | None]:
         """(why a missing target may be a missing *mount* rather than a missing file,
@@ -265,6 +263,18 @@ class LinkClassifier:
 
 
 LOOKS_UNMOUNTED = "empty and not a mount point: looks unmounted (the links into it are UNKNOWN)"
+
+
+def unreadable(path: str, target: str, exc: OSError, size: int, monitor: MountMonitor) -> Problem:
+    """Phase 1's verdict on a target that could not be opened or read (or stat'ed, for
+    another reason than a missing file or a refused folder)."""
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return Problem(path, target, INACCESSIBLE, 1, size, f"not readable: {describe_error(exc)}")
+    if exc.errno in UNKNOWN_ERRNOS:
+        health = monitor.report_failure(lexical_target(path, target))
+        state = "is down" if not health.healthy else "answered"
+        return Problem(path, target, UNKNOWN, 1, size, f"{describe_error(exc)}; mount {health.mount_point} {state}")
+    return Problem(path, target, IO_ERROR, 1, size, describe_error(exc))
 
 
 def safe_readlink(path: str) -> str:

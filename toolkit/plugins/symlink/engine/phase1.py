@@ -21,7 +21,7 @@ from .quick import QuickLocalPool, QuickRules
 from .walk import walk_links
 from .workers import TIMED_OUT, DeadlinePool, TooManyHungCalls
 
-_PHASE1_KEYS = {
+PHASE1_KEYS = {
     OK: "phase1_ok",
     BROKEN: "phase1_broken",
     INACCESSIBLE: "phase1_inaccessible",
@@ -37,7 +37,7 @@ def run_phase1(scan: ScanContext) -> bool:
     options, monitor, spool, result, reporter = scan.options, scan.monitor, scan.spool, scan.result, scan.reporter
     statistics, count, on_problem, should_abort = scan.statistics, scan.count, scan.on_problem, scan.should_abort
     store = scan.verdict_store
-    classifier = LinkClassifier(options, monitor, store)
+    classifier = LinkClassifier(options, monitor, store, defer_media_reads=scan.av_prober is not None and spool is not None)
     reporter.start_phase("phase1", "phase 1: checking links")
     late = Late()
     pool = DeadlinePool(
@@ -65,7 +65,7 @@ def run_phase1(scan: ScanContext) -> bool:
     mounts_seen: set[str] = set()
 
     def report(problem: Problem) -> None:
-        count(problem.status, _PHASE1_KEYS[problem.status])
+        count(problem.status, PHASE1_KEYS[problem.status])
         on_problem(problem)
 
     def count_settled() -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .classify import describe_error, safe_readlink
+from .classify import READ_BYTES, describe_error, safe_readlink, unreadable
 from .context import ScanContext
-from .late import LATE_RETRY_FACTOR, Late, late_or_down, mount_feedback, target_of
-from .model import CORRUPTED, OK, UNKNOWN, Problem
+from .late import LATE_RETRY_FACTOR, LATE_WAIT_FACTOR, Late, late_or_down, mount_feedback, target_of
+from .model import CORRUPTED, IO_ERROR, OK, UNKNOWN, Problem
+from .phase1 import PHASE1_KEYS
 from .mounttable import lexical_target
 from .probe import ProbeVerdict, probe
 from .workers import TIMED_OUT, DeadlinePool, TooManyHungCalls
@@ -29,7 +30,7 @@ def run_phase2(scan: ScanContext) -> bool:
     av_prober = scan.av_prober if depth == "full" and options.prober == "av" else None
 
     def verifier(factor: float):
-        def verify(path: str) -> tuple[ProbeVerdict, bool, tuple[str, int, int] | None]:
+        def verify(path: str) -> tuple[ProbeVerdict | Problem, bool, tuple[str, int, int] | None]:
             target = lexical_target(path, safe_readlink(path))
             health = monitor.health_of(target)
             if not health.healthy:
@@ -46,7 +47,14 @@ def run_phase2(scan: ScanContext) -> bool:
                     if cached is not None:
                         return cached, True, identity
                 if av_prober is not None:
-                    verdict = av_prober.probe(path, timeout=options.probe_timeout * factor)
+                    try:  # phase 1 left the read check to this probe (LinkClassifier.defer_media_reads)
+                        verdict = av_prober.probe(path, timeout=options.probe_timeout * factor, read_first=READ_BYTES,
+                                                  read_timeout=options.fs_timeout * LATE_WAIT_FACTOR)
+                    except OSError as exc:
+                        unread = unreadable(path, safe_readlink(path), exc, info.st_size, monitor)
+                        call.failed = True
+                        call.remote = unread.status == IO_ERROR
+                        return unread, False, identity
                 else:
                     verdict = probe(path, depth, timeout=options.probe_timeout * factor, samples=options.deep_samples)
                 call.failed = verdict.verdict == UNKNOWN
@@ -73,6 +81,13 @@ def run_phase2(scan: ScanContext) -> bool:
                            else f"{type(outcome).__name__}: {outcome}")
             outcome = (ProbeVerdict(UNKNOWN, why, late=outcome is TIMED_OUT and down is None), False, None)
         verdict, cached, identity = outcome
+        if isinstance(verdict, Problem):  # phase 1's read check failed: that link was not OK after all
+            done += 1
+            count(OK, "phase1_ok", -1)
+            count(verdict.status, PHASE1_KEYS[verdict.status])
+            on_problem(verdict)
+            reporter.send(done, total, f"phase 2 ({depth}): {done}/{total}")
+            return
         if verdict.late and not retried:
             monitor.note_late(target_of(path))
             if late.defer(path, in_flight=timed_out):
