@@ -79,8 +79,9 @@ def test_workers_are_reused_across_probes(media):
 
 
 def _workers() -> set[int]:
-    """Our live PyAV worker processes (zombies excluded)."""
-    found = set()
+    """Our live PyAV worker processes (zombies excluded): our children, and the ones the
+    first worker forked."""
+    parents = {}
     for entry in Path("/proc").iterdir():
         try:
             if not entry.name.isdigit() or b"avworker" not in (entry / "cmdline").read_bytes():
@@ -88,9 +89,10 @@ def _workers() -> set[int]:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == os.getpid() and fields[0] != "Z":
-            found.add(int(entry.name))
-    return found
+        if fields[0] != "Z":
+            parents[int(entry.name)] = int(fields[1])
+    ours = {pid for pid, parent in parents.items() if parent == os.getpid()}
+    return ours | {pid for pid, parent in parents.items() if parent in ours}
 
 
 def test_a_worker_past_its_timeout_is_killed_and_the_next_probe_works(tmp_path, media):
@@ -117,7 +119,7 @@ def test_a_worker_that_dies_during_a_probe_is_replaced_and_the_file_is_corrupted
     # a worker program that crashes like a segfaulting FFmpeg on that one file
     program = tmp_path / "crashing_worker.py"
     source = Path(AvProber().program).read_text()
-    signature = "def _answer(path: str, read_first: int) -> dict:\n"
+    signature = "def _answer(path: str, read_first: int, send: Callable[[dict], None]) -> dict:\n"
     assert signature in source
     program.write_text(source.replace(signature, signature + "    import os, signal\n"
                                       f"    if path == {str(crash)!r}:\n        os.kill(os.getpid(), signal.SIGSEGV)\n"))

@@ -59,12 +59,38 @@ class _WorkerDied(RuntimeError):
 
 
 class _Worker:
-    def __init__(self, site: str, program: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-I", "-S", program, site], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True,
-        )
+    """One probe process, spoken to over a pair of pipes: a process we started
+    (``process``), or one its first worker forked after importing PyAV (see
+    :func:`_Worker.start_many`; the kernel reaps those)."""
+
+    def __init__(self, requests: int, answers: int, process: subprocess.Popen | None = None) -> None:
+        self.requests, self.answers, self.process = requests, answers, process
+        self.pid = process.pid if process is not None else 0  # a forked one's: from its hello
         self._buffer = b""
+
+    @classmethod
+    def start_many(cls, site: str, program: str, count: int) -> list[_Worker]:
+        """``count`` workers: one process, which forks the others once PyAV is imported."""
+        ours, theirs = [], []  # per worker: (requests, answers) on our side, on its side
+        for _ in range(count):
+            requests_read, requests_write = os.pipe()
+            answers_read, answers_write = os.pipe()
+            ours.append((requests_write, answers_read))
+            theirs.append((requests_read, answers_write))
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-I", "-S", program, site, *(f"{r},{w}" for r, w in theirs[1:])],
+                stdin=theirs[0][0], stdout=theirs[0][1], stderr=subprocess.DEVNULL,
+                close_fds=True, pass_fds=[fd for pair in theirs[1:] for fd in pair], start_new_session=True,
+            )
+        except BaseException:
+            for fd in (fd for pair in ours for fd in pair):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (fd for pair in theirs for fd in pair):
+                os.close(fd)
+        return [cls(*ours[0], process), *(cls(requests, answers) for requests, answers in ours[1:])]
 
     def ready(self) -> _Worker:
         """Wait for the worker's hello (PyAV imported); ToolMissing when it cannot start."""
@@ -76,14 +102,13 @@ class _Worker:
         if not hello.get("ready"):
             self.kill()
             raise ToolMissing(hello.get("error") or "the PyAV probe process did not start")
+        self.pid = hello.get("pid") or self.pid
         return self
 
     def ask(self, path: str, timeout: float, read_first: int, read_timeout: float) -> dict:
-        assert self.process.stdin is not None
         try:
-            self.process.stdin.write(json.dumps({"path": path, "read_first": read_first}).encode() + b"\n")
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError) as exc:
+            os.write(self.requests, json.dumps({"path": path, "read_first": read_first}).encode() + b"\n")
+        except OSError as exc:
             raise _WorkerDied(f"the probe process is gone ({exc})") from None
         if read_first:
             read = self._reply(read_timeout, "its read check")
@@ -92,54 +117,67 @@ class _Worker:
         return self._reply(timeout)
 
     def _reply(self, timeout: float, what: str = "") -> dict:
-        assert self.process.stdout is not None
-        descriptor = self.process.stdout.fileno()
         deadline = time.monotonic() + timeout
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ProbeTimeout(f"the PyAV probe{' (' + what + ')' if what else ''} timed out after {timeout:g}s"
                                    " and was killed")
-            readable, _, _ = select.select([descriptor], [], [], remaining)
+            readable, _, _ = select.select([self.answers], [], [], remaining)
             if not readable:
                 continue
-            chunk = os.read(descriptor, 65536)
+            chunk = os.read(self.answers, 65536)
             if not chunk:
-                try:
-                    code = self.process.wait(timeout=1)
-                except subprocess.TimeoutExpired:
-                    raise _WorkerDied("the probe process died (it closed its output)") from None
-                raise _WorkerDied(f"the probe process died ({f'signal {-code}' if code < 0 else f'exit {code}'})")
+                raise _WorkerDied(f"the probe process died ({self._end()})")
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
         return json.loads(line)
 
-    def kill(self) -> None:
+    def _end(self) -> str:
+        if self.process is None:
+            return "it closed its output"
         try:
-            os.kill(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        # reaped in the background: a process in an uninterruptible FUSE read dies only
-        # when the read returns, and nobody should wait for that
-        threading.Thread(target=self.process.wait, daemon=True, name="avprobe-reaper").start()
+            code = self.process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            return "it closed its output"
+        return f"signal {-code}" if code < 0 else f"exit {code}"
+
+    def kill(self) -> None:
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.process is not None:
+            # reaped in the background: a process in an uninterruptible FUSE read dies only
+            # when the read returns, and nobody should wait for that
+            threading.Thread(target=self.process.wait, daemon=True, name="avprobe-reaper").start()
+        self._close()
 
     def stop(self) -> None:
-        """Ask it to leave: its loop ends on EOF (then :meth:`reap`)."""
-        try:
-            assert self.process.stdin is not None
-            self.process.stdin.close()
-        except OSError:
-            pass
+        """Ask it to leave: its loop ends on end of file (then :meth:`reap`)."""
+        self._close(self.requests)
 
     def reap(self, timeout: float = 1.0) -> None:
         try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
+            self._reply(timeout)  # nothing comes but the end of its output when it leaves
+        except _WorkerDied:
+            self._close()
+            return
+        except (ProbeTimeout, ValueError):
+            pass
+        self.kill()
 
     def close(self) -> None:
         self.stop()
         self.reap()
+
+    def _close(self, *descriptors: int) -> None:
+        for fd in descriptors or (self.requests, self.answers):
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # closed already
 
 
 class AvProber:
@@ -194,8 +232,7 @@ class AvProber:
     def start(self, count: int) -> None:
         """Start ``count`` workers at once, before the first probe: their imports overlap,
         and no probe's time (which drives the mount's back-pressure) includes a start."""
-        workers = [_Worker(self._site, self.program) for _ in range(count)]
-        for worker in workers:
+        for worker in _Worker.start_many(self._site, self.program, count) if count else []:
             try:
                 worker.ready()
             except ToolMissing:
@@ -237,7 +274,7 @@ class AvProber:
                 self._busy.add(worker)
                 return worker
             self.started += 1
-        worker = _Worker(self._site, self.program).ready()  # outside the lock: ~0.1 s of CPU
+        worker = _Worker.start_many(self._site, self.program, 1)[0].ready()  # outside the lock: ~0.1 s of CPU
         with self._lock:
             self._busy.add(worker)
         return worker

@@ -166,7 +166,7 @@ class LinkClassifier:
             return problem(SMALL_FILE, f"{info.st_size} bytes (< {SMALL_FILE_BYTES})", info.st_size)
         is_media = extension in MEDIA_EXTENSIONS
         if self.verdict_store is not None and is_media:
-            cached = self._recent_verdict(path, info)
+            cached = self._recent_verdict(absolute_target, info)
             if cached is not None:
                 # phase 2 read this very file (same size and mtime) recently: skip the
                 # 1024-byte read, the one network request of phase 1, and the probe
@@ -183,9 +183,12 @@ class LinkClassifier:
             return unreadable(path, target, exc, info.st_size, self.monitor)
         return Healthy(info.st_size, is_media)
 
-    def _recent_verdict(self, path: str, info: os.stat_result) -> ProbeVerdict | None:
+    def _recent_verdict(self, absolute_target: str, info: os.stat_result) -> ProbeVerdict | None:
         assert self.verdict_store is not None
-        return self.verdict_store.get(os.path.realpath(path), info.st_size, info.st_mtime_ns, self.options.depth,
+        # keyed by the link's lexical target, not its realpath: a realpath costs an lstat per
+        # path component (through FUSE, most of a re-scan's time); size and mtime_ns are the
+        # final file's (stat follows the link)
+        return self.verdict_store.get(absolute_target, info.st_size, info.st_mtime_ns, self.options.depth,
                                       self.options.recheck_age_seconds)
 
     def _missing_target_context(self, absolute_target: str) -> tuple[str | None, str | None, str | None]:

@@ -38,7 +38,7 @@ def run_phase2(scan: ScanContext) -> bool:
             with monitor.call_on(target) as call:
                 try:
                     info = os.stat(path)
-                    identity = (os.path.realpath(path), info.st_size, info.st_mtime_ns)
+                    identity = (target, info.st_size, info.st_mtime_ns)  # the key of LinkClassifier._recent_verdict
                 except OSError as exc:
                     call.failed = True
                     return ProbeVerdict(UNKNOWN, f"stat before probing failed: {describe_error(exc)}"), False, None
