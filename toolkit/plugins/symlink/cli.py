@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 import click
 
-from toolkit.api import lazy_command
+from toolkit.api import database_url, lazy_command
 
 from .engine.avprobe import av_available, default_prober
 from .engine.model import DEFAULT_MAX_COUNT, DEFAULT_MAX_SHARE, DEPTHS, ScanOptions
@@ -107,8 +107,8 @@ def scan_command(paths, mode, depth, workers, probe_workers, prober, json_path, 
 
         engine = open_database()
     # in a child process: one stuck on a hung mount cannot keep this one from exiting
-    child = ScanChild(options, migrate=True, verdicts=verdicts, mount_memory=True, prune_verdicts=True,
-                      database_required=mode == "real" or verdicts)
+    child = ScanChild(options, database_url=database_url(), migrate=True, verdicts=verdicts, mount_memory=True,
+                      prune_verdicts=True, database_required=mode == "real" or verdicts)
     try:
         from .cli_scan import finish_scan
 

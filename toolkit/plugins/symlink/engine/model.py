@@ -84,7 +84,9 @@ class Problem:
     reason: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # its fields in order, as asdict() gives them: flat values need none of asdict's deep
+        # copy, which cost ~15 us per problem on each side of the scan process's pipe
+        return dict(self.__dict__)
 
 
 @dataclass
