@@ -245,9 +245,9 @@ class AvProber:
                     self._idle.append(worker)
 
     def start_in_background(self, count: int) -> None:
-        """:meth:`start` in a thread: the scan starts the workers when phase 1 begins, so
-        that their imports overlap phase 1's waits on the mount; the first probe waits
-        for them."""
+        """:meth:`start` in a thread: the scan starts the workers when phase 1 spools its
+        first file to probe, so that their start-up overlaps phase 1's waits on the mount;
+        the first probe waits for them."""
         self._starter = threading.Thread(target=self.start, args=(count,), daemon=True, name="avprobe-start")
         self._starter.start()
 

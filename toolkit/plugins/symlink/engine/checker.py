@@ -102,8 +102,8 @@ def run_scan(
 
     def phase2_ahead() -> None:
         # the PyAV workers start when phase 1 finds the first file to probe (none on a
-        # re-scan answered by the verdict cache): their start-up (~0.1 s of CPU each)
-        # overlaps phase 1's waits on the mount instead of adding to phase 2
+        # re-scan answered by the verdict cache): their start-up (~0.2 s, one PyAV import
+        # then forks) overlaps phase 1's waits on the mount instead of adding to phase 2
         if av_prober is not None:
             av_prober.start_in_background(options.probe_workers or options.workers)
 
