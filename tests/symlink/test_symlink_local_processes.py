@@ -248,3 +248,36 @@ def test_the_workers_frame_functions_name_only_what_they_import():
     with os.fdopen(read, "rb") as receiver:
         assert quick_worker._read_frame(receiver) == b"/media/a.mkv\0/media/b.mkv"
         assert quick_worker._read_frame(receiver) is None
+
+
+def test_processes_started_ahead_are_the_ones_the_pool_uses(tree, monkeypatch):
+    """The scan process starts its workers before it imports the engine (quick.prestart):
+    the first pool takes them, configured with its rules, and settles the same links."""
+    build_mixed_library(tree)
+    monkeypatch.setattr(quick, "QUICK_BATCH", 4)
+    monkeypatch.setattr(quick, "_SPARES", [])
+    quick.prestart(2)
+    ahead = {process.popen.pid for process in quick._SPARES}
+    pool = QuickLocalPool(rules(), processes=2, deadline=10)
+    links = sorted(str(p) for p in tree.library.iterdir())
+
+    iterator = pool.unsettled(links)
+    first = next(iterator)
+    used = {process.popen.pid for process in pool.processes}
+    unsettled = sorted(Path(p).name for p in [first, *iterator])
+
+    assert len(ahead) == 2 and used == ahead and quick._SPARES == []
+    assert unsettled == ["broken.mkv", "loop-a", "season link", "small.mkv"]
+    assert pool.take().ok == len(links) - 4
+
+
+def test_a_process_started_ahead_and_not_needed_ends_when_its_input_closes(monkeypatch):
+    """A scan of fewer links than one batch never takes them: they end with the scan
+    process, whose exit closes their input (closed here by hand)."""
+    monkeypatch.setattr(quick, "_SPARES", [])
+    quick.prestart(1)
+    (spare,) = quick._SPARES
+
+    spare.stdin.close()
+
+    assert spare.popen.wait(timeout=10) == 0

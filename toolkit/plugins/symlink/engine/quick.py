@@ -70,7 +70,7 @@ class QuickTally:
 
 
 class _Process:
-    def __init__(self, rules: QuickRules) -> None:
+    def __init__(self) -> None:
         self.popen = subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", _WORKER_BOOTSTRAP, _PACKAGE_ROOT, _WORKER_MODULE], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, close_fds=True,
@@ -79,6 +79,8 @@ class _Process:
         self.stdin, self.stdout = self.popen.stdin, self.popen.stdout
         self.batch: list[str] | None = None
         self.sent_at = 0.0
+
+    def configure(self, rules: QuickRules) -> None:
         _send_frame(self.stdin, marshal.dumps(asdict(rules)))  # the worker imports no json
 
     def send(self, batch: list[str]) -> None:
@@ -105,6 +107,21 @@ class _Process:
         # a process stuck in the kernel on a hung mount dies only when the call returns:
         # reap it in the background, never wait for it here
         threading.Thread(target=self.popen.wait, daemon=True, name="symlink-quick-reaper").start()
+
+
+_SPARES: list[_Process] = []  # started ahead by prestart(), taken by the next pool using processes
+
+
+def prestart(count: int) -> None:
+    """Start ``count`` worker processes now, before a pool needs them: the scan process
+    does it first thing, so that their interpreters start (~15 ms each) while it imports
+    the engine and checks the mounts. The next pool that uses processes takes them; unused
+    ones (a scan of fewer than QUICK_BATCH links) end with this process: their input closes."""
+    try:
+        while len(_SPARES) < count:
+            _SPARES.append(_Process())
+    except OSError:
+        pass  # the pool starts its own, or says why it cannot
 
 
 class QuickLocalPool:
@@ -155,7 +172,9 @@ class QuickLocalPool:
                 with self.lock:
                     if self.closed:
                         return
-                    self.processes.append(_Process(self.rules))
+                    process = _SPARES.pop() if _SPARES else _Process()
+                    self.processes.append(process)
+                process.configure(self.rules)
         except OSError as exc:
             self._give_up(f"cannot start worker processes: {exc}")
             self.close()
