@@ -131,6 +131,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="symlink-cli-") as temporary:
         environment = {**os.environ, "TOOLKIT_DATA_DIR": str(Path(temporary) / "data")}
         environment.pop("TOOLKIT_DATABASE_URL", None)
+        # as installed (pip compiles the bytecode): the first run below writes what a
+        # PYTHONDONTWRITEBYTECODE=1 shell would otherwise have every run compile again
+        environment.pop("PYTHONDONTWRITEBYTECODE", None)
         empty = Path(temporary) / "empty"
         empty.mkdir()
         print(f"load average before: {os.getloadavg()}")
