@@ -281,3 +281,16 @@ def test_a_process_started_ahead_and_not_needed_ends_when_its_input_closes(monke
     spare.stdin.close()
 
     assert spare.popen.wait(timeout=10) == 0
+
+
+def test_the_workers_extension_is_splitexts():
+    """The worker's quicker extension test gives what the classifier's
+    ``os.path.splitext(path)[1].lower()`` does, on every name of dots, slashes and letters
+    up to 6 characters (hidden files, trailing dots, dotted folders) and a few real ones."""
+    import itertools
+
+    from toolkit.plugins.symlink.engine.quick_worker import _extension
+
+    names = ["/tv/Show/S01E01.MKV", "/tv/.hidden.mkv", "/tv/.mkv", "/tv/a..", "/tv.d/noext", "/x/é.Nfo",
+             *("".join(t) for n in range(1, 7) for t in itertools.product("a.K/", repeat=n))]
+    assert [name for name in names if _extension(name) != os.path.splitext(name)[1].lower()] == []

@@ -54,8 +54,9 @@ class _QuickChecker:
 
     def _local_mount(self, absolute_target: str) -> str | None:
         folder = absolute_target.rpartition("/")[0] or "/"
-        if folder in self.mount_of_folder:
-            return self.mount_of_folder[folder]
+        found = self.mount_of_folder.get(folder, _UNSEEN)
+        if found is not _UNSEEN:
+            return found
         found = None
         for mount_point, local in self.rules.mounts:
             # a target that is itself a mount point is left to the caller
@@ -69,11 +70,13 @@ class _QuickChecker:
         self.mount_of_folder[folder] = found
         return found
 
+    # The checks below cost ~10 us of system calls per link and the Python around them
+    # ~1.5 us more: that part is kept lean (one dict lookup per folder, no splitext).
     def settle(self, path: str) -> bool | None:
         """True: OK media link; False: OK other link; None: the caller decides."""
         rules = self.rules
         try:
-            target = os.readlink(path)
+            target = _readlink(path)
         except OSError:
             return None
         mount_point = self._local_mount(lexical_target(path, target))
@@ -81,30 +84,43 @@ class _QuickChecker:
             return None
         self.touched.add(mount_point)
         try:
-            info = os.stat(path)
+            info = _stat(path)
         except OSError:
             return None
-        if not stat_module.S_ISREG(info.st_mode):
+        if not _S_ISREG(info.st_mode):
             return None
         # a successful open below proves it readable when access() would apply the same
         # check (see classify.open_proves_readable): one path walk per link less
         if not rules.open_proves_readable and not os.access(path, os.R_OK):
             return None
-        extension = os.path.splitext(path)[1].lower()
+        extension = _extension(path)
         if info.st_size < rules.small_bytes and (rules.small_files_all or extension not in self.sidecar):
             return None
         is_media = extension in self.media
         if is_media and rules.media_to_caller:
             return None
         try:
-            descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            descriptor = _open(path, _READ_FLAGS)
             try:
-                os.read(descriptor, rules.read_bytes)
+                _read(descriptor, rules.read_bytes)
             finally:
-                os.close(descriptor)
+                _close(descriptor)
         except OSError:
             return None
         return is_media
+
+
+_UNSEEN = object()
+_readlink, _stat, _open, _read, _close, _S_ISREG = os.readlink, os.stat, os.open, os.read, os.close, stat_module.S_ISREG
+_READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC
+
+
+def _extension(path: str) -> str:
+    """``os.path.splitext(path)[1].lower()``, as the classifier takes it, in a third of
+    the time: the last dot of the name, unless only dots come before it."""
+    dot = path.rfind(".")
+    name = path.rfind("/") + 1
+    return path[dot:].lower() if dot > name and path[name:dot].strip(".") else ""
 
 
 def _quick_worker_main() -> None:
