@@ -294,3 +294,30 @@ def test_the_workers_extension_is_splitexts():
     names = ["/tv/Show/S01E01.MKV", "/tv/.hidden.mkv", "/tv/.mkv", "/tv/a..", "/tv.d/noext", "/x/é.Nfo",
              *("".join(t) for n in range(1, 7) for t in itertools.product("a.K/", repeat=n))]
     assert [name for name in names if _extension(name) != os.path.splitext(name)[1].lower()] == []
+
+
+def _nice(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def test_the_scan_process_starts_its_workers_at_its_own_niceness(tree, blocking_sidecar):
+    """The web's scan job runs niced; the workers started ahead inherit the niceness only
+    when it is applied before them. (The FIFO keeps the scan, and so its workers, alive.)"""
+    from toolkit.plugins.symlink.scanproc import ScanChild
+
+    build_mixed_library(tree)
+    child = ScanChild(ScanOptions(paths=[str(tree.library)], fs_timeout=0.5, local_processes=2), niceness=5)
+    try:
+        workers: list[int] = []
+        deadline = time.monotonic() + 20
+        while len(workers) < 2 and time.monotonic() < deadline:
+            workers = [int(pid) for task in Path(f"/proc/{child.child.pid}/task").iterdir()
+                       for pid in (task / "children").read_text().split()]
+            time.sleep(0.005)
+        niceness = {pid: _nice(pid) for pid in [child.child.pid, *workers]}
+        result = child.follow()
+    finally:
+        child.close()
+
+    assert len(workers) == 2 and set(niceness.values()) == {_nice(os.getpid()) + 5}
+    assert result.statistics["phase1_ok"] == 36

@@ -155,14 +155,14 @@ def _read_messages(stream: IO[bytes], messages: queue.Queue[Any]) -> None:
 def _child_main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the CLI, which asks us to stop
     config = json.loads(sys.stdin.buffer.readline())  # sent as soon as this process was started
+    if config["niceness"]:
+        os.nice(config["niceness"])  # first: the worker processes inherit it
     from .engine.quick import prestart
 
     # the quick worker processes start while this one imports the engine and checks mounts
     prestart(config["options"].get("local_processes", 0))
     from .engine.checker import run_scan
 
-    if config["niceness"]:
-        os.nice(config["niceness"])
     out = sys.stdout.buffer
     lock = threading.Lock()
     abort = threading.Event()
