@@ -20,7 +20,8 @@ import click
 from toolkit.api import database_url, lazy_command
 
 from .engine.avprobe import av_available, default_prober
-from .engine.model import DEFAULT_MAX_COUNT, DEFAULT_MAX_SHARE, DEPTHS, ScanOptions
+from .engine.guard import DEFAULT_MAX_COUNT, DEFAULT_MAX_SHARE
+from .engine.model import DEPTHS, ScanOptions
 from .engine.probe import PROBERS, ToolMissing, tool_path
 from .plugin import COMMAND_HELP
 from .scanproc import ScanChild

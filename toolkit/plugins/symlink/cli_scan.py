@@ -15,7 +15,7 @@ from rich.table import Table
 
 from toolkit.api import gettext as _
 
-from .engine.deletion import delete_problems, deletion_guard
+from .engine.guard import deletion_guard
 from .engine.model import DELETABLE_STATUSES, Progress, ScanOptions
 from .engine.report import ProblemSpool, write_report
 from .scanproc import ScanChild
@@ -213,6 +213,7 @@ def _confirm(console: Console, by_status: Counter[str]) -> bool:
 
 
 def _delete_with_progress(console, spool, engine, options, abort):
+    from .engine.deletion import delete_problems  # real mode only: a dry run never imports it
     from .engine.mounts import MountMonitor
     from .mount_memory import SqlMountMemory
     from .store import DeletionJournal

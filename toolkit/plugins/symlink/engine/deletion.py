@@ -1,7 +1,7 @@
 """Deleting problem links reversibly, and putting them back.
 
-- :func:`deletion_guard` refuses a mass deletion (too many, or too large a share of the
-  scanned links) unless explicitly overridden.
+- :func:`deletion_guard` (from :mod:`.guard`) refuses a mass deletion (too many, or too
+  large a share of the scanned links) unless explicitly overridden.
 - :func:`delete_problems` re-checks each item just before acting (still a link, same
   target, still bad, its mount answering), writes the journal row *before* the unlink,
   and removes only the link (BROKEN links included).
@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .classify import Healthy, LinkClassifier
-from .model import CORRUPTED, DEFAULT_MAX_COUNT, DEFAULT_MAX_SHARE, DELETABLE_STATUSES, IO_ERROR, Problem, ScanOptions
+from .guard import DEFAULT_MAX_COUNT, DEFAULT_MAX_SHARE, GuardDecision, deletion_guard  # noqa: F401  (imported from here too)
+from .model import CORRUPTED, DELETABLE_STATUSES, IO_ERROR, Problem, ScanOptions
 from .mounts import MountMonitor
 from .mounttable import lexical_target
 from .workers import CallTimeout, call_with_deadline
@@ -56,37 +57,7 @@ class Journal(Protocol):
                 limit: int | None = None) -> Sequence[JournalEntry]: ...
 
 
-DEFAULT_SHARE_MIN_COUNT = 20  # below this many, the share rule does not apply
 IO_ERROR_RECHECK_DELAY = 2.0
-
-
-@dataclass(frozen=True)
-class GuardDecision:
-    allowed: bool
-    count: int
-    scanned: int
-    reason: str | None = None
-
-
-def deletion_guard(
-    count: int,
-    scanned: int,
-    *,
-    max_count: int = DEFAULT_MAX_COUNT,
-    max_share: float = DEFAULT_MAX_SHARE,
-    share_min_count: int = DEFAULT_SHARE_MIN_COUNT,
-    override: bool = False,
-) -> GuardDecision:
-    """May ``count`` deletions out of ``scanned`` links go ahead without an override?"""
-    share = count / scanned if scanned else 1.0
-    reason = None
-    if count > max_count:
-        reason = f"{count} deletions exceed the limit of {max_count}"
-    elif count >= share_min_count and share > max_share:
-        reason = f"{count} deletions are {share:.0%} of {scanned} scanned links (limit {max_share:.0%})"
-    if reason and override:
-        return GuardDecision(True, count, scanned, f"override: {reason}")
-    return GuardDecision(reason is None, count, scanned, reason)
 
 
 class NotConfined(Exception):

@@ -25,10 +25,6 @@ CORRUPTED = "CORRUPTED"
 # statuses a deletion may act on (after a re-check); UNKNOWN and ERROR never are
 DELETABLE_STATUSES = frozenset({BROKEN, INACCESSIBLE, SMALL_FILE, IO_ERROR, CORRUPTED})
 DEPTHS = ("basic", "full", "deep")
-# the mass-deletion guard's defaults (deletion.deletion_guard): here, so that the CLI's
-# options show them without importing the deletion code before the scan process starts
-DEFAULT_MAX_COUNT = 500
-DEFAULT_MAX_SHARE = 0.20
 
 
 @dataclass
