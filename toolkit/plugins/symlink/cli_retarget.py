@@ -163,6 +163,6 @@ def _report(out: Console, outcomes, as_json: bool, media_servers, batch: str | N
     if batch and counts.get("retargeted"):
         out.print(f"Undo with: redriva-toolkit symlink retarget --undo {batch}")
     if media_servers:
-        from .cli import _print_media_servers  # late: cli imports this module
+        from .cli_scan import _print_media_servers  # late: only when media servers were asked
 
         _print_media_servers(media_servers)
