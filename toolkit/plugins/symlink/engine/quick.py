@@ -87,6 +87,12 @@ class _Process:
         self.batch, self.sent_at = batch, time.monotonic()
         _send_frame(self.stdin, _join(batch))
 
+    def end_input(self) -> None:
+        try:
+            self.stdin.close()
+        except OSError:
+            pass
+
     def stop(self) -> None:
         """An idle worker exits when its input ends (so its resources are accounted);
         a busy or unresponsive one is killed."""
@@ -153,6 +159,9 @@ class QuickLocalPool:
         with self.lock:
             self.closed = True
             processes, self.processes = self.processes, []
+        for process in processes:  # the idle ones all told first: they exit side by side
+            if process.batch is None:
+                process.end_input()
         for process in processes:
             process.stop()
 
