@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from toolkit.plugins.symlink.engine.checker import ScanOptions, run_scan
-from toolkit.plugins.symlink.engine.probe import ProbeTimeout, ToolMissing, original_estimate, probe, run_killable
+from toolkit.plugins.symlink.engine.probe import ProbeTimeout, ToolMissing, original_estimate, probe, run_timed
 from toolkit.plugins.symlink.store import SqlVerdictStore
 
 # Measured with Debian's ffmpeg 5.1 (docs/symlink-engine.md): what each tier says.
@@ -48,7 +48,7 @@ def test_a_timed_out_probe_is_killed_with_its_children(tmp_path):
         time.sleep(60)
     """)
     with pytest.raises(ProbeTimeout):
-        run_killable([sys.executable, "-c", script], timeout=1.5)
+        run_timed([sys.executable, "-c", script], timeout=1.5)
     grandchild = int(pid_file.read_text())
     for _ in range(50):  # the kernel reaps asynchronously; SIGKILL was sent to the group
         try:

@@ -156,7 +156,7 @@ class _Worker:
 
     def stop(self) -> None:
         """Ask it to leave: its loop ends on end of file (then :meth:`reap`)."""
-        self._close(self.requests)
+        self._close(requests=True)
 
     def reap(self, timeout: float = 1.0) -> None:
         try:
@@ -172,12 +172,14 @@ class _Worker:
         self.stop()
         self.reap()
 
-    def _close(self, *descriptors: int) -> None:
-        for fd in descriptors or (self.requests, self.answers):
-            try:
-                os.close(fd)
-            except OSError:
-                pass  # closed already
+    def _close(self, *, requests: bool = False) -> None:
+        """Close our ends once each: a number closed twice may by then be another file's."""
+        if self.requests >= 0:
+            os.close(self.requests)
+            self.requests = -1
+        if not requests and self.answers >= 0:
+            os.close(self.answers)
+            self.answers = -1
 
 
 class AvProber:

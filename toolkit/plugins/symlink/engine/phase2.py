@@ -10,8 +10,8 @@ from .classify import READ_BYTES, describe_error, safe_readlink, unreadable
 from .context import ScanContext
 from .late import LATE_RETRY_FACTOR, LATE_WAIT_FACTOR, Late, late_or_down, mount_feedback, target_of
 from .model import CORRUPTED, IO_ERROR, OK, UNKNOWN, Problem
-from .phase1 import PHASE1_KEYS
 from .mounttable import lexical_target
+from .phase1 import PHASE1_KEYS
 from .probe import ProbeVerdict, probe
 from .workers import TIMED_OUT, DeadlinePool, TooManyHungCalls
 
@@ -31,7 +31,8 @@ def run_phase2(scan: ScanContext) -> bool:
 
     def verifier(factor: float):
         def verify(path: str) -> tuple[ProbeVerdict | Problem, bool, tuple[str, int, int] | None]:
-            target = lexical_target(path, safe_readlink(path))
+            link = safe_readlink(path)
+            target = lexical_target(path, link)
             health = monitor.health_of(target)
             if not health.healthy:
                 return ProbeVerdict(UNKNOWN, f"mount {health.mount_point} is down: {health.reason}"), False, None
@@ -51,7 +52,7 @@ def run_phase2(scan: ScanContext) -> bool:
                         verdict = av_prober.probe(path, timeout=options.probe_timeout * factor, read_first=READ_BYTES,
                                                   read_timeout=options.fs_timeout * LATE_WAIT_FACTOR)
                     except OSError as exc:
-                        unread = unreadable(path, safe_readlink(path), exc, info.st_size, monitor)
+                        unread = unreadable(path, link, exc, info.st_size, monitor)
                         call.failed = True
                         call.remote = unread.status == IO_ERROR
                         return unread, False, identity

@@ -173,12 +173,6 @@ def run_timed(command: list[str], *, timeout: float) -> Finished:
     return Finished(returncode, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"), local)
 
 
-def run_killable(command: list[str], *, timeout: float) -> tuple[int, str, str]:
-    """:func:`run_timed` without the local cost: (exit code, stdout, stderr)."""
-    finished = run_timed(command, timeout=timeout)
-    return finished.returncode, finished.stdout, finished.stderr
-
-
 def _unreachable(stderr: str) -> str | None:
     lowered = stderr.lower()
     for marker in _UNREACHABLE_MARKERS:
