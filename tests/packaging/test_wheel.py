@@ -141,3 +141,24 @@ def test_the_pytest_plugin_without_and_with_the_test_extras(installed, tmp_path)
     subprocess.run([*pip, "pytest-asyncio"], check=True, cwd=tmp_path)
     with_fixtures = pytest("test_fixture.py")
     assert with_fixtures.returncode == 0, with_fixtures.stdout + with_fixtures.stderr
+
+
+def test_a_full_scan_probes_with_the_wheels_pyav_workers(installed, tmp_path):
+    """Depth full runs the PyAV probe workers (a program file of the package, forked from
+    the first after its import): they must ship in the wheel and work from it."""
+    store, library = tmp_path / "store", tmp_path / "library"
+    store.mkdir()
+    library.mkdir()
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10",
+                    "-t", "2", "-c:v", "mpeg4", str(store / "ok.mkv")], check=True, timeout=60)
+    (store / "zeroed.mkv").write_bytes(b"\0" * 4096 + (store / "ok.mkv").read_bytes()[4096:])
+    for name in ("ok.mkv", "zeroed.mkv"):
+        (library / name).symlink_to(store / name)
+    report = tmp_path / "report.json"
+    result = run(installed, "symlink", "scan", str(library), "--depth", "full", "--prober", "av",
+                 "--json", str(report), data=tmp_path / "data")
+    assert result.returncode == 2, result.stdout + result.stderr
+    document = json.loads(report.read_text())
+    assert [(Path(p["path"]).name, p["status"]) for p in document["problems_found"]] == [("zeroed.mkv", "CORRUPTED")]
+    assert document["problems_found"][0]["reason"].startswith("libav: ")
+    assert document["statistics"]["phase2_analyzed"] == 2
