@@ -313,6 +313,44 @@ def test_quick_items_go_to_one_worker_even_when_many_workers_take_turns_on_the_g
     assert second_half.most_common(1)[0][1] >= 0.75 * 2500, second_half
 
 
+def _voluntary_switches(native_id: int) -> int:
+    status = Path(f"/proc/self/task/{native_id}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("voluntary_ctxt_switches")).split()[1])
+
+
+def test_idle_workers_sleep_until_told_instead_of_polling():
+    """In one-worker mode the other workers wait without waking up: each wake-up of a
+    polling thread took the GIL from the working one (a CPU-bound load ran 2x slower on
+    one worker than on 12). Counted as the idle threads' context switches while the one
+    working thread is busy on an item that waits for the test."""
+    busy, release = threading.Event(), threading.Event()
+
+    def work(item):
+        if item == "last":
+            busy.set()
+            release.wait(30)
+        return item
+
+    pool = DeadlinePool(work, workers=6, deadline=60)
+    outcomes: list = []
+    runner = threading.Thread(target=lambda: outcomes.extend(pool.run(iter([*range(2000), "last"]))))
+    runner.start()
+    try:
+        assert busy.wait(30)
+        assert pool.item_seconds < 0.001  # one-worker mode: the others idle
+        time.sleep(0.1)  # let every idle worker reach its wait
+        idle = [w for w in pool.workers if w.index > 0 and w.batch is None]
+        assert len(idle) >= 4
+        before = {w.native_id: _voluntary_switches(w.native_id) for w in idle}
+        time.sleep(0.5)  # polling every 20 ms: ~25 wake-ups each; sleeping until told: none
+        woken = {tid: _voluntary_switches(tid) - count for tid, count in before.items()}
+    finally:
+        release.set()
+        runner.join(30)
+    assert max(woken.values()) <= 2, woken
+    assert len(outcomes) == 2001
+
+
 def test_items_waiting_on_io_use_every_worker():
     active, most = [0], [0]
     lock = threading.Lock()

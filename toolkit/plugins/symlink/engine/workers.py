@@ -30,7 +30,6 @@ _QUICK_ITEM_SECONDS = 0.001  # below this per item, batching pays and one worker
 # turns (12 of them made a cached re-scan's ~0.2 ms links look 1-7 ms long, so all 12
 # kept running, and it took 0.25 s for 1,000 links instead of 0.17 s on fewer threads).
 _WAITED_SECONDS = 0.01
-_IDLE_SECONDS = 0.02
 # a worker this long on one item no longer counts against the concurrency limit: a read that
 # rclone retries for 20 s must not keep the other links of the mount waiting
 _STRAGGLER_SECONDS = 1.0
@@ -86,10 +85,13 @@ class _Worker(threading.Thread):
         pool = self.pool
         fn = pool.fn
         while not self.abandoned and not pool.stop.is_set():  # the coordinator sets stop at the end
-            if self.index > 0 and (pool.item_seconds < _QUICK_ITEM_SECONDS or self.index >= pool.allowed):
+            if not pool.may_work(self.index):
                 # quick (local) items are CPU-bound under the GIL: one thread beats many;
-                # past the mount's concurrency limit (back-pressure), wait
-                time.sleep(_IDLE_SECONDS)
+                # past the mount's concurrency limit (back-pressure), wait. Asleep until
+                # told: a thread polling here took the GIL from the working one at every
+                # wake-up (one worker ran a CPU-bound load 2x slower with 11 polling)
+                with pool.gate:
+                    pool.gate.wait_for(lambda: pool.may_work(self.index) or pool.stop.is_set())
                 continue
             try:
                 batch = pool.tasks.get(timeout=_POLL_SECONDS)
@@ -108,7 +110,7 @@ class _Worker(threading.Thread):
                 wall = time.monotonic() - self.started
                 cost = wall if wall >= _WAITED_SECONDS else wall / max(1, pool.busy())
                 # moving average of the cost per item (races between workers are harmless)
-                pool.item_seconds += (cost - pool.item_seconds) * 0.1
+                pool.set_item_seconds(pool.item_seconds + (cost - pool.item_seconds) * 0.1)
                 with self.lock:
                     if self.abandoned:
                         # given up on, but it answered after all: the caller may still want it
@@ -163,9 +165,28 @@ class DeadlinePool:
         self.tasks: queue.Queue[Any] = queue.Queue(maxsize=self.workers_count * 4)
         self.results: queue.Queue[list[tuple[Any, Any]]] = queue.Queue()
         self.stop = threading.Event()
+        self.gate = threading.Condition()  # idle workers wait on it; told when they may work or stop
         self.abandoned = 0
         self.item_seconds = 1.0  # assume slow until measured: start one item at a time
         self.workers: list[_Worker] = []
+
+    def may_work(self, index: int) -> bool:
+        return index == 0 or (self.item_seconds >= _QUICK_ITEM_SECONDS and index < self.allowed)
+
+    def set_item_seconds(self, seconds: float) -> None:
+        quick = self.item_seconds < _QUICK_ITEM_SECONDS
+        self.item_seconds = seconds
+        if quick and seconds >= _QUICK_ITEM_SECONDS:
+            self._wake()
+
+    def set_allowed(self, allowed: int) -> None:
+        if allowed != self.allowed:
+            self.allowed = allowed
+            self._wake()
+
+    def _wake(self) -> None:
+        with self.gate:
+            self.gate.notify_all()
 
     def busy(self) -> int:
         return sum(1 for worker in self.workers if worker.batch is not None)
@@ -231,14 +252,14 @@ class DeadlinePool:
                     if self.concurrency is not None:
                         stragglers = sum(1 for w in workers if w.batch is not None
                                          and now - w.started > _STRAGGLER_SECONDS)
-                        self.allowed = self.concurrency() + stragglers
+                        self.set_allowed(self.concurrency() + stragglers)
                     stuck = self.stuck()
                     for index, worker in enumerate(workers):
                         late = worker.give_up(stuck)
                         if late is None:
                             continue
                         done_so_far, late_item, rest = late
-                        self.item_seconds = self.current_deadline  # items are not quick here: wake every worker
+                        self.set_item_seconds(self.current_deadline)  # items are not quick here: wake every worker
                         self.abandoned += 1
                         if self.abandoned > self.max_abandoned:
                             raise TooManyHungCalls(f"{self.abandoned} filesystem calls hung past "
@@ -257,3 +278,4 @@ class DeadlinePool:
                     return
         finally:
             self.stop.set()
+            self._wake()
