@@ -29,14 +29,16 @@ def wait_for_port(port: int) -> None:
 
 
 class SlowRemote:
-    """``url`` serves ``root`` read-only with ``latency`` s per request; ``stop()``."""
+    """``url`` serves ``root`` read-only with ``latency`` s per request; ``stop()``. With
+    ``request_log``, every request is logged there (see ``latency_proxy.py``)."""
 
-    def __init__(self, root: Path, latency: float) -> None:
+    def __init__(self, root: Path, latency: float, request_log: Path | None = None) -> None:
         server_port, proxy_port = free_port(), free_port()
         self.server = subprocess.Popen(["rclone", "serve", "webdav", str(root), "--addr", f"127.0.0.1:{server_port}",
                                         "--read-only"], stderr=subprocess.DEVNULL)
         self.proxy = subprocess.Popen([sys.executable, str(BENCH / "latency_proxy.py"), str(proxy_port),
-                                       str(server_port), str(latency)], stdout=subprocess.PIPE, text=True)
+                                       str(server_port), str(latency), *([str(request_log)] if request_log else [])],
+                                      stdout=subprocess.PIPE, text=True)
         assert self.proxy.stdout is not None
         self.proxy.stdout.readline()
         wait_for_port(server_port)

@@ -57,6 +57,27 @@ def make_media(folder: Path) -> dict[str, bytes]:
     return {**healthy, **damaged}
 
 
+def build_library(work: Path, files: int, damaged_every: int) -> tuple[Path, Path, Path]:
+    """(remote, mount point, library) under ``work``: ``files`` media files in the remote
+    (one damaged in ``damaged_every``), a link to each through the mount point."""
+    remote, mount_point, library = work / "remote", work / "mnt", work / "library"
+    for folder in (remote, library, work / "media"):
+        folder.mkdir()
+    contents = make_media(work / "media")
+    healthy_names = ["a.mkv", "b.mp4", "c.mp3"]
+    damaged_names = ["zero.mkv", "junk.mkv"]
+    for index in range(files):
+        if index % damaged_every == 0:
+            name = damaged_names[(index // damaged_every) % len(damaged_names)]
+        else:
+            name = healthy_names[index % len(healthy_names)]
+        stem, ext = os.path.splitext(name)
+        remote_name = f"{stem}-{index:04d}{ext}"
+        (remote / remote_name).write_bytes(contents[name])
+        os.symlink(mount_point / remote_name, library / remote_name)
+    return remote, mount_point, library
+
+
 def cpu_seconds() -> float:
     """This process's CPU and its reaped children's (ffprobe runs, PyAV workers)."""
     times = os.times()
@@ -146,21 +167,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"load average {os.getloadavg()}", file=sys.stderr)
     work = Path(tempfile.mkdtemp(prefix="bench-phase2-"))
-    remote, mount_point, library = work / "remote", work / "mnt", work / "library"
-    for folder in (remote, library, work / "media"):
-        folder.mkdir()
-    contents = make_media(work / "media")
-    healthy_names = ["a.mkv", "b.mp4", "c.mp3"]
-    damaged_names = ["zero.mkv", "junk.mkv"]
-    for index in range(args.files):
-        if index % args.damaged_every == 0:
-            name = damaged_names[(index // args.damaged_every) % len(damaged_names)]
-        else:
-            name = healthy_names[index % len(healthy_names)]
-        stem, ext = os.path.splitext(name)
-        remote_name = f"{stem}-{index:04d}{ext}"
-        (remote / remote_name).write_bytes(contents[name])
-        os.symlink(mount_point / remote_name, library / remote_name)
+    remote, mount_point, library = build_library(work, args.files, args.damaged_every)
     server = SlowRemote(remote, args.latency)
     os.environ["TOOLKIT_DATA_DIR"] = str(work / "data")
     engine = open_database()
