@@ -119,7 +119,7 @@ def test_a_worker_that_dies_during_a_probe_is_replaced_and_the_file_is_corrupted
     # a worker program that crashes like a segfaulting FFmpeg on that one file
     program = tmp_path / "crashing_worker.py"
     source = Path(AvProber().program).read_text()
-    signature = "def _answer(path: str, read_first: int, send: Callable[[dict], None]) -> dict:\n"
+    signature = "def _answer(path: str, fd: int | None) -> dict:\n"
     assert signature in source
     program.write_text(source.replace(signature, signature + "    import os, signal\n"
                                       f"    if path == {str(crash)!r}:\n        os.kill(os.getpid(), signal.SIGSEGV)\n"))

@@ -24,6 +24,7 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +35,10 @@ from .probe import UNKNOWN, ProbeTimeout, ProbeVerdict, ToolMissing, _header_ver
 
 _WORKER = str(Path(__file__).with_name("avworker.py"))
 _START_TIMEOUT = 30.0  # importing av on a busy 2-core machine: ~0.15 s of CPU
+# The read check's one read: what the worker's buffered reader (avworker._BUFFER_BYTES)
+# asked of the mount when the worker opened the file itself, kept so that a file whose
+# first 64 KiB cannot be read is IO_ERROR as before.
+CHECK_READ_BYTES = 64 * 1024
 
 
 def av_location() -> str | None:
@@ -59,11 +64,12 @@ class _WorkerDied(RuntimeError):
 
 
 class _Worker:
-    """One probe process, spoken to over a pair of pipes: a process we started
-    (``process``), or one its first worker forked after importing PyAV (see
-    :func:`_Worker.start_many`; the kernel reaps those)."""
+    """One probe process, spoken to over a Unix socket (requests, which can carry an open
+    file) and a pipe (answers): a process we started (``process``), or one its first
+    worker forked after importing PyAV (see :func:`_Worker.start_many`; the kernel reaps
+    those)."""
 
-    def __init__(self, requests: int, answers: int, process: subprocess.Popen | None = None) -> None:
+    def __init__(self, requests: socket.socket, answers: int, process: subprocess.Popen | None = None) -> None:
         self.requests, self.answers, self.process = requests, answers, process
         self.pid = process.pid if process is not None else 0  # a forked one's: from its hello
         self._buffer = b""
@@ -73,10 +79,11 @@ class _Worker:
         """``count`` workers: one process, which forks the others once PyAV is imported."""
         ours, theirs = [], []  # per worker: (requests, answers) on our side, on its side
         for _ in range(count):
-            requests_read, requests_write = os.pipe()
+            # a message per request, and the file descriptor it carries
+            requests_ours, requests_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             answers_read, answers_write = os.pipe()
-            ours.append((requests_write, answers_read))
-            theirs.append((requests_read, answers_write))
+            ours.append((requests_ours, answers_read))
+            theirs.append((requests_theirs.detach(), answers_write))
         try:
             process = subprocess.Popen(
                 [sys.executable, "-I", "-S", program, site, *(f"{r},{w}" for r, w in theirs[1:])],
@@ -84,8 +91,9 @@ class _Worker:
                 close_fds=True, pass_fds=[fd for pair in theirs[1:] for fd in pair], start_new_session=True,
             )
         except BaseException:
-            for fd in (fd for pair in ours for fd in pair):
-                os.close(fd)
+            for requests, answers in ours:
+                requests.close()
+                os.close(answers)
             raise
         finally:
             for fd in (fd for pair in theirs for fd in pair):
@@ -105,24 +113,24 @@ class _Worker:
         self.pid = hello.get("pid") or self.pid
         return self
 
-    def ask(self, path: str, timeout: float, read_first: int, read_timeout: float) -> dict:
+    def ask(self, path: str, timeout: float, fd: int | None) -> dict:
+        """Probe ``path``, through ``fd`` (an open descriptor of it, handed over) if given."""
+        message = json.dumps({"path": path}).encode()
         try:
-            os.write(self.requests, json.dumps({"path": path, "read_first": read_first}).encode() + b"\n")
+            if fd is None:
+                self.requests.send(message)
+            else:
+                socket.send_fds(self.requests, [message], [fd])
         except OSError as exc:
             raise _WorkerDied(f"the probe process is gone ({exc})") from None
-        if read_first:
-            read = self._reply(read_timeout, "its read check")
-            if "read_error" in read:
-                return read
         return self._reply(timeout)
 
-    def _reply(self, timeout: float, what: str = "") -> dict:
+    def _reply(self, timeout: float) -> dict:
         deadline = time.monotonic() + timeout
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ProbeTimeout(f"the PyAV probe{' (' + what + ')' if what else ''} timed out after {timeout:g}s"
-                                   " and was killed")
+                raise ProbeTimeout(f"the PyAV probe timed out after {timeout:g}s and was killed")
             readable, _, _ = select.select([self.answers], [], [], remaining)
             if not readable:
                 continue
@@ -174,9 +182,7 @@ class _Worker:
 
     def _close(self, *, requests: bool = False) -> None:
         """Close our ends once each: a number closed twice may by then be another file's."""
-        if self.requests >= 0:
-            os.close(self.requests)
-            self.requests = -1
+        self.requests.close()  # a socket object: closing it again does nothing
         if not requests and self.answers >= 0:
             os.close(self.answers)
             self.answers = -1
@@ -204,32 +210,38 @@ class AvProber:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def probe(self, path: str, *, timeout: float, read_first: int = 0, read_timeout: float = 0) -> ProbeVerdict:
-        """The header query's verdict. With ``read_first``, the file is first opened and its
-        first ``read_first`` bytes read, on the handle the probe reads (the OSError of that
-        check is raised as such), within ``read_timeout``: phase 1's patience with a read
-        rclone retries, which ``timeout``, the probe's own, is not."""
-        for attempt in (1, 2):
-            try:
-                worker = self._take()
-            except ProbeTimeout as exc:  # closed: the scan ended under this call
-                return ProbeVerdict(UNKNOWN, str(exc))
-            try:
-                reply = worker.ask(path, timeout, read_first, read_timeout or timeout)
-            except ProbeTimeout as exc:
-                self._drop(worker)
-                return ProbeVerdict(UNKNOWN, str(exc), late=True)
-            except _WorkerDied as exc:
-                self._drop(worker)
-                if attempt == 2:  # what a crashing ffprobe gives: no stream listed
-                    return _verdict({"error": f"{path}: {exc}"})
-                continue
-            self._give_back(worker)
-            if "read_error" in reply:
-                number, message = reply["read_error"]
-                raise OSError(number, message, path)
-            return _verdict(reply)
-        raise AssertionError("unreachable")
+    def probe(self, path: str, *, timeout: float, read_check: bool = False) -> ProbeVerdict:
+        """The header query's verdict. With ``read_check``, this thread first opens the file
+        and reads its start (phase 1's check; its OSError is raised as such), then hands
+        the open file to the worker, whose probe reads that handle: through rclone both are
+        one request, and it is on its way while the workers start. That read is bounded by
+        the caller's deadline (a phase-2 pool's), not by ``timeout``, the probe's own."""
+        fd = _open_and_check(path) if read_check else None
+        try:
+            for attempt in (1, 2):
+                try:
+                    worker = self._take()
+                except ProbeTimeout as exc:  # closed: the scan ended under this call
+                    return ProbeVerdict(UNKNOWN, str(exc))
+                try:
+                    reply = worker.ask(path, timeout, fd)
+                except ProbeTimeout as exc:
+                    self._drop(worker)
+                    return ProbeVerdict(UNKNOWN, str(exc), late=True)
+                except _WorkerDied as exc:
+                    self._drop(worker)
+                    if attempt == 2:  # what a crashing ffprobe gives: no stream listed
+                        return _verdict({"error": f"{path}: {exc}"})
+                    continue
+                self._give_back(worker)
+                if "read_error" in reply:
+                    number, message = reply["read_error"]
+                    raise OSError(number, message, path)
+                return _verdict(reply)
+            raise AssertionError("unreachable")
+        finally:
+            if fd is not None:
+                os.close(fd)  # the worker's copy (or its death) closes the file on its side
 
     def start(self, count: int) -> None:
         """Start ``count`` workers at once, before the first probe: their imports overlap,
@@ -293,6 +305,21 @@ class AvProber:
         with self._lock:
             self._busy.discard(worker)
         worker.kill()
+
+
+def _open_and_check(path: str) -> int:
+    """An open descriptor of ``path`` whose start was read (:data:`CHECK_READ_BYTES`);
+    the OSError of either call, with the path, as the worker reported it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, path) from None
+    try:
+        os.read(fd, CHECK_READ_BYTES)
+    except OSError as exc:
+        os.close(fd)
+        raise OSError(exc.errno, exc.strerror, path) from None
+    return fd
 
 
 def _verdict(reply: dict) -> ProbeVerdict:

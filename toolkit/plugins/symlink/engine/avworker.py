@@ -1,14 +1,15 @@
 """The program of a long-lived probe process: the original's header query, with PyAV.
 
 Started by :mod:`avprobe` as ``python -I -S avworker.py SITE_DIR`` (no site, no toolkit
-import: only the standard library and ``av``), it reads one JSON line per file
-(``{"path": ..., "read_first": N}``) on stdin and answers one JSON line on stdout:
-``{"types": ["video", "audio"], "log": [...], "error": "PATH: message" | null,
-"errno": N | null}``. With ``read_first``, it first opens the file and reads its first N
-bytes (phase 1's check, made here on the handle the probe then reads: one request to the
-mount for both) and answers that first, on a line of its own: ``{"read": true}``, or
-``{"read_error": [errno, "message"]}`` and nothing more for that file. ``types`` is
-what ``ffprobe -show_entries stream=codec_type`` prints (one codec type per stream, after ``avformat_open_input`` and
+import: only the standard library and ``av``), it receives one request per file on its
+stdin, a Unix socket (one JSON message ``{"path": ...}``, with the file's open
+descriptor attached when the caller opened it: SCM_RIGHTS), and answers one JSON line on
+stdout: ``{"types": ["video", "audio"], "log": [...], "error": "PATH: message" | null,
+"errno": N | null}``, or ``{"read_error": [errno, "message"]}`` when the file cannot be
+opened. A descriptor comes from the scan, which opened the file and made phase 1's read
+check on it (see :meth:`avprobe.AvProber.probe`): the probe reads the same handle, so
+through rclone both are one request, and that request does not wait for this process to
+start. ``types`` is what ``ffprobe -show_entries stream=codec_type`` prints (one codec type per stream, after ``avformat_open_input`` and
 ``avformat_find_stream_info`` succeeded); ``log`` and ``error`` are what ffprobe's
 ``-v error`` writes on stderr. The verdict is made by the caller, with the same rule as
 for ffprobe's output.
@@ -22,31 +23,33 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sys
-from collections.abc import Callable
 
 _LOG_LINES = 20
+# the buffer FFmpeg's first reads are served from, and what the scan's read check asks
+# the mount for (avprobe.CHECK_READ_BYTES): the same first read as when this process
+# opened the file itself and read it through that buffer
 _BUFFER_BYTES = 64 * 1024
 
 
-def _answer(path: str, read_first: int, send: Callable[[dict], None]) -> dict:
+def _answer(path: str, fd: int | None) -> dict:
     import av
     import av.logging
 
     try:
-        # a buffer the probe's first reads are served from: through rclone, the check's
-        # read and the header's are one HTTP request
-        file = open(path, "rb", buffering=_BUFFER_BYTES)
+        if fd is None:
+            file = open(path, "rb", buffering=_BUFFER_BYTES)
+        else:
+            file = open(fd, "rb", buffering=_BUFFER_BYTES)
+            file.raw.name = path  # not the descriptor's number: see below
         try:
-            file.read(read_first)
-            file.seek(0)
+            file.seek(0)  # the scan's read check moved the shared offset
         except OSError:
             file.close()
             raise
     except OSError as exc:
         return {"read_error": [exc.errno, exc.strerror or str(exc)]}
-    if read_first:
-        send({"read": True})
     types: list[str] = []
     error, error_number = None, None
     with file, av.logging.Capture() as logs:
@@ -67,17 +70,20 @@ def _answer(path: str, read_first: int, send: Callable[[dict], None]) -> dict:
 
 
 def _serve(requests: int, answers: int) -> None:
-    """Answer the requests read from one descriptor on the other, until end of file."""
-    with open(requests, encoding="utf-8", closefd=False) as lines, open(answers, "w", encoding="utf-8",
-                                                                         closefd=False) as out:
+    """Answer the requests received on one descriptor (a Unix socket) on the other, until
+    the caller closes its end."""
+    channel = socket.socket(fileno=requests)
+    with open(answers, "w", encoding="utf-8", closefd=False) as out:
         def send(answer: dict) -> None:
             out.write(json.dumps(answer) + "\n")
             out.flush()
 
         send({"ready": True, "pid": os.getpid()})
-        for line in lines:
-            request = json.loads(line)
-            send(_answer(request["path"], request.get("read_first", 0), send))
+        while True:
+            message, fds, _, _ = socket.recv_fds(channel, 1 << 16, 1)
+            if not message:
+                return
+            send(_answer(json.loads(message)["path"], fds[0] if fds else None))
 
 
 def main() -> None:
@@ -111,6 +117,9 @@ def main() -> None:
         os.close(requests)
         os.close(answers)
     _serve(0, 1)
+    # at once, as the forked ones: the interpreter's teardown with FFmpeg's libraries
+    # loaded is what the scan's end would wait for
+    os._exit(0)
 
 
 if __name__ == "__main__":

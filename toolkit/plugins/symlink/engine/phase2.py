@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .classify import READ_BYTES, describe_error, safe_readlink, unreadable
+from .classify import describe_error, safe_readlink, unreadable
 from .context import ScanContext
-from .late import LATE_RETRY_FACTOR, LATE_WAIT_FACTOR, Late, late_or_down, mount_feedback, target_of
+from .late import LATE_RETRY_FACTOR, Late, late_or_down, mount_feedback, target_of
 from .model import CORRUPTED, IO_ERROR, OK, UNKNOWN, Problem
 from .mounttable import lexical_target
 from .phase1 import PHASE1_KEYS
@@ -49,8 +49,7 @@ def run_phase2(scan: ScanContext) -> bool:
                         return cached, True, identity
                 if av_prober is not None:
                     try:  # phase 1 left the read check to this probe (LinkClassifier.defer_media_reads)
-                        verdict = av_prober.probe(path, timeout=options.probe_timeout * factor, read_first=READ_BYTES,
-                                                  read_timeout=options.fs_timeout * LATE_WAIT_FACTOR)
+                        verdict = av_prober.probe(path, timeout=options.probe_timeout * factor, read_check=True)
                     except OSError as exc:
                         unread = unreadable(path, link, exc, info.st_size, monitor)
                         call.failed = True
