@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import random
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -191,3 +192,63 @@ def test_workers_start_with_the_first_file_to_probe_and_not_on_a_cached_rescan(t
     assert first.statistics["phase2_probed"] == 3 and first.statistics["phase2_corrupted"] == 1
     assert second.statistics["skipped_cached"] == 3 and second.statistics["phase2_corrupted"] == 1
     assert starts == [2]  # the first scan's; the re-scan had nothing to probe
+
+
+def _phase1_held_until_a_probe_ran(tree, media, monkeypatch):
+    """A library whose last link phase 1 cannot settle before a probe has finished (as
+    if its stat waited on a slow mount); returns the event the probes set and the list
+    where the held link says whether a probe released it (or its wait ran out)."""
+    from toolkit.plugins.symlink.engine.classify import LinkClassifier
+
+    for name in ("ok.mkv", "random.mkv", "ok.mp3", "zerohead.mkv"):
+        tree.link(name, media[name])
+    tree.link("zz-held.mkv", media["ok.mp4"])
+    probed = threading.Event()
+    released: list[bool] = []
+    real_probe, real_classify = AvProber.probe, LinkClassifier.classify_for_scan
+
+    def probe(self, path, **kwargs):
+        try:
+            return real_probe(self, path, **kwargs)
+        finally:
+            probed.set()
+
+    def classify(self, path):
+        if path.endswith("zz-held.mkv"):
+            released.append(probed.wait(30))
+        return real_classify(self, path)
+
+    monkeypatch.setattr(AvProber, "probe", probe)
+    monkeypatch.setattr(LinkClassifier, "classify_for_scan", classify)
+    return probed, released
+
+
+def test_phase_2_probes_while_phase_1_runs_and_settles_after_it(tree, media, monkeypatch):
+    """A first full scan on a mount is one paced request per media link: the probes must
+    not wait for phase 1 to end. Its links go through the threads (no local processes),
+    the held one last; it is released only by a probe that finished."""
+    probed, released = _phase1_held_until_a_probe_ran(tree, media, monkeypatch)
+    phases = []
+    problems = []
+    result = run_scan(ScanOptions(paths=[str(tree.library)], depth="full", workers=1, local_processes=0,
+                                  fs_timeout=60),
+                      on_problem=problems.append, on_progress=lambda p: phases.append(p.phase))
+
+    assert released == [True]
+    assert result.statistics["phase1_ok"] == 5 and result.statistics["phase2_probed"] == 5
+    assert {(Path(p.path).name, p.status, p.phase) for p in problems} == {("random.mkv", "CORRUPTED", 2),
+                                                                          ("zerohead.mkv", "CORRUPTED", 2)}
+    # settled after phase 1, as before: no phase-2 counts or problems while it runs
+    assert phases.index("phase2") > max(i for i, phase in enumerate(phases) if phase == "phase1")
+
+
+def test_what_phase_2_probed_during_a_cancelled_phase_1_is_dropped(tree, media, monkeypatch):
+    probed, released = _phase1_held_until_a_probe_ran(tree, media, monkeypatch)
+    problems = []
+    result = run_scan(ScanOptions(paths=[str(tree.library)], depth="full", workers=1, local_processes=0,
+                                  fs_timeout=60),
+                      on_problem=problems.append, should_abort=probed.is_set)
+
+    assert released == [True] and result.cancelled
+    assert result.statistics["phase2_analyzed"] == 0 and result.statistics["phase2_corrupted"] == 0
+    assert not [p for p in problems if p.phase == 2]

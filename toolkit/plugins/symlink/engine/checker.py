@@ -51,7 +51,7 @@ from .model import (
 from .mounts import MountMonitor
 from .mounttable import is_network_fstype, is_under
 from .phase1 import run_phase1
-from .phase2 import run_phase2
+from .phase2 import Phase2
 from .avprobe import AvProber, av_available
 from .probe import ToolMissing, original_estimate, tool_path
 
@@ -101,21 +101,28 @@ def run_scan(
     av_prober = AvProber() if options.depth == "full" and options.prober == "av" else None
 
     def phase2_ahead() -> None:
-        # the PyAV workers start when phase 1 finds the first file to probe (none on a
-        # re-scan answered by the verdict cache): their start-up (~0.2 s, one PyAV import
-        # then forks) overlaps phase 1's waits on the mount instead of adding to phase 2
+        # phase 2 starts when phase 1 finds the first file to probe (none on a re-scan
+        # answered by the verdict cache), its probes and the PyAV workers' start-up (~0.1 s,
+        # one PyAV import then forks) overlapping phase 1 (see phase2.py)
         if av_prober is not None:
             av_prober.start_in_background(options.probe_workers or options.workers)
+        phase2.start()
 
     spool = Spool(on_first=phase2_ahead) if options.depth != "basic" else None
     scan = ScanContext(options, monitor, result, reporter, on_problem, should_abort, verdict_store, spool, av_prober)
+    phase2 = Phase2(scan)
     try:
         if result.stopped_reason is None:
             result.cancelled = run_phase1(scan)
+        if spool is not None:
+            spool.seal()
         if spool is not None and spool.count and not result.cancelled and result.stopped_reason is None:
             result.phase2_estimate = original_estimate(spool.count)
-            result.cancelled = run_phase2(scan)
+            result.cancelled = phase2.run()
     finally:
+        phase2.stop()  # a scan phase 1 stopped drops what phase 2 probed meanwhile
+        if spool is not None:
+            spool.seal()
         if av_prober is not None:
             av_prober.close()
         if spool is not None:

@@ -20,37 +20,64 @@ _PROGRESS_INTERVAL = 0.5
 
 
 class Spool:
-    """Phase-2 candidates on disk, not in memory (NUL separated: names may hold newlines)."""
+    """Phase-2 candidates on disk, not in memory (NUL separated: names may hold newlines).
+    Read while phase 1 writes (:meth:`follow`) until it is :meth:`seal`-ed."""
 
     def __init__(self, on_first: Callable[[], None] | None = None) -> None:
         self.file = tempfile.TemporaryFile()
         self.count = 0
+        self.written = 0  # bytes
+        self.sealed = False
         self.lock = threading.Lock()  # phase 1 adds from two threads (see QuickLocalPool)
+        self.changed = threading.Condition(self.lock)
         self.on_first = on_first  # called once, when the first candidate comes (phase 2 will run)
 
     def add(self, path: str) -> None:
         self.add_many([path])
 
     def add_many(self, paths: list[str]) -> None:
+        data = b"".join(os.fsencode(path) + b"\0" for path in paths)
         with self.lock:
             first = self.count == 0 and bool(paths)
-            self.file.write(b"".join(os.fsencode(path) + b"\0" for path in paths))
+            self.file.write(data)
+            self.file.flush()  # for follow()'s reads
             self.count += len(paths)
+            self.written += len(data)
+            self.changed.notify_all()
         if first and self.on_first is not None:
             self.on_first()
 
-    def __iter__(self) -> Iterator[str]:
-        self.file.flush()
-        self.file.seek(0)
-        remainder = b""
-        while chunk := self.file.read(1 << 16):
-            parts = (remainder + chunk).split(b"\0")
-            remainder = parts.pop()
-            for part in parts:
-                yield os.fsdecode(part)
+    def seal(self) -> None:
+        """No more candidates: :meth:`follow` ends once it has read them all."""
+        with self.lock:
+            self.sealed = True
+            self.changed.notify_all()
+
+    def follow(self) -> Iterator[str]:
+        """Every candidate, as it is added, until the spool is sealed."""
+        offset, remainder = 0, b""
+        while True:
+            with self.lock:
+                self.changed.wait_for(lambda: self.written > offset or self.sealed)
+                end, sealed = self.written, self.sealed
+            while offset < end:
+                with self.lock:  # not after close(): the number may be another file's by then
+                    if self.file.closed:
+                        return
+                    chunk = os.pread(self.file.fileno(), min(end - offset, 1 << 16), offset)
+                offset += len(chunk)
+                parts = (remainder + chunk).split(b"\0")
+                remainder = parts.pop()
+                for part in parts:
+                    yield os.fsdecode(part)
+            if sealed:
+                return
 
     def close(self) -> None:
-        self.file.close()
+        with self.lock:
+            self.sealed = True
+            self.file.close()
+            self.changed.notify_all()
 
 
 class ProgressReporter:

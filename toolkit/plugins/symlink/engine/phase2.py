@@ -1,9 +1,20 @@
 """Phase 2 of a scan: the OK media links probed (depth ``full``: the header query with
 PyAV in long-lived processes, or ffprobe in parity mode; ``deep``: ffprobe/ffmpeg), with
-bounded concurrency, deadlines and the verdict cache."""
+bounded concurrency, deadlines and the verdict cache.
+
+The probes start while phase 1 runs (:class:`Phase2`, started when phase 1 spools its
+first media link): on a mount, a first ``full`` scan is made of one paced request per
+media link, and phase 1's own time (no request for a mount link whose folder rclone has
+listed) would otherwise come before the first one. Their outcomes wait in memory and are
+settled -- counted, reported, cached, late ones retried -- after phase 1, in the scan's
+thread, as if phase 2 had started then; a scan that phase 1 stops (mount down,
+cancelled) drops them.
+"""
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from typing import Any
 
 from .classify import describe_error, safe_readlink, unreadable
@@ -16,15 +27,61 @@ from .probe import ProbeVerdict, probe
 from .workers import TIMED_OUT, DeadlinePool, TooManyHungCalls
 
 
-def run_phase2(scan: ScanContext) -> bool:
-    """Phase 2 of ``scan`` on the media links phase 1 spooled; True when it was cancelled."""
-    options, monitor, spool, result, reporter = scan.options, scan.monitor, scan.spool, scan.result, scan.reporter
-    statistics, count, on_problem, should_abort = scan.statistics, scan.count, scan.on_problem, scan.should_abort
-    store = scan.verdict_store
-    assert spool is not None
+class Phase2:
+    """Phase 2 of ``scan``: :meth:`start` (from phase 1, once) probes the spooled links as
+    they come; :meth:`run` (after phase 1) settles them; :meth:`stop` drops them."""
+
+    def __init__(self, scan: ScanContext) -> None:
+        self.scan = scan
+        options = scan.options
+        samples = options.deep_samples if options.depth == "deep" else 0
+        self.deadline = options.probe_timeout * (2 + samples) + options.fs_timeout
+        self.workers = options.probe_workers or options.workers
+        self.late = Late()
+        self.verifier = _verifier(scan)
+        self.outcomes: queue.Queue[Any] = queue.Queue()
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        with self.lock:
+            if self.thread is not None or self.stopped.is_set():
+                return
+            self.thread = threading.Thread(target=self._probe, daemon=True, name="symlink-phase2")
+            self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def _probe(self) -> None:
+        scan, spool = self.scan, self.scan.spool
+        assert spool is not None
+        pool = DeadlinePool(self.verifier(1), workers=self.workers, deadline=self.deadline,
+                            max_abandoned=scan.options.max_hung_calls, on_late_result=self.late.deliver,
+                            **mount_feedback(scan.monitor))
+
+        def tick() -> None:  # while phase 1 runs, its own pool watches the mounts
+            if spool.sealed:
+                scan.monitor.watch()
+
+        try:
+            for outcome in pool.run(spool.follow(), lambda: self.stopped.is_set() or scan.should_abort(), tick):
+                self.outcomes.put(outcome)
+        except BaseException as exc:  # TooManyHungCalls and bugs: raised in the scan's thread
+            self.outcomes.put(exc)
+        finally:
+            self.outcomes.put(None)
+
+    def run(self) -> bool:
+        """Settle phase 2 (phase 1 has ended); True when the scan was cancelled."""
+        self.start()  # phase 1 spooled nothing itself (links held back, late ones): start now
+        return _settle_all(self.scan, self)
+
+
+def _verifier(scan: ScanContext):
+    options, monitor, store = scan.options, scan.monitor, scan.verdict_store
     depth = options.depth
-    total = spool.count
-    reporter.start_phase("phase2", f"phase 2 ({depth}): {total} media files, original estimate {result.phase2_estimate}", total)
     # the header query without a process start per file (see avprobe.py); its workers
     # were started with phase 1
     av_prober = scan.av_prober if depth == "full" and options.prober == "av" else None
@@ -66,10 +123,18 @@ def run_phase2(scan: ScanContext) -> bool:
                 monitor.report_failure(target)
             return verdict, False, identity
         return verify
+    return verifier
 
-    samples = options.deep_samples if depth == "deep" else 0
-    deadline = options.probe_timeout * (2 + samples) + options.fs_timeout
-    late = Late()
+
+def _settle_all(scan: ScanContext, phase: Phase2) -> bool:
+    options, monitor, spool, result, reporter = scan.options, scan.monitor, scan.spool, scan.result, scan.reporter
+    statistics, count, on_problem, should_abort = scan.statistics, scan.count, scan.on_problem, scan.should_abort
+    store = scan.verdict_store
+    assert spool is not None
+    depth = options.depth
+    total = spool.count
+    reporter.start_phase("phase2", f"phase 2 ({depth}): {total} media files, original estimate {result.phase2_estimate}", total)
+    late, deadline, workers = phase.late, phase.deadline, phase.workers
     done = 0
 
     def settle(path: str, outcome: Any, retried: bool) -> None:
@@ -107,13 +172,12 @@ def run_phase2(scan: ScanContext) -> bool:
             on_problem(Problem(path, safe_readlink(path), verdict.verdict, 2, size, verdict.reason))
         reporter.send(done, total, f"phase 2 ({depth}): {done}/{total}")
 
-    workers = options.probe_workers or options.workers
-    pool = DeadlinePool(verifier(1), workers=workers, deadline=deadline, max_abandoned=options.max_hung_calls,
-                        on_late_result=late.deliver, **mount_feedback(monitor))
     try:
-        for path, outcome in pool.run(iter(spool), should_abort, monitor.watch):
-            settle(path, outcome, False)
-        for path, outcome in late.retry(verifier(LATE_RETRY_FACTOR), workers=workers,
+        while (outcome := phase.outcomes.get()) is not None:
+            if isinstance(outcome, BaseException):
+                raise outcome
+            settle(*outcome, False)
+        for path, outcome in late.retry(phase.verifier(LATE_RETRY_FACTOR), workers=workers,
                                         deadline=deadline * LATE_RETRY_FACTOR, wait=deadline * LATE_RETRY_FACTOR,
                                         max_abandoned=options.max_hung_calls,
                                         monitor=monitor, should_abort=should_abort, on_tick=monitor.watch):
