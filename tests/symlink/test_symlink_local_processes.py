@@ -86,7 +86,39 @@ def test_workers_settle_only_plain_ok_links(tree, monkeypatch):
     assert tally.media == 33 and sorted(Path(p).name for p in media) == sorted(
         n for n in os.listdir(tree.library) if n.endswith(".mkv") and n not in ("broken.mkv", "small.mkv"))
     assert tally.touched == {MountMonitor().mount_of(str(tree.targets)).path}
-    assert pool.given_up is None and pool.processes == []  # closed at the end
+    assert pool.given_up is None and pool.workers == []  # closed at the end
+
+
+def test_the_calling_process_settles_batches_too_in_one_thread(tree, monkeypatch):
+    """One worker is a thread of the scan process (one interpreter fewer: memory): it
+    gets batches like the processes, settles them by the same rules, and ends with the pool."""
+    build_mixed_library(tree)
+    monkeypatch.setattr(quick, "QUICK_BATCH", 4)
+    sent_to_thread: list[list[str]] = []
+    send = quick._Thread.send
+    monkeypatch.setattr(quick._Thread, "send", lambda self, batch: (sent_to_thread.append(batch), send(self, batch)))
+    pool = QuickLocalPool(rules(), processes=1, deadline=10)
+    links = sorted(str(p) for p in tree.library.iterdir())
+
+    iterator = pool.unsettled(links)
+    first = next(iterator)
+    kinds = sorted(type(w).__name__ for w in pool.workers)
+    unsettled = sorted(Path(p).name for p in [first, *iterator])
+
+    assert kinds == ["_Process", "_Thread"]
+    assert sent_to_thread  # the thread had its share
+    assert unsettled == ["broken.mkv", "loop-a", "season link", "small.mkv"]
+    assert pool.take().ok == len(links) - 4
+    _wait_for_no_quick_thread()
+
+
+def _wait_for_no_quick_thread() -> None:
+    import threading
+
+    deadline = time.monotonic() + 10
+    while any(t.name == "symlink-quick-thread" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(t.name == "symlink-quick-thread" for t in threading.enumerate())
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch to another uid")
@@ -181,7 +213,7 @@ def test_a_worker_stuck_on_a_hung_mount_is_abandoned_and_its_batch_goes_back(rcl
     assert str(stuck) in unsettled
     assert pool.given_up is not None and "0.5s" in pool.given_up
     assert tally.ok + len(unsettled) == len(links)  # every link counted once: settled or given back
-    assert pool.processes == []
+    assert pool.workers == []
 
 
 def test_scan_reports_the_stuck_link_unknown_and_every_other_verdict(tree, monkeypatch, blocking_sidecar):
@@ -210,15 +242,16 @@ def test_cancel_stops_the_worker_processes(tree, monkeypatch):
     pool = QuickLocalPool(rules(), processes=2, deadline=10)
     iterator = pool.unsettled(sorted(str(p) for p in tree.library.iterdir()))
     next(iterator)  # workers started, some batches out
-    children = [p.popen for p in pool.processes]
-    assert children
+    children = [w.popen for w in pool.workers if isinstance(w, quick._Process)]
+    assert len(children) == 2
 
     pool.close()
 
     for child in children:
         child.wait(timeout=5)
         assert child.returncode is not None
-    assert list(iterator) is not None and pool.processes == []
+    assert list(iterator) is not None and pool.workers == []
+    _wait_for_no_quick_thread()
 
 
 def test_media_settled_by_the_workers_reach_phase_2(tree, monkeypatch):
@@ -263,7 +296,7 @@ def test_processes_started_ahead_are_the_ones_the_pool_uses(tree, monkeypatch):
 
     iterator = pool.unsettled(links)
     first = next(iterator)
-    used = {process.popen.pid for process in pool.processes}
+    used = {w.popen.pid for w in pool.workers if isinstance(w, quick._Process)}
     unsettled = sorted(Path(p).name for p in [first, *iterator])
 
     assert len(ahead) == 2 and used == ahead and quick._SPARES == []

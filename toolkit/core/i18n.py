@@ -20,7 +20,6 @@ import functools
 import gettext as stdlib_gettext
 import io
 import os
-import sqlite3
 from pathlib import Path
 from typing import Callable
 
@@ -97,6 +96,8 @@ def stored_language(environ=os.environ) -> str | None:
         path = str(Path(environ.get("TOOLKIT_DATA_DIR", "./data")) / "toolkit.db")
     if not path or path == ":memory:" or not os.path.isfile(path):
         return None
+    import sqlite3  # the database exists: only then (the library, ~1 MiB)
+
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.5) as connection:
             row = connection.execute("SELECT json_extract(\"values\", '$.language') FROM "

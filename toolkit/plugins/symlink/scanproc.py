@@ -20,13 +20,13 @@ import queue
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import IO, Any
 
 from .engine.model import Problem, Progress, ScanOptions, ScanResult
+from .engine.scratch import scratch_file
 
 _POLL_SECONDS = 0.1
 _PROBLEMS_FLUSH_SECONDS = 0.2
@@ -81,7 +81,7 @@ class ScanChild:
         config = {"options": asdict(options), "database_url": database_url, "migrate": migrate,
                   "verdicts": verdicts, "mount_memory": mount_memory, "database_required": database_required,
                   "prune_verdicts": prune_verdicts, "niceness": niceness}
-        self.errors = tempfile.TemporaryFile()
+        self.errors = scratch_file()
         self.child = subprocess.Popen(
             [sys.executable, "-m", "toolkit.plugins.symlink.scanproc"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self.errors, close_fds=True,

@@ -3,7 +3,6 @@ result being filled, the progress reporter, the callbacks and the phase-2 spool.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from .model import Problem, Progress, ScanOptions, ScanResult, VerdictStore
 from .mounts import MountMonitor
+from .scratch import scratch_file
 
 if TYPE_CHECKING:
     from .avprobe import AvProber
@@ -24,7 +24,7 @@ class Spool:
     Read while phase 1 writes (:meth:`follow`) until it is :meth:`seal`-ed."""
 
     def __init__(self, on_first: Callable[[], None] | None = None) -> None:
-        self.file = tempfile.TemporaryFile()
+        self.file = scratch_file()
         self.count = 0
         self.written = 0  # bytes
         self.sealed = False

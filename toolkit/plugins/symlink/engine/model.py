@@ -3,7 +3,6 @@ the interfaces of the stores a scan may be given (verdict cache, mount memory)."
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -50,8 +49,9 @@ class ScanOptions:
     expected_mounts: list[str] = field(default_factory=list)
     max_hung_calls: int = 64
     scan_id: str | None = None
-    # worker processes for links into local filesystems (CPU-bound: threads cannot help)
-    local_processes: int = field(default_factory=lambda: 2 if (os.cpu_count() or 1) > 1 else 0)
+    # worker processes for links into local filesystems (CPU-bound: threads cannot help);
+    # with any, a thread of the scan process settles links too (engine/quick.py)
+    local_processes: int = field(default_factory=lambda: 1 if (os.cpu_count() or 1) > 1 else 0)
 
     def __post_init__(self) -> None:
         if self.depth not in DEPTHS:
@@ -67,7 +67,7 @@ class ScanOptions:
         if not self.paths:
             raise ValueError("at least one path to scan is needed")
         self.paths = [os.path.abspath(p) for p in self.paths]
-        self.scan_id = self.scan_id or uuid.uuid4().hex[:12]
+        self.scan_id = self.scan_id or os.urandom(6).hex()  # as uuid4().hex[:12], without uuid (platform...)
 
 
 @dataclass

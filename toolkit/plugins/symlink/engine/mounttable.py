@@ -3,8 +3,8 @@ filesystems; link targets resolved without touching the filesystem are in
 :mod:`.linkpaths` (re-exported here)."""
 from __future__ import annotations
 
-import ctypes
 import errno
+import functools
 import os
 import re
 import struct
@@ -60,19 +60,26 @@ def read_mount_table(mountinfo: str = "/proc/self/mountinfo") -> list[MountPoint
 
 _AT_FDCWD, _STATX_BTIME, _STATX_BASIC_STATS = -100, 0x800, 0x7FF
 _STATX_BTIME_OFFSET = 80  # struct statx: mask, blksize, attributes, ..., atime (64), btime (80)
-try:
-    _statx = ctypes.CDLL(None, use_errno=True).statx  # glibc >= 2.28; Python's os.stat has no birth time
-except (OSError, AttributeError):
-    _statx = None
+
+
+@functools.cache
+def _statx():  # ctypes (~0.5 MiB) loaded when a birth time is first needed: rarely
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).statx, ctypes.create_string_buffer  # glibc >= 2.28
+    except (OSError, AttributeError):
+        return None, None
 
 
 def birth_time_ns(path: str) -> int | None:
     """When ``path`` was created (statx's btime), or None when the system or the
-    filesystem does not say."""
-    if _statx is None:
+    filesystem does not say (Python's os.stat has no birth time)."""
+    statx, make_buffer = _statx()
+    if statx is None:
         return None
-    buffer = ctypes.create_string_buffer(256)
-    if _statx(_AT_FDCWD, os.fsencode(path), 0, _STATX_BASIC_STATS | _STATX_BTIME, buffer) != 0:
+    buffer = make_buffer(256)
+    if statx(_AT_FDCWD, os.fsencode(path), 0, _STATX_BASIC_STATS | _STATX_BTIME, buffer) != 0:
         return None
     mask, = struct.unpack_from("I", buffer, 0)
     seconds, nanoseconds = struct.unpack_from("qI", buffer, _STATX_BTIME_OFFSET)

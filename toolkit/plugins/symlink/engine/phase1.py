@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +17,7 @@ from .mounts import MountMonitor
 from .mounttable import lexical_target
 from .probe import MEDIA_EXTENSIONS
 from .quick import QuickLocalPool, QuickRules
+from .scratch import scratch_file
 from .walk import walk_links
 from .workers import TIMED_OUT, DeadlinePool, TooManyHungCalls
 
@@ -157,7 +157,7 @@ class _HeldBack:
 
     def add(self, held: MissingFolder) -> None:
         if self.file is None:
-            self.file = tempfile.TemporaryFile("w+", encoding="utf-8")
+            self.file = scratch_file("w+", encoding="utf-8")
         self.file.write(json.dumps([held.missing, held.problem.as_dict()], ensure_ascii=False) + "\n")
         self.by_parent.setdefault(os.path.dirname(held.missing), Counter())[held.missing] += 1
         if held.in_empty_folder:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import selectors
-import shutil
 import signal
 import subprocess
 import time
@@ -75,6 +74,8 @@ class ProbeVerdict:
 
 
 def tool_path(name: str) -> str:
+    import shutil  # depth full/deep only: shutil loads zlib, bz2, lzma (see scratch.py)
+
     found = shutil.which(name)
     if not found:
         raise ToolMissing(f"{name} not found: depth 'full' and 'deep' need ffmpeg (apt-get install ffmpeg)")

@@ -1,7 +1,8 @@
 """Phase 1 in worker *processes* for links into local filesystems (:class:`QuickLocalPool`).
 
 Checking a local link is CPU-bound under the GIL, so threads cannot go faster than one
-core. Worker *processes* settle the plain cases -- a link whose target sits on a local
+core. Worker *processes* (and one thread of the calling process, :class:`_Thread`)
+settle the plain cases -- a link whose target sits on a local
 filesystem and passes every phase-1 check -- and send back only counters, the media
 links (for phase 2) and the links they did not settle, which the caller classifies in
 full (problems are rare). They never decide a problem: anything unusual goes back.
@@ -11,6 +12,7 @@ is killed and its whole batch goes back; processes are not used for the rest of 
 from __future__ import annotations
 
 import marshal
+import os
 import select
 import subprocess
 import sys
@@ -20,8 +22,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from itertools import chain, islice
 from pathlib import Path
+from typing import BinaryIO
 
-from .quick_worker import _join, _read_frame, _send_frame, _split
+from .quick_worker import _join, _read_frame, _send_frame, _split, serve
 
 _POLL_SECONDS = 0.1
 
@@ -69,14 +72,14 @@ class QuickTally:
     touched: set[str] = field(default_factory=set)
 
 
-class _Process:
+class _Worker:
+    """One quick worker seen from the pool: a batch out on ``stdin``, its reply back on
+    ``stdout`` (a pipe either way, so that the pool waits on all of them with one select)."""
+
+    stdin: BinaryIO
+    stdout: BinaryIO
+
     def __init__(self) -> None:
-        self.popen = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _WORKER_BOOTSTRAP, _PACKAGE_ROOT, _WORKER_MODULE], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, close_fds=True,
-        )
-        assert self.popen.stdin is not None and self.popen.stdout is not None
-        self.stdin, self.stdout = self.popen.stdin, self.popen.stdout
         self.batch: list[str] | None = None
         self.sent_at = 0.0
 
@@ -92,6 +95,17 @@ class _Process:
             self.stdin.close()
         except OSError:
             pass
+
+
+class _Process(_Worker):
+    def __init__(self) -> None:
+        super().__init__()
+        self.popen = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _WORKER_BOOTSTRAP, _PACKAGE_ROOT, _WORKER_MODULE], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, close_fds=True,
+        )
+        assert self.popen.stdin is not None and self.popen.stdout is not None
+        self.stdin, self.stdout = self.popen.stdin, self.popen.stdout
 
     def stop(self) -> None:
         """An idle worker exits when its input ends (so its resources are accounted);
@@ -115,6 +129,46 @@ class _Process:
         threading.Thread(target=self.popen.wait, daemon=True, name="symlink-quick-reaper").start()
 
 
+class _Thread(_Worker):
+    """A worker in a thread of the calling process, over pipes like a process. The scan
+    process is otherwise idle while its workers settle links: as one of them it takes a
+    core's share, and the scan holds one interpreter fewer (~9 MiB of RSS). A thread stuck
+    in the kernel cannot be killed: it is abandoned (daemon), and ends on a closed pipe
+    once its call returns."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        batches, self.stdin = _pipe()
+        self.stdout, replies = _pipe()
+        threading.Thread(target=_serve, args=(batches, replies), daemon=True, name="symlink-quick-thread").start()
+
+    def stop(self) -> None:
+        """Its input ends: an idle thread ends at once, a busy one after its batch; an
+        abandoned one when its call returns and its reply finds the pipe closed (closed
+        with this object, once the pool lets go of it)."""
+        self.end_input()
+
+    kill = stop
+
+
+def _pipe() -> tuple[BinaryIO, BinaryIO]:
+    read, write = os.pipe()
+    return open(read, "rb"), open(write, "wb")
+
+
+def _serve(batches: BinaryIO, replies: BinaryIO) -> None:
+    try:
+        serve(batches, replies)
+    except (OSError, ValueError):  # the pool closed our pipes: it gave this batch up
+        pass
+    finally:
+        for stream in (batches, replies):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
 _SPARES: list[_Process] = []  # started ahead by prestart(), taken by the next pool using processes
 
 
@@ -131,7 +185,8 @@ def prestart(count: int) -> None:
 
 
 class QuickLocalPool:
-    """Settle plain local links in ``processes`` worker processes (see above).
+    """Settle plain local links in ``processes`` worker processes and a thread of this
+    process (see above and :class:`_Thread`).
 
     :meth:`unsettled` runs in one thread (the deadline pool's feeder): it yields the links
     the workers did not settle; the settled ones are added to a tally that another thread
@@ -144,7 +199,7 @@ class QuickLocalPool:
         self.processes_count = processes
         self.deadline = deadline
         self.on_media = on_media
-        self.processes: list[_Process] = []
+        self.workers: list[_Worker] = []
         self.lock = threading.Lock()
         self.tally = QuickTally()
         self.closed = False
@@ -158,12 +213,12 @@ class QuickLocalPool:
     def close(self) -> None:
         with self.lock:
             self.closed = True
-            processes, self.processes = self.processes, []
-        for process in processes:  # the idle ones all told first: they exit side by side
-            if process.batch is None:
-                process.end_input()
-        for process in processes:
-            process.stop()
+            workers, self.workers = self.workers, []
+        for worker in workers:  # the idle ones all told first: they exit side by side
+            if worker.batch is None:
+                worker.end_input()
+        for worker in workers:
+            worker.stop()
 
     def _give_up(self, why: str) -> None:
         if self.given_up is None:
@@ -177,13 +232,13 @@ class QuickLocalPool:
             yield from iterator
             return
         try:
-            for _ in range(self.processes_count):
+            for index in range(self.processes_count + 1):
                 with self.lock:
                     if self.closed:
                         return
-                    process = _SPARES.pop() if _SPARES else _Process()
-                    self.processes.append(process)
-                process.configure(self.rules)
+                    worker = _Thread() if index == self.processes_count else _SPARES.pop() if _SPARES else _Process()
+                    self.workers.append(worker)
+                worker.configure(self.rules)
         except OSError as exc:
             self._give_up(f"cannot start worker processes: {exc}")
             self.close()
@@ -205,16 +260,16 @@ class QuickLocalPool:
                 self._give_up(f"worker process failed: {exc}")
                 self._drop(idle[0])
                 yield from batch
-        while any(p.batch is not None for p in self.processes):
+        while any(w.batch is not None for w in self.workers):
             yield from self._collect()
         self.close()
 
-    def _idle(self) -> list[_Process]:
-        return [p for p in self.processes if p.batch is None]
+    def _idle(self) -> list[_Worker]:
+        return [w for w in self.workers if w.batch is None]
 
     def _collect(self) -> Iterator[str]:
         """Wait a little for replies; yield what came back unsettled or from a failed worker."""
-        busy = {p.stdout.fileno(): p for p in self.processes if p.batch is not None}
+        busy = {w.stdout.fileno(): w for w in self.workers if w.batch is not None}
         if not busy:
             return
         try:
@@ -249,9 +304,9 @@ class QuickLocalPool:
                 self._drop(process)
                 yield from batch or []
 
-    def _drop(self, process: _Process) -> None:
+    def _drop(self, worker: _Worker) -> None:
         with self.lock:
-            if process in self.processes:
-                self.processes.remove(process)
-        process.kill()
+            if worker in self.workers:
+                self.workers.remove(worker)
+        worker.kill()
 

@@ -124,9 +124,13 @@ def _extension(path: str) -> str:
 
 
 def _quick_worker_main() -> None:
-    """A worker process: frames of NUL-separated links in, one reply frame per batch out
-    (marshal, not json: both ends are the same interpreter, and the worker its caller's child)."""
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    """A worker process (see serve)."""
+    serve(sys.stdin.buffer, sys.stdout.buffer)
+
+
+def serve(stdin: io.BufferedIOBase, stdout: io.BufferedIOBase) -> None:
+    """A worker: frames of NUL-separated links in, one reply frame per batch out (marshal,
+    not json: both ends are the same interpreter), until ``stdin`` ends."""
     config = _read_frame(stdin)
     if config is None:
         return

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 from .model import Problem
+from .scratch import scratch_file
 
 
 class ProblemSpool:
     """Problems appended as JSON lines to a temporary file; iterate to read them back."""
 
     def __init__(self) -> None:
-        self._file: TextIO = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self._file: TextIO = scratch_file("w+", encoding="utf-8")
         self.count = 0
         self.by_status: Counter[str] = Counter()
 
@@ -53,6 +53,8 @@ def write_report(
 ) -> None:
     """Write the report atomically (temporary file, then rename)."""
     directory = os.path.dirname(os.path.abspath(destination))
+    import tempfile  # a report written: only then (see scratch.py)
+
     handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=directory, delete=False, suffix=".part")
     try:
         with handle:
