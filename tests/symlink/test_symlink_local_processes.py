@@ -1,10 +1,15 @@
 """Phase 1 in worker processes for links into local filesystems (``QuickLocalPool``):
 same verdicts as the in-process classifier, only plain OK links settled there, a worker
-stuck on a blocking target abandoned (its batch goes back), nothing left running."""
+stuck on a blocking target abandoned (its batch goes back), nothing left running. The scan
+process forks its workers before it imports anything (``quick_worker.fork_workers``,
+scanproc's bootstrap) and settles batches in a thread of its own too."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import asdict
@@ -20,6 +25,7 @@ from toolkit.plugins.symlink.engine.mounts import MountMonitor
 from toolkit.plugins.symlink.engine.probe import MEDIA_EXTENSIONS
 from toolkit.plugins.symlink.engine.quick import QuickLocalPool, QuickRules
 from toolkit.plugins.symlink.engine.quick_worker import _QuickChecker
+from toolkit.plugins.symlink.scanproc import ScanChild
 
 
 def build_mixed_library(tree) -> dict[str, str]:
@@ -336,16 +342,13 @@ def _nice(pid: int) -> int:
 def test_the_scan_process_starts_its_workers_at_its_own_niceness(tree, blocking_sidecar):
     """The web's scan job runs niced; the workers started ahead inherit the niceness only
     when it is applied before them. (The FIFO keeps the scan, and so its workers, alive.)"""
-    from toolkit.plugins.symlink.scanproc import ScanChild
-
     build_mixed_library(tree)
     child = ScanChild(ScanOptions(paths=[str(tree.library)], fs_timeout=0.5, local_processes=2), niceness=5)
     try:
         workers: list[int] = []
         deadline = time.monotonic() + 20
         while len(workers) < 2 and time.monotonic() < deadline:
-            workers = [int(pid) for task in Path(f"/proc/{child.child.pid}/task").iterdir()
-                       for pid in (task / "children").read_text().split()]
+            workers = _children(child.child.pid)
             time.sleep(0.005)
         niceness = {pid: _nice(pid) for pid in [child.child.pid, *workers]}
         result = child.follow()
@@ -354,3 +357,97 @@ def test_the_scan_process_starts_its_workers_at_its_own_niceness(tree, blocking_
 
     assert len(workers) == 2 and set(niceness.values()) == {min(19, _nice(os.getpid()) + 5)}  # 19: the kernel's cap
     assert result.statistics["phase1_ok"] == 36
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()]
+
+
+def test_a_scan_process_forks_its_workers_and_they_settle_its_links(tree):
+    """Forked, not started: a worker's command line is its parent's (a fork shares it), and
+    the scan of more than one batch finds every verdict."""
+    expected = build_mixed_library(tree)
+    for index in range(1100):  # more than one batch (1024 links): the pool takes the workers
+        tree.link(f"many/{index}.mkv", tree.targets / "Movies/movie.mkv")
+    problems: dict[str, str] = {}
+    child = ScanChild(ScanOptions(paths=[str(tree.library)], local_processes=2))
+    try:
+        workers: list[int] = []
+        deadline = time.monotonic() + 20
+        while len(workers) < 2 and time.monotonic() < deadline:
+            workers = _children(child.child.pid)
+            time.sleep(0.005)
+        command_lines = {Path(f"/proc/{pid}/cmdline").read_bytes() for pid in [child.child.pid, *workers]}
+        result = child.follow(on_problem=lambda problem: problems.update({Path(problem.path).name: problem.status}))
+    finally:
+        child.close()
+
+    assert len(workers) == 2 and len(command_lines) == 1
+    assert problems == expected
+    assert result.statistics["phase1_ok"] == 36 + 1100
+
+
+STUCK_WORKER = """
+import json, os, signal, sys, time
+from toolkit.plugins.symlink.engine import quick
+from toolkit.plugins.symlink.engine.quick_worker import fork_workers
+
+forked = fork_workers(1)  # first, as the bootstrap does: this process has no thread yet
+quick.QUICK_BATCH = 4
+quick.adopt(forked)
+(pid, _, _), = forked
+os.kill(pid, signal.SIGSTOP)  # it takes its batch and never answers
+rules = quick.QuickRules(**json.loads(sys.argv[2]))
+pool = quick.QuickLocalPool(rules, processes=1, deadline=0.5)
+links = sorted(os.path.join(sys.argv[1], name) for name in os.listdir(sys.argv[1]))
+unsettled = list(pool.unsettled(links))
+settled = pool.take().ok
+for _ in range(200):  # killed, then reaped by the pool's reaper thread: /proc/PID is gone
+    if not os.path.exists(f"/proc/{pid}"):
+        break
+    time.sleep(0.025)
+reaped = not os.path.exists(f"/proc/{pid}")
+print(json.dumps({"given_up": pool.given_up, "links": len(links), "accounted": settled + len(unsettled),
+                  "workers": len(pool.workers), "reaped": reaped}))
+"""
+
+
+def test_a_forked_worker_past_its_deadline_is_killed_and_reaped_and_its_batch_goes_back(tree):
+    build_mixed_library(tree)
+    run = subprocess.run([sys.executable, "-c", STUCK_WORKER, str(tree.library), json.dumps(asdict(rules()))],
+                         capture_output=True, text=True, timeout=60)
+    outcome = json.loads(run.stdout.strip().splitlines()[-1])
+
+    assert "0.5s" in outcome["given_up"]
+    assert outcome["accounted"] == outcome["links"]  # every link settled or given back, once
+    assert outcome["workers"] == 0 and outcome["reaped"]
+
+
+def test_forked_workers_end_with_the_scan(tree):
+    """A short walk never takes them: they end when the scan process does (their input
+    closes), and are not left behind as processes."""
+    build_mixed_library(tree)
+    child = ScanChild(ScanOptions(paths=[str(tree.library)], local_processes=2))
+    try:
+        workers: list[int] = []
+        deadline = time.monotonic() + 20
+        while len(workers) < 2 and time.monotonic() < deadline:
+            workers = _children(child.child.pid)
+            time.sleep(0.005)
+        child.follow()
+    finally:
+        child.close()
+
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(workers) == 2 and not any(_alive(pid) for pid in workers)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import marshal
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -129,6 +130,39 @@ class _Process(_Worker):
         threading.Thread(target=self.popen.wait, daemon=True, name="symlink-quick-reaper").start()
 
 
+class _Forked(_Worker):
+    """A worker process forked by the scan process's bootstrap (quick_worker.fork_workers)."""
+
+    def __init__(self, pid: int, batches: int, replies: int) -> None:
+        super().__init__()
+        self.pid = pid
+        self.stdin, self.stdout = open(batches, "wb"), open(replies, "rb")
+
+    def stop(self) -> None:
+        """As :meth:`_Process.stop`."""
+        if self.batch is None:
+            self.end_input()
+            deadline = time.monotonic() + 1
+            while time.monotonic() < deadline:
+                if self._reaped(os.WNOHANG):
+                    return
+                time.sleep(0.005)
+        self.kill()
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)  # not reaped yet (this process reaps it): still ours
+        except OSError:
+            pass
+        threading.Thread(target=self._reaped, args=(0,), daemon=True, name="symlink-quick-reaper").start()
+
+    def _reaped(self, flags: int) -> bool:
+        try:
+            return os.waitpid(self.pid, flags)[0] != 0
+        except ChildProcessError:
+            return True
+
+
 class _Thread(_Worker):
     """A worker in a thread of the calling process, over pipes like a process. The scan
     process is otherwise idle while its workers settle links: as one of them it takes a
@@ -169,7 +203,13 @@ def _serve(batches: BinaryIO, replies: BinaryIO) -> None:
                 pass
 
 
-_SPARES: list[_Process] = []  # started ahead by prestart(), taken by the next pool using processes
+_SPARES: list[_Worker] = []  # started ahead by prestart(), taken by the next pool using processes
+
+
+def adopt(forked: Iterable[tuple[int, int, int]]) -> None:
+    """Keep the worker processes the scan process forked first thing (see
+    quick_worker.fork_workers) for the next pool, as :func:`prestart` does its own."""
+    _SPARES.extend(_Forked(*worker) for worker in forked)
 
 
 def prestart(count: int) -> None:
