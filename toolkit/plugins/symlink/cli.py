@@ -19,10 +19,9 @@ import click
 
 from toolkit.api import database_url, lazy_command
 
-from .engine.avprobe import av_available, default_prober
 from .engine.guard import DEFAULT_MAX_COUNT, DEFAULT_MAX_SHARE
 from .engine.model import DEPTHS, ScanOptions
-from .engine.probe import PROBERS, ToolMissing, tool_path
+from .engine.probe import PROBERS, ToolMissing, av_available, default_prober, tool_path
 from .plugin import COMMAND_HELP
 from .scanproc import ScanChild
 

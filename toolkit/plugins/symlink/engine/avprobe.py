@@ -19,7 +19,6 @@ ffprobe gives: no stream listed, CORRUPTED.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import select
@@ -31,7 +30,8 @@ import threading
 import time
 from pathlib import Path
 
-from .probe import UNKNOWN, ProbeTimeout, ProbeVerdict, ToolMissing, _header_verdict
+from .probe import UNKNOWN, ProbeTimeout, ProbeVerdict, ToolMissing, _header_verdict, av_location
+from .probe import av_available  # noqa: F401  (asked here too; defined in probe.py, which the scan command imports anyway)
 
 _WORKER = str(Path(__file__).with_name("avworker.py"))
 _START_TIMEOUT = 30.0  # importing av on a busy 2-core machine: ~0.15 s of CPU
@@ -39,24 +39,6 @@ _START_TIMEOUT = 30.0  # importing av on a busy 2-core machine: ~0.15 s of CPU
 # asked of the mount when the worker opened the file itself, kept so that a file whose
 # first 64 KiB cannot be read is IO_ERROR as before.
 CHECK_READ_BYTES = 64 * 1024
-
-
-def av_location() -> str | None:
-    """The folder holding the ``av`` package (handed to the workers, which run without
-    site), or None when PyAV is not installed. Does not import it."""
-    spec = importlib.util.find_spec("av")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return str(Path(next(iter(spec.submodule_search_locations))).parent)
-
-
-def av_available() -> bool:
-    return av_location() is not None
-
-
-def default_prober() -> str:
-    """``av`` when PyAV is installed (a dependency of the toolkit), else ``ffprobe``."""
-    return "av" if av_available() else "ffprobe"
 
 
 class _WorkerDied(RuntimeError):

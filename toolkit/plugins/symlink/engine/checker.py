@@ -52,8 +52,7 @@ from .mounts import MountMonitor
 from .mounttable import is_network_fstype, is_under
 from .phase1 import run_phase1
 from .phase2 import Phase2
-from .avprobe import AvProber, av_available
-from .probe import ToolMissing, original_estimate, tool_path
+from .probe import ToolMissing, av_available, original_estimate, tool_path
 
 # The engine's entry point: what a caller (the CLI, the service layer) needs comes from here.
 __all__ = [
@@ -98,7 +97,11 @@ def run_scan(
         if not health.healthy and any(is_under(p, health.mount_point) for p in options.paths):
             result.stopped_reason = f"the scanned path's mount {health.mount_point} is down: {health.reason}"
 
-    av_prober = AvProber() if options.depth == "full" and options.prober == "av" else None
+    av_prober = None
+    if options.depth == "full" and options.prober == "av":
+        from .avprobe import AvProber  # PyAV's machinery (sockets, processes) for this depth only
+
+        av_prober = AvProber()
 
     def phase2_ahead() -> None:
         # phase 2 starts when phase 1 finds the first file to probe (none on a re-scan

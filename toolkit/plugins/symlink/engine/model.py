@@ -6,8 +6,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .avprobe import default_prober
-from .probe import PROBE_TIMEOUT_SECONDS, PROBERS
+from .probe import PROBE_TIMEOUT_SECONDS, PROBERS, default_prober
 
 if TYPE_CHECKING:
     from .mounts import MountHealth

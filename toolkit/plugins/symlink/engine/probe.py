@@ -55,6 +55,26 @@ CORRUPTED = "CORRUPTED"
 UNKNOWN = "UNKNOWN"
 
 
+def av_location() -> str | None:
+    """The folder holding the ``av`` package (handed to the workers, which run without
+    site), or None when PyAV is not installed. Does not import it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("av")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return os.path.dirname(next(iter(spec.submodule_search_locations)))
+
+
+def av_available() -> bool:
+    return av_location() is not None
+
+
+def default_prober() -> str:
+    """``av`` when PyAV is installed (a dependency of the toolkit), else ``ffprobe``."""
+    return "av" if av_available() else "ffprobe"
+
+
 class ProbeTimeout(TimeoutError):
     pass
 
