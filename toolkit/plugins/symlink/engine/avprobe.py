@@ -252,10 +252,11 @@ class AvProber:
             self._closed = True
             idle, busy = self._idle, list(self._busy)
             self._idle, self._busy = [], set()
-        for worker in idle:  # all told first, then waited for: they leave together
+        for worker in idle:  # all told at once: they leave together
             worker.stop()
-        for worker in idle:
-            worker.reap()
+        if idle:  # and the scan's end does not wait for it (~10 ms for 12 of them)
+            threading.Thread(target=lambda: [worker.reap() for worker in idle], daemon=True,
+                             name="avprobe-reaper").start()
         for worker in busy:  # a probe still running at the end: abandoned, as by a deadline
             worker.kill()
 
