@@ -102,15 +102,17 @@ def trace_engine(library: Path, workers: int) -> list[tuple[float, str]]:
     return marks
 
 
-def trace_cli(library: Path, workers: int, work: Path) -> list[tuple[float, str]]:
+def trace_cli(library: Path, workers: int, work: Path, strace: bool) -> list[tuple[float, str]]:
     out = work / "strace.txt"
     command = [str(ROOT / ".venv/bin/redriva-toolkit"), "symlink", "scan", str(library), "--depth", "full",
                "--workers", str(workers), "--json", str(work / "report.json")]
-    marks = [(time.time(), "command start (strace's fork)")]
-    completed = subprocess.run(["strace", "-f", "-ttt", "-qq", "--seccomp-bpf", "-s", "120", "-o", str(out),
-                                "-e", "trace=execve,exit_group,write", *command],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tracer = ["strace", "-f", "-ttt", "-qq", "--seccomp-bpf", "-s", "120", "-o", str(out),
+              "-e", "trace=execve,exit_group,write"] if strace else []
+    marks = [(time.time(), "command start" + (" (strace's fork)" if strace else ""))]
+    completed = subprocess.run([*tracer, *command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     marks.append((time.time(), f"command exit seen by the caller (code {completed.returncode})"))
+    if not strace:
+        out.write_text("")
     names: dict[str, str] = {}
     phases: set[str] = set()
     for line in out.read_text(errors="replace").splitlines():
@@ -145,6 +147,9 @@ def main() -> None:
     parser.add_argument("--damaged-every", type=int, default=20)
     parser.add_argument("--mode", choices=("engine", "cli"), default="engine")
     parser.add_argument("--cold", action="store_true", help="no listing before the scan (rclone's caches empty)")
+    parser.add_argument("--no-strace", action="store_true", help="cli: the command alone (its start and exit)")
+    parser.add_argument("--database", action="store_true",
+                        help="cli: the toolkit's database made first (a scan of an empty folder), as after a first use")
     args = parser.parse_args()
     load = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="bench-trace-"))
@@ -153,12 +158,16 @@ def main() -> None:
     server = SlowRemote(remote, args.latency, requests_log)
     os.environ["TOOLKIT_DATA_DIR"] = str(work / "data")
     rclone = start_rclone_mount(server, mount_point, flags=())
+    if args.database:
+        (work / "empty").mkdir()
+        subprocess.run([str(ROOT / ".venv/bin/redriva-toolkit"), "symlink", "scan", str(work / "empty")],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     try:
         if not args.cold:
             os.listdir(mount_point)
         time.sleep(0.5)
         began = time.time()
-        marks = trace_engine(library, args.workers) if args.mode == "engine" else trace_cli(library, args.workers, work)
+        marks = trace_engine(library, args.workers) if args.mode == "engine" else trace_cli(library, args.workers, work, not args.no_strace)
     finally:
         stop_rclone_mount(rclone, mount_point)
         server.stop()
