@@ -115,6 +115,7 @@ def trace_cli(library: Path, workers: int, work: Path, strace: bool) -> list[tup
         out.write_text("")
     names: dict[str, str] = {}
     phases: set[str] = set()
+    scanners: set[str] = set()  # the scan process: the one writing progress lines on its stdout
     for line in out.read_text(errors="replace").splitlines():
         match = re.match(r"(\d+) +(\d+\.\d+) (.*)", line)
         if not match:
@@ -125,11 +126,12 @@ def trace_cli(library: Path, workers: int, work: Path, strace: bool) -> list[tup
             names[pid] = program
             marks.append((at, f"exec {pid}: {program}"))
         elif call.startswith("exit_group("):
-            if "scanproc" in names.get(pid, "") or pid not in names or "redriva-toolkit" in names.get(pid, ""):
-                marks.append((at, f"exit {pid} ({names.get(pid, 'forked')})"))
-        elif call.startswith("write(1,") and "scanproc" in names.get(pid, ""):
+            if pid in scanners or pid not in names or "redriva-toolkit" in names.get(pid, ""):
+                marks.append((at, f"exit {pid} ({'scan process' if pid in scanners else names.get(pid, 'forked')})"))
+        elif call.startswith("write(1,"):
             for kind in ("progress", "result"):
                 if f'[\\"{kind}\\"' in call:
+                    scanners.add(pid)
                     phase = re.search(r'\\"phase\\": \\"(\w+)\\"', call)
                     label = f"scan process: {kind}" + (f" {phase.group(1)}" if phase else "")
                     if label not in phases:
