@@ -41,7 +41,8 @@ from rig import SlowRemote  # noqa: E402
 
 from toolkit.plugins.symlink.engine.checker import ScanOptions, run_scan  # noqa: E402
 from toolkit.plugins.symlink.engine.probe import MEDIA_EXTENSIONS, ORIGINAL_QUERY  # noqa: E402
-from toolkit.plugins.symlink.store import SqlVerdictStore, open_database  # noqa: E402
+from toolkit.plugins.symlink.store import open_database  # noqa: E402
+from toolkit.plugins.symlink.verdicts import SqlVerdictStore  # noqa: E402
 
 
 def make_media(folder: Path) -> dict[str, bytes]:

@@ -39,7 +39,8 @@ from symlink_phase2 import build_library  # noqa: E402
 def trace_engine(library: Path, workers: int) -> list[tuple[float, str]]:
     from toolkit.plugins.symlink.engine import avprobe
     from toolkit.plugins.symlink.engine.checker import ScanOptions, run_scan
-    from toolkit.plugins.symlink.store import SqlVerdictStore, open_database
+    from toolkit.plugins.symlink.store import open_database
+    from toolkit.plugins.symlink.verdicts import SqlVerdictStore
 
     marks: list[tuple[float, str]] = []
     probes: list[tuple[float, float]] = []

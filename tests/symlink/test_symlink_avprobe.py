@@ -185,7 +185,7 @@ def test_workers_started_ahead_serve_concurrent_probes(media):
 
 
 def test_workers_start_with_the_first_file_to_probe_and_not_on_a_cached_rescan(tree, media, engine, monkeypatch):
-    from toolkit.plugins.symlink.store import SqlVerdictStore
+    from toolkit.plugins.symlink.verdicts import SqlVerdictStore
 
     starts = []
     real_start = AvProber.start

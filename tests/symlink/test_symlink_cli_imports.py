@@ -4,11 +4,15 @@ process (issue 9, item 5: the command starts fast). Checked on sys.modules of re
 processes, not on timings."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 # quart: the web app; alembic and sqlalchemy: migrations and the ORM; apprise: notifications;
 # httpx: Sonarr/Radarr and media servers; pydantic: settings; asyncio: none of it runs
@@ -63,13 +67,21 @@ def test_a_dry_run_scan_of_an_empty_folder_imports_no_heavy_package(tmp_path):
     assert "toolkit" in again["modules"] and "click" in again["modules"]  # it did run the command
 
 
-def test_the_scan_process_remembers_mounts_without_sqlalchemy(tmp_path):
+@pytest.mark.parametrize("depth", ["basic", "full"])
+def test_the_scan_process_uses_the_database_without_sqlalchemy(tmp_path, depth):
+    """The remembered mounts (every scan) and the verdict cache (depth full) are read and
+    written with sqlite3: the probe's verdict is stored, and SQLAlchemy never imported."""
+    library = tmp_path / "library"
+    library.mkdir()
+    (tmp_path / "movie.mkv").write_bytes(b"\x1a" * 4096)  # no media inside: CORRUPTED
+    (library / "movie.mkv").symlink_to(tmp_path / "movie.mkv")
+    environment = _environment(tmp_path)
     empty = tmp_path / "empty"
     empty.mkdir()
-    environment = _environment(tmp_path)
     _scan(empty, environment)  # the database at its heads, as from a user's second run on
-    config = {"options": {"paths": [str(empty)]}, "database_url": None, "migrate": True, "verdicts": False,
-              "mount_memory": True, "database_required": True, "prune_verdicts": False, "niceness": 0}
+    config = {"options": {"paths": [str(library)], "depth": depth}, "database_url": None, "migrate": True,
+              "verdicts": depth == "full", "mount_memory": True, "database_required": True,
+              "prune_verdicts": depth == "full", "niceness": 0}
     child = subprocess.Popen([sys.executable, "-c", SCAN_PROCESS], env=environment, stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     child.stdin.write(json.dumps(config) + "\n")
@@ -78,8 +90,11 @@ def test_the_scan_process_remembers_mounts_without_sqlalchemy(tmp_path):
     child.stdin.close()
     modules = json.loads(child.stderr.read().strip().splitlines()[-1])
     child.wait(30)
+    with contextlib.closing(sqlite3.connect(tmp_path / "data" / "toolkit.db")) as database:
+        cached = database.execute("SELECT target, verdict FROM symlink_verdicts").fetchall()
 
     kind, result = messages[-1]
     assert kind == "result" and not result["cancelled"]
     assert "sqlite3" in modules and "toolkit" in modules
     assert NOT_FOR_A_DRY_RUN & set(modules) == set()
+    assert cached == ([(str(tmp_path / "movie.mkv"), "CORRUPTED")] if depth == "full" else [])

@@ -11,7 +11,7 @@ import pytest
 
 from toolkit.plugins.symlink.engine.checker import ScanOptions, run_scan
 from toolkit.plugins.symlink.engine.probe import ProbeTimeout, ToolMissing, original_estimate, probe, run_timed
-from toolkit.plugins.symlink.store import SqlVerdictStore
+from toolkit.plugins.symlink.verdicts import SqlVerdictStore
 
 # Measured with Debian's ffmpeg 5.1 (docs/symlink-engine.md): what each tier says.
 FULL_MISSES = ["trunc50.mkv", "trunc90.mkv", "midrand.mkv", "trunc50.mp4", "trunc90.mp4", "midrand.mp4",

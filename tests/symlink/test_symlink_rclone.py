@@ -180,7 +180,7 @@ def test_full_scan_through_the_mount_finds_the_corrupted_file(rclone_mount, tree
 
 
 def test_rescan_skips_the_phase1_read_of_recently_verified_files(rclone_mount, tree, media, engine):
-    from toolkit.plugins.symlink.store import SqlVerdictStore
+    from toolkit.plugins.symlink.verdicts import SqlVerdictStore
 
     remote = rclone_mount.remote_root / "__all__" / "ok.mkv"
     remote.parent.mkdir(parents=True)

@@ -9,18 +9,13 @@ SQLite (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC), which also orders as text.
 """
 from __future__ import annotations
 
-import contextlib
-import sqlite3
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .schema import sqlite_file, stored, utcnow
+from .schema import database_file, stored, transaction, utcnow
 
 if TYPE_CHECKING:
     from .engine.mounts import MountHealth
-
-BUSY_TIMEOUT_SECONDS = 5.0  # as the toolkit's engines (the web app may be writing)
 
 
 class SqlMountMemory:
@@ -29,22 +24,12 @@ class SqlMountMemory:
     database URL, or a SQLAlchemy engine on it."""
 
     def __init__(self, database: Any, *, forget_after_days: float = 180) -> None:
-        self.path = sqlite_file(database if isinstance(database, str) else str(database.url))
+        self.path = database_file(database)
         self.forget_after = timedelta(days=forget_after_days)
-
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        # mode=rw: never create a database file here (the toolkit creates it owner-only)
-        connection = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_SECONDS)
-        try:
-            with connection:  # one transaction, committed on success
-                yield connection
-        finally:
-            connection.close()
 
     def known(self) -> dict[str, str]:
         oldest = stored(utcnow() - self.forget_after)
-        with self._connect() as connection:
+        with transaction(self.path) as connection:
             rows = connection.execute(
                 "SELECT mount_point, fstype, last_seen_healthy FROM symlink_known_mounts "
                 "WHERE last_seen_healthy >= ?", (oldest,)).fetchall()
@@ -55,7 +40,7 @@ class SqlMountMemory:
         if not healthy:
             return
         now = utcnow()
-        with self._connect() as connection:
+        with transaction(self.path) as connection:
             connection.executemany(
                 "INSERT INTO symlink_known_mounts (mount_point, fstype, last_seen_healthy) VALUES (?, ?, ?) "
                 "ON CONFLICT (mount_point) DO UPDATE SET fstype = excluded.fstype, "

@@ -227,7 +227,7 @@ def _child_main(forked: list[tuple[int, int, int]] | None = None) -> None:
         abort.set()
 
     threading.Thread(target=watch_parent, daemon=True, name="symlink-scan-parent").start()
-    verdict_store = memory = engine = None
+    verdict_store = memory = None
     try:
         url = None
         if config["verdicts"] or config["mount_memory"]:
@@ -242,12 +242,9 @@ def _child_main(forked: list[tuple[int, int, int]] | None = None) -> None:
 
             memory = SqlMountMemory(url)
         if url is not None and config["verdicts"]:
-            from toolkit.api import create_engine_sync
+            from .verdicts import SqlVerdictStore  # sqlite3 only: neither does a full scan import SQLAlchemy
 
-            from .store import SqlVerdictStore
-
-            engine = create_engine_sync(url)
-            verdict_store = SqlVerdictStore(engine)
+            verdict_store = SqlVerdictStore(url)
         options = ScanOptions(**config["options"])
         result = run_scan(options,
                           on_problem=lambda problem: send("problem", problem.as_dict()),
@@ -258,9 +255,6 @@ def _child_main(forked: list[tuple[int, int, int]] | None = None) -> None:
         send("result", result.as_dict())
     except BaseException as exc:  # reported to the parent, which fails with it
         send("error", f"{type(exc).__name__}: {exc}")
-    finally:
-        if engine is not None:
-            engine.dispose()
     out.flush()
     # threads may be stuck on a hung mount: exit without waiting for them (the process
     # itself ends when their calls return; the parent does not wait for that)

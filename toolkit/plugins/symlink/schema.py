@@ -14,7 +14,9 @@ import os
 import re
 import sqlite3
 from datetime import datetime, timezone
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "versions"
 _CORE_MIGRATIONS = Path(__file__).resolve().parents[2] / "core" / "migrations" / "versions"
@@ -52,6 +54,31 @@ def utcnow() -> datetime:
 def stored(moment: datetime) -> str:
     """A naive UTC time as SQLAlchemy stores a ``DateTime`` on SQLite (orders as text)."""
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+BUSY_TIMEOUT_SECONDS = 5.0  # as the toolkit's engines (the web app may be writing)
+
+
+def database_file(database: Any) -> str:
+    """The SQLite file of ``database``: the toolkit's database URL, or a SQLAlchemy engine on it."""
+    return sqlite_file(database if isinstance(database, str) else str(database.url))
+
+
+def connect(path: str, **options: Any) -> sqlite3.Connection:
+    """A connection to the database file ``path``, never creating it (``mode=rw``: the toolkit
+    creates it owner-only)."""
+    return sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_SECONDS, **options)
+
+
+@contextlib.contextmanager
+def transaction(path: str) -> Iterator[sqlite3.Connection]:
+    """One transaction on the database file ``path``, committed on success."""
+    connection = connect(path)
+    try:
+        with connection:
+            yield connection
+    finally:
+        connection.close()
 
 
 def sqlite_file(url: str) -> str:
