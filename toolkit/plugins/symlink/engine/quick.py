@@ -177,12 +177,14 @@ class _Thread(_Worker):
         threading.Thread(target=_serve, args=(batches, replies), daemon=True, name="symlink-quick-thread").start()
 
     def stop(self) -> None:
-        """Its input ends: an idle thread ends at once, a busy one after its batch; an
-        abandoned one when its call returns and its reply finds the pipe closed (closed
-        with this object, once the pool lets go of it)."""
+        """Its input ends: an idle thread ends at once, a busy one after its batch."""
         self.end_input()
 
-    kill = stop
+    def kill(self) -> None:
+        """Given up (a thread cannot be killed): its reply, if it ever comes, finds the
+        pipe closed, and it ends."""
+        self.end_input()
+        self.stdout.close()
 
 
 def _pipe() -> tuple[BinaryIO, BinaryIO]:
