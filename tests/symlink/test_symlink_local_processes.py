@@ -345,11 +345,7 @@ def test_the_scan_process_starts_its_workers_at_its_own_niceness(tree, blocking_
     build_mixed_library(tree)
     child = ScanChild(ScanOptions(paths=[str(tree.library)], fs_timeout=0.5, local_processes=2), niceness=5)
     try:
-        workers: list[int] = []
-        deadline = time.monotonic() + 20
-        while len(workers) < 2 and time.monotonic() < deadline:
-            workers = _children(child.child.pid)
-            time.sleep(0.005)
+        workers = _wait_for_workers(child)
         niceness = {pid: _nice(pid) for pid in [child.child.pid, *workers]}
         result = child.follow()
     finally:
@@ -357,6 +353,16 @@ def test_the_scan_process_starts_its_workers_at_its_own_niceness(tree, blocking_
 
     assert len(workers) == 2 and set(niceness.values()) == {min(19, _nice(os.getpid()) + 5)}  # 19: the kernel's cap
     assert result.statistics["phase1_ok"] == 36
+
+
+def _wait_for_workers(child: ScanChild, count: int = 2) -> list[int]:
+    """The scan process's worker processes, once ``count`` of them are there (20 s at most)."""
+    workers: list[int] = []
+    deadline = time.monotonic() + 20
+    while len(workers) < count and time.monotonic() < deadline:
+        workers = _children(child.child.pid)
+        time.sleep(0.005)
+    return workers
 
 
 def _children(pid: int) -> list[int]:
@@ -373,11 +379,7 @@ def test_a_scan_process_forks_its_workers_and_they_settle_its_links(tree):
     problems: dict[str, str] = {}
     child = ScanChild(ScanOptions(paths=[str(tree.library)], local_processes=2))
     try:
-        workers: list[int] = []
-        deadline = time.monotonic() + 20
-        while len(workers) < 2 and time.monotonic() < deadline:
-            workers = _children(child.child.pid)
-            time.sleep(0.005)
+        workers = _wait_for_workers(child)
         command_lines = {Path(f"/proc/{pid}/cmdline").read_bytes() for pid in [child.child.pid, *workers]}
         result = child.follow(on_problem=lambda problem: problems.update({Path(problem.path).name: problem.status}))
     finally:
@@ -430,11 +432,7 @@ def test_forked_workers_end_with_the_scan(tree):
     build_mixed_library(tree)
     child = ScanChild(ScanOptions(paths=[str(tree.library)], local_processes=2))
     try:
-        workers: list[int] = []
-        deadline = time.monotonic() + 20
-        while len(workers) < 2 and time.monotonic() < deadline:
-            workers = _children(child.child.pid)
-            time.sleep(0.005)
+        workers = _wait_for_workers(child)
         child.follow()
     finally:
         child.close()
