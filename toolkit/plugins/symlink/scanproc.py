@@ -81,7 +81,10 @@ class ScanChild:
         config = {"options": asdict(options), "database_url": database_url, "migrate": migrate,
                   "verdicts": verdicts, "mount_memory": mount_memory, "database_required": database_required,
                   "prune_verdicts": prune_verdicts, "niceness": niceness}
-        config["sys_path"] = [_PACKAGE_ROOT, *sys.path]
+        # the caller's import path, in its order (the standard library before site-packages:
+        # an old backport there must not shadow it), and the package's folder, which an
+        # editable install reaches through a finder rather than the path
+        config["sys_path"] = [*sys.path, _PACKAGE_ROOT]
         self.errors = scratch_file()
         self.child = subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", _BOOTSTRAP, _PACKAGE_ROOT, str(options.local_processes), str(niceness)],
@@ -166,7 +169,7 @@ import os, sys
 root, processes, niceness = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 if niceness:
     os.nice(niceness)
-sys.path.insert(0, root)
+sys.path.append(root)
 from {__package__}.engine.quick_worker import fork_workers
 forked = fork_workers(processes)
 from {__package__}.scanproc import _child_main
