@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from toolkit.plugins.symlink.engine.checker import Problem, ScanOptions, run_scan
-from toolkit.plugins.symlink.engine.deletion import delete_problems, deletion_guard, restore
+from toolkit.plugins.symlink.engine.deletion import delete_problems, restore
+from toolkit.plugins.symlink.engine.guard import deletion_guard
 from toolkit.plugins.symlink.store import DeletionJournal
 
 

@@ -26,6 +26,7 @@ from dataclasses import asdict
 from typing import IO, Any
 
 from .engine.model import Problem, Progress, ScanOptions, ScanResult
+from .engine.quick_worker import package_root
 from .engine.scratch import scratch_file
 
 _POLL_SECONDS = 0.1
@@ -161,9 +162,7 @@ def _read_messages(stream: IO[bytes], messages: queue.Queue[Any]) -> None:
 # (~7.5 MiB each instead of a new interpreter's ~9; issue 9 sums a scan's processes). Then it
 # takes the caller's import path and runs _child_main. Arguments: the folder holding the
 # top package, the worker processes, the niceness (applied first: the workers inherit it).
-_PACKAGE_ROOT = os.path.realpath(__file__)
-for _ in range(__package__.count(".") + 2):  # this file, then each package: toolkit/plugins/symlink
-    _PACKAGE_ROOT = os.path.dirname(_PACKAGE_ROOT)
+_PACKAGE_ROOT = package_root()
 _BOOTSTRAP = f"""
 import os, sys
 root, processes, niceness = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

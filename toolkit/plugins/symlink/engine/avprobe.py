@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 from .probe import UNKNOWN, ProbeTimeout, ProbeVerdict, ToolMissing, _header_verdict, av_location
-from .probe import av_available  # noqa: F401  (asked here too; defined in probe.py, which the scan command imports anyway)
 
 _WORKER = str(Path(__file__).with_name("avworker.py"))
 _START_TIMEOUT = 30.0  # importing av on a busy 2-core machine: ~0.15 s of CPU

@@ -1,6 +1,6 @@
 """Deleting problem links reversibly, and putting them back.
 
-- :func:`deletion_guard` (from :mod:`.guard`) refuses a mass deletion (too many, or too
+- :func:`.guard.deletion_guard` refuses a mass deletion (too many, or too
   large a share of the scanned links) unless explicitly overridden.
 - :func:`delete_problems` re-checks each item just before acting (still a link, same
   target, still bad, its mount answering), writes the journal row *before* the unlink,
@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .classify import Healthy, LinkClassifier
-from .guard import DEFAULT_MAX_COUNT, DEFAULT_MAX_SHARE, GuardDecision, deletion_guard  # noqa: F401  (imported from here too)
 from .model import CORRUPTED, DELETABLE_STATUSES, IO_ERROR, Problem, ScanOptions
 from .mounts import MountMonitor
 from .mounttable import lexical_target

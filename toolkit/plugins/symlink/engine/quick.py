@@ -22,10 +22,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from itertools import chain, islice
-from pathlib import Path
 from typing import BinaryIO
 
-from .quick_worker import _join, _read_frame, _send_frame, _split, serve
+from .quick_worker import _join, _read_frame, _send_frame, _split, package_root, serve
 
 _POLL_SECONDS = 0.1
 
@@ -36,7 +35,7 @@ QUICK_BATCH = 1024  # links per hand-over; a walk shorter than one batch uses no
 # this module's own name and file, so that the plugin works wherever it is installed or
 # renamed.
 _PACKAGES = __name__.split(".")[:-1]  # toolkit, plugins, symlink, engine
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[len(_PACKAGES)])
+_PACKAGE_ROOT = package_root()
 _WORKER_MODULE = ".".join([*_PACKAGES, "quick_worker"])
 _WORKER_BOOTSTRAP = """
 import sys, types

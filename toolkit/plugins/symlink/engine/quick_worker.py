@@ -123,6 +123,15 @@ def _extension(path: str) -> str:
     return path[dot:].lower() if dot > name and path[name:dot].strip(".") else ""
 
 
+def package_root() -> str:
+    """The folder holding the top package, wherever the toolkit is installed (a wheel's
+    site-packages, an editable clone): what a bare interpreter (-I -S) puts on its path."""
+    root = os.path.realpath(__file__)
+    for _ in range(__name__.count(".") + 1):  # this file, then each package up to the top one
+        root = os.path.dirname(root)
+    return root
+
+
 def _quick_worker_main() -> None:
     """A worker process (see serve)."""
     serve(sys.stdin.buffer, sys.stdout.buffer)

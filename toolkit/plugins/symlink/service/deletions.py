@@ -14,7 +14,7 @@ from toolkit.api import PluginError, Toolkit, create_engine_sync, find_job, refr
 from toolkit.api import gettext as _
 
 from ..engine.checker import DELETABLE_STATUSES, UNKNOWN
-from ..engine.deletion import deletion_guard
+from ..engine.guard import deletion_guard
 from ..history import SymlinkProblem, SymlinkScan
 from ..models import SymlinkDeletion
 from ..settings import SymlinkOwnSettings
