@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from toolkit.plugins.symlink.engine.avprobe import AvProber
-from toolkit.plugins.symlink.engine.probe import av_available
 from toolkit.plugins.symlink.engine.checker import ScanOptions, run_scan
-from toolkit.plugins.symlink.engine.probe import probe_full
+from toolkit.plugins.symlink.engine.probe import av_available, probe_full
 
 pytestmark = pytest.mark.skipif(not av_available(), reason="PyAV not installed (pip install av)")
 
