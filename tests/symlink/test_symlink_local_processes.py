@@ -162,6 +162,21 @@ def test_a_worker_without_access_calls_still_leaves_unreadable_targets_to_the_cl
     assert answer == repr((True, [None, True]))  # no access() call; private left to the classifier
 
 
+def test_a_worker_reaches_the_target_the_kernel_follows_not_the_lexical_one(tree):
+    """The worker names the target itself in its calls (one path walk fewer than through the
+    link), as the kernel reaches it: ".." after a folder that is a symlink goes up from
+    where that folder really is. Read lexically, the same link would name a small file."""
+    tree.file("real/movie.mkv", 4096)
+    tree.file("real/deep/placeholder", 1)
+    os.symlink("../movie.mkv", tree.targets / "real/deep/up.mkv")
+    tree.link("via", tree.targets / "real/deep")  # a folder of the library that is a link
+    (tree.library / "movie.mkv").write_bytes(b"x" * 10)  # where ".." leads, read lexically
+    checker = _QuickChecker(SimpleNamespace(**asdict(rules())))
+
+    assert checker.settle(str(tree.library / "via/up.mkv")) is True  # OK media: the 4096-byte file
+    assert checker.settle(str(tree.library / "movie.mkv")) is None  # not a link: left to the caller
+
+
 def test_media_go_back_when_a_verdict_cache_applies(tree, monkeypatch):
     build_mixed_library(tree)
     monkeypatch.setattr(quick, "QUICK_BATCH", 4)
