@@ -158,9 +158,13 @@ def main() -> None:
                 finally:
                     server.resume()
                 statuses = {p["status"] for p in document["problems_found"]}
+                # a verdict given on a hung mount (from rclone's caches) must still be right
+                given = {name: status for name, status in verdicts_of(document, truth).items() if status != "UNKNOWN"}
+                wrong = {name: (truth[name], status) for name, status in given.items() if status != truth[name]}
                 print(f"hung: exit {code} after {elapsed:.1f} s (mount_timeout {arguments.mount_timeout:g} s), "
                       f"{len(document['problems_found'])} problems {statuses}, {len(document['deleted_files'])} deleted, "
-                      f"{len(os.listdir(library))} links left; stopped by: {document['stopped_by']}")
+                      f"{len(os.listdir(library))} links left; stopped by: {document['stopped_by']}; verdicts other "
+                      f"than UNKNOWN: {len(given)}, differences from the truth: {wrong}")
         finally:
             server.resume()
             stop_rclone_mount(rclone, mount_point)
