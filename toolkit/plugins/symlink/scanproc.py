@@ -3,9 +3,10 @@
 A call into a hung FUSE mount blocks its thread in the kernel, uninterruptibly once
 rclone has the request: neither ``SIGKILL`` nor ``os._exit`` ends such a process before
 rclone answers (it stays a zombie, and its parent's ``wait`` waits). So the CLI and the
-web job never touch the targets' mounts themselves: :func:`run_scan_in_child` starts
-``python -m toolkit.plugins.symlink.scanproc``, which runs :func:`engine.checker.run_scan` and
-streams problems, progress and the result back as JSON lines on its stdout. When the
+web job never touch the targets' mounts themselves: :func:`run_scan_in_child` starts a
+scan process (:mod:`.scanstart`; the CLI's is started before its command line is parsed),
+which runs :func:`engine.checker.run_scan` and streams problems, progress and the result
+back as JSON lines on its stdout. When the
 result is in, the caller goes on (prints, exits with its code, ends the job) and never
 waits for the child: a child with threads stuck on a hung mount ends when the mount
 answers again, on its own. The child holds none of the caller's output streams (its
@@ -18,7 +19,6 @@ import json
 import os
 import queue
 import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -26,8 +26,7 @@ from dataclasses import asdict
 from typing import IO, Any
 
 from .engine.model import Problem, Progress, ScanOptions, ScanResult
-from .engine.quick_worker import package_root
-from .engine.scratch import scratch_file
+from .scanstart import PACKAGE_ROOT, start, take_early
 
 _POLL_SECONDS = 0.1
 _PROBLEMS_FLUSH_SECONDS = 0.2
@@ -71,9 +70,9 @@ def run_scan_in_child(
 
 
 class ScanChild:
-    """The scan process of :func:`run_scan_in_child`, started (and given its options) at
-    once, followed later: the CLI starts it before importing what shows the progress and
-    the report, so that the two start-ups overlap. Its messages queue up meanwhile.
+    """The scan process of :func:`run_scan_in_child`, started (or taken from the CLI's early
+    start, :func:`.scanstart.start_early`) and given its options at once, followed later: the
+    CLI imports what shows the progress and the report meanwhile. Its messages queue up.
     :meth:`close` (always) ends the relation; a child still scanning reads it as "abort"."""
 
     def __init__(self, options: ScanOptions, *, database_url: str | None = None, migrate: bool = False,
@@ -85,12 +84,9 @@ class ScanChild:
         # the caller's import path, in its order (the standard library before site-packages:
         # an old backport there must not shadow it), and the package's folder, which an
         # editable install reaches through a finder rather than the path
-        config["sys_path"] = [*sys.path, _PACKAGE_ROOT]
-        self.errors = scratch_file()
-        self.child = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _BOOTSTRAP, _PACKAGE_ROOT, str(options.local_processes), str(niceness)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors, close_fds=True,
-        )
+        config["sys_path"] = [*sys.path, PACKAGE_ROOT]
+        self.child, self.errors = (take_early(options.local_processes, niceness)
+                                   or start(options.local_processes, niceness))
         assert self.child.stdin is not None and self.child.stdout is not None
         self.messages: queue.Queue[Any] = queue.Queue()
         threading.Thread(target=_read_messages, args=(self.child.stdout, self.messages), daemon=True,
@@ -157,30 +153,14 @@ def _read_messages(stream: IO[bytes], messages: queue.Queue[Any]) -> None:
 # ----------------------------------------------------------------------------- the child
 
 
-# The scan process starts as a bare interpreter (-I -S: no site, no .pth file runs) that
-# forks its quick worker processes before it imports anything else: they share its few pages
-# (~7.5 MiB each instead of a new interpreter's ~9; issue 9 sums a scan's processes). Then it
-# takes the caller's import path and runs _child_main. Arguments: the folder holding the
-# top package, the worker processes, the niceness (applied first: the workers inherit it).
-_PACKAGE_ROOT = package_root()
-_BOOTSTRAP = f"""
-import os, sys
-root, processes, niceness = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-if niceness:
-    os.nice(niceness)
-sys.path.append(root)
-from {__package__}.engine.quick_worker import fork_workers
-forked = fork_workers(processes)
-from {__package__}.scanproc import _child_main
-_child_main(forked)
-"""
-
-
 def _child_main(forked: list[tuple[int, int, int]] | None = None) -> None:
     """The scan process; ``forked``: the quick worker processes its bootstrap forked (when
     run with ``-m`` instead, it applies its niceness and starts its workers itself)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the CLI, which asks us to stop
-    config = json.loads(sys.stdin.buffer.readline())  # sent as soon as this process was started
+    line = sys.stdin.buffer.readline()  # sent as soon as the caller wants a scan
+    if not line:  # started early by a command that ended first (bad options, --help)
+        os._exit(0)
+    config = json.loads(line)
     if config.get("sys_path"):
         sys.path[:] = config["sys_path"]
     from .engine.quick import adopt, prestart

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .probe import PROBE_TIMEOUT_SECONDS, PROBERS, default_prober
+from .quick_worker import default_processes
 
 if TYPE_CHECKING:
     from .mounts import MountHealth
@@ -50,7 +51,7 @@ class ScanOptions:
     scan_id: str | None = None
     # worker processes for links into local filesystems (CPU-bound: threads cannot help);
     # with any, a thread of the scan process settles links too (engine/quick.py)
-    local_processes: int = field(default_factory=lambda: 1 if (os.cpu_count() or 1) > 1 else 0)
+    local_processes: int = field(default_factory=default_processes)
 
     def __post_init__(self) -> None:
         if self.depth not in DEPTHS:

@@ -127,6 +127,12 @@ def _extension(path: str) -> str:
     return path[dot:].lower() if dot > name and path[name:dot].strip(".") else ""
 
 
+def default_processes() -> int:
+    """Worker processes for local links by default: one, next to a thread of the scan
+    process (see quick.py); none on a single core."""
+    return 1 if (os.cpu_count() or 1) > 1 else 0
+
+
 def package_root() -> str:
     """The folder holding the top package, wherever the toolkit is installed (a wheel's
     site-packages, an editable clone): what a bare interpreter (-I -S) puts on its path."""
