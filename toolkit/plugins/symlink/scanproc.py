@@ -6,12 +6,11 @@ rclone answers (it stays a zombie, and its parent's ``wait`` waits). So the CLI 
 web job never touch the targets' mounts themselves: :func:`run_scan_in_child` starts a
 scan process (:mod:`.scanstart`; the CLI's is started before its command line is parsed),
 which runs :func:`engine.checker.run_scan` and streams problems, progress and the result
-back as JSON lines on its stdout. When the
-result is in, the caller goes on (prints, exits with its code, ends the job) and never
-waits for the child: a child with threads stuck on a hung mount ends when the mount
-answers again, on its own. The child holds none of the caller's output streams (its
-stderr goes to a temporary file), so a shell capturing the CLI's output is not kept
-waiting either.
+back as JSON lines on its stdout. When the result is in, the caller goes on (prints,
+exits with its code, ends the job) and never waits for the child: a child with threads
+stuck on a hung mount ends when the mount answers again, on its own. The child holds
+none of the caller's output streams (its stderr goes to a temporary file), so a shell
+capturing the CLI's output is not kept waiting either.
 """
 from __future__ import annotations
 
