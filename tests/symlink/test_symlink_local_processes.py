@@ -2,7 +2,7 @@
 same verdicts as the in-process classifier, only plain OK links settled there, a worker
 stuck on a blocking target abandoned (its batch goes back), nothing left running. The scan
 process forks its workers before it imports anything (``quick_worker.fork_workers``,
-scanproc's bootstrap) and settles batches in a thread of its own too."""
+scanstart's bootstrap) and settles batches in a thread of its own too."""
 from __future__ import annotations
 
 import json

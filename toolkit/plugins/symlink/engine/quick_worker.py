@@ -149,7 +149,7 @@ def _quick_worker_main() -> None:
 
 def fork_workers(count: int) -> list[tuple[int, int, int]]:
     """Fork ``count`` worker processes from this one: (pid, fd of its batches, fd of its
-    replies) each. The scan process does it first thing, as a bare interpreter (scanproc's
+    replies) each. The scan process does it first thing, as a bare interpreter (scanstart's
     bootstrap): a forked child shares the pages its parent has, and touches few of its own,
     so it holds ~7.5 MiB where a new interpreter holds ~9 (every process of a scan counts in
     its memory). Fewer than ``count`` when the system refuses a fork."""
